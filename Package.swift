@@ -1,0 +1,22 @@
+// swift-tools-version: 6.0
+// RDR — Rapid Disk Resync. No third-party packages (see DESIGN.md): Foundation, Dispatch,
+// Glibc, Synchronization and XCTest only, plus a tiny C target for the syscalls Swift cannot see.
+import PackageDescription
+
+let package = Package(
+    name: "RDR",
+    products: [
+        .library(name: "RDR", targets: ["RDR"]),
+        .executable(name: "rdr", targets: ["rdr"]),
+        .executable(name: "rdr-bench", targets: ["rdr-bench"]),
+    ],
+    targets: [
+        .target(name: "CRDRSys"),
+        .target(name: "RDR", dependencies: ["CRDRSys"]),
+        .executableTarget(name: "rdr", dependencies: ["RDR", "CRDRSys"]),
+        .executableTarget(name: "rdr-bench", dependencies: ["RDR"], path: "Benchmarks/rdr-bench"),
+        .testTarget(name: "RDRTests", dependencies: ["RDR", "CRDRSys"]),
+        .testTarget(name: "CLITests", dependencies: ["rdr", "RDR"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,20 @@
+// Syscalls and constants that Swift's Glibc module does not import because they need
+// _GNU_SOURCE (SEEK_DATA/SEEK_HOLE, fallocate flags, copy_file_range, posix_spawn setsid).
+// Each wrapper returns the raw result and leaves errno as the kernel set it.
+#ifndef CRDRSYS_H
+#define CRDRSYS_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+int64_t rdr_seek_data(int fd, int64_t offset);
+int64_t rdr_seek_hole(int fd, int64_t offset);
+int rdr_punch_hole(int fd, int64_t offset, int64_t length);
+int64_t rdr_copy_file_range(int fd_in, int64_t off_in, int fd_out, int64_t off_out, uint64_t length);
+int rdr_errno(void);
+int rdr_flock(int fd, int operation);
+/// Starts `argv[0]` detached (new session, stdin from /dev/null, stdout/stderr to `log_fd`),
+/// passing `keep_fd` as fd 3. Returns the child's pid or -errno.
+int rdr_spawn_detached(const char *path, char *const argv[], int log_fd, int keep_fd);
+
+#endif

@@ -1,0 +1,41 @@
+#define _GNU_SOURCE
+#include "CRDRSys.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+extern char **environ;
+
+int64_t rdr_seek_data(int fd, int64_t offset) { return lseek(fd, offset, SEEK_DATA); }
+int64_t rdr_seek_hole(int fd, int64_t offset) { return lseek(fd, offset, SEEK_HOLE); }
+
+int rdr_punch_hole(int fd, int64_t offset, int64_t length) {
+    return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length);
+}
+
+int64_t rdr_copy_file_range(int fd_in, int64_t off_in, int fd_out, int64_t off_out, uint64_t length) {
+    loff_t in = off_in, out = off_out;
+    return copy_file_range(fd_in, &in, fd_out, &out, length, 0);
+}
+
+int rdr_errno(void) { return errno; }
+int rdr_flock(int fd, int operation) { return flock(fd, operation); }
+
+int rdr_spawn_detached(const char *path, char *const argv[], int log_fd, int keep_fd) {
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    if (posix_spawn_file_actions_init(&actions) != 0) return -errno;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&actions, log_fd, 1);
+    posix_spawn_file_actions_adddup2(&actions, log_fd, 2);
+    posix_spawn_file_actions_adddup2(&actions, keep_fd, 3);
+    pid_t pid = 0;
+    int rc = posix_spawn(&pid, path, &actions, &attr, argv, environ);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    return rc == 0 ? (int)pid : -rc;
+}

@@ -1,0 +1,63 @@
+import Foundation
+
+/// Parses and prints byte sizes with K/M/G/T suffixes in powers of 1024.
+public enum ByteSize {
+    public struct ParseError: Error, Sendable, CustomStringConvertible {
+        public let text: String
+        public var description: String {
+            "'\(text)' is not a size; use a number with an optional K, M, G or T suffix (powers of 1024), e.g. 64K or 1G"
+        }
+    }
+
+    public static func parse(_ text: String) throws(ParseError) -> Int64 {
+        var digits = Substring(text.trimmingCharacters(in: " "))
+        var multiplier: Int64 = 1
+        let upper = digits.uppercased()
+        let suffixes: [(String, Int64)] = [
+            ("KIB", 1 << 10), ("MIB", 1 << 20), ("GIB", 1 << 30), ("TIB", 1 << 40),
+            ("KB", 1 << 10), ("MB", 1 << 20), ("GB", 1 << 30), ("TB", 1 << 40),
+            ("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30), ("T", 1 << 40), ("B", 1),
+        ]
+        for (suffix, value) in suffixes where upper.hasSuffix(suffix) {
+            multiplier = value
+            digits = digits.dropLast(suffix.count)
+            break
+        }
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }),
+              let number = Int64(digits) else { throw ParseError(text: text) }
+        let (product, overflow) = number.multipliedReportingOverflow(by: multiplier)
+        guard !overflow else { throw ParseError(text: text) }
+        return product
+    }
+
+    /// "1.5 GiB", "64 KiB", "512 B".
+    public static func format(_ bytes: Int64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
+        var value = Double(bytes)
+        var unit = 0
+        while abs(value) >= 1024 && unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        if unit == 0 { return "\(bytes) B" }
+        if value == value.rounded() { return "\(Int64(value)) \(units[unit])" }
+        return String(format: "%.1f %@", value, units[unit])
+    }
+
+    /// Compact form for flags and names: 64K, 1G, 1T.
+    public static func compact(_ bytes: Int64) -> String {
+        for (suffix, shift) in [("T", 40), ("G", 30), ("M", 20), ("K", 10)] where bytes >= (1 << shift) && bytes % (1 << shift) == 0 {
+            return "\(bytes >> shift)\(suffix)"
+        }
+        return "\(bytes)"
+    }
+}
+
+extension String {
+    func trimmingCharacters(in set: Character) -> String {
+        var s = Substring(self)
+        while s.first == set { s = s.dropFirst() }
+        while s.last == set { s = s.dropLast() }
+        return String(s)
+    }
+}

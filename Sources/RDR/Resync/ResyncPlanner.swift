@@ -1,0 +1,82 @@
+/// One unit of resync work: a run of regions, either punched on the target (the source is a
+/// hole there) or copied (the source has data somewhere in it). Region-aligned, so each region
+/// belongs to exactly one task and its bit can be cleared when that task is durable.
+struct ResyncTask: Sendable {
+    enum Kind: Sendable { case punch, copy }
+    let kind: Kind
+    let regions: Range<Int>
+    let bytes: Range<Int64>
+    /// True when the planner knows the whole byte range is data in the source (no seeks needed).
+    let allData: Bool
+}
+
+/// Turns the set of regions to copy into tasks, lazily and in disk order: runs of set bits,
+/// split against the source's allocation map (`SEEK_DATA`/`SEEK_HOLE`). Hole runs become one
+/// punch of any length; data runs are cut at the maximum I/O size. Memory stays O(1) in the
+/// disk size beyond the bitmap, and the cost grows with the dirty runs, not the disk.
+struct ResyncPlanner {
+    let work: DirtyBitmap
+    let regionSize: Int64
+    let size: Int64
+    let maxIOSize: Int64
+    let source: FileDescriptor
+    private(set) var cursor = 0
+    /// From the last allocation query: no data in [queried, dataStart); data in [dataStart, dataEnd).
+    private var queried: Int64 = -1
+    private var dataStart: Int64? = nil
+    private var dataEnd: Int64 = 0
+
+    init(work: DirtyBitmap, regionSize: Int64, size: Int64, maxIOSize: Int64, source: FileDescriptor) {
+        self.work = work
+        self.regionSize = regionSize
+        self.size = size
+        self.maxIOSize = maxIOSize
+        self.source = source
+    }
+
+    /// The start and end of the first data segment at or after `offset`, or nil if none.
+    private mutating func dataSegment(atOrAfter offset: Int64) throws(Errno) -> (Int64, Int64)? {
+        if queried >= 0 && offset >= queried {
+            guard let start = dataStart else { return nil }
+            if offset < start { return (start, dataEnd) }
+            if offset < dataEnd { return (offset, dataEnd) }
+        }
+        queried = offset
+        dataStart = try source.nextData(from: offset)
+        guard let start = dataStart, start < size else {
+            dataStart = nil
+            return nil
+        }
+        dataEnd = min(try source.nextHole(from: start), size)
+        return (start, dataEnd)
+    }
+
+    private func bytes(_ regions: Range<Int>) -> Range<Int64> {
+        Int64(regions.lowerBound) * regionSize..<min(Int64(regions.upperBound) * regionSize, size)
+    }
+
+    mutating func next() throws(Errno) -> ResyncTask? {
+        guard let first = work.nextSet(from: cursor) else { return nil }
+        let runEnd = work.nextClear(from: first)
+        let start = Int64(first) * regionSize
+        let runBytesEnd = min(Int64(runEnd) * regionSize, size)
+        guard let (d, h) = try dataSegment(atOrAfter: start), d < runBytesEnd else {
+            cursor = runEnd
+            return ResyncTask(kind: .punch, regions: first..<runEnd, bytes: bytes(first..<runEnd), allData: false)
+        }
+        let dataRegion = Int(d / regionSize)
+        if dataRegion > first {
+            cursor = dataRegion
+            return ResyncTask(kind: .punch, regions: first..<dataRegion, bytes: bytes(first..<dataRegion), allData: false)
+        }
+        // Region `first` holds data. Copy up to the end of this data segment (rounded up to a
+        // region), the end of the run, and the maximum I/O size.
+        let perIO = max(1, Int(maxIOSize / regionSize))
+        let segmentEndRegion = Int((h + regionSize - 1) / regionSize)
+        let end = max(first + 1, min(runEnd, segmentEndRegion, first + perIO))
+        cursor = end
+        let range = bytes(first..<end)
+        let allData = d <= range.lowerBound && h >= range.upperBound
+        return ResyncTask(kind: .copy, regions: first..<end, bytes: range, allData: allData)
+    }
+}

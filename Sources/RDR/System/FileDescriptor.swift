@@ -1,0 +1,190 @@
+import Glibc
+
+/// An open file in the style of swift-system's `FileDescriptor`: Swift names, typed `Errno`
+/// errors carrying the operation and path, `EINTR` retried for I/O (never for close), and
+/// reads/writes that loop until the whole transfer is done.
+public struct FileDescriptor: Sendable {
+    public let rawValue: Int32
+    public let path: String
+    public let sys: any SystemCalls
+
+    public enum Access: Sendable { case readOnly, readWrite }
+
+    /// Opens an existing file.
+    public static func open(_ path: String, _ access: Access, sys: any SystemCalls) throws(Errno) -> FileDescriptor {
+        let flags = (access == .readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC
+        return try openRaw(path, flags: flags, mode: 0, sys: sys)
+    }
+
+    /// Creates a file (`O_CREAT | O_EXCL` unless `replace`) opened for reading and writing.
+    public static func create(_ path: String, replace: Bool = false, sys: any SystemCalls) throws(Errno) -> FileDescriptor {
+        let flags = O_RDWR | O_CREAT | O_CLOEXEC | (replace ? O_TRUNC : O_EXCL)
+        return try openRaw(path, flags: flags, mode: 0o644, sys: sys)
+    }
+
+    static func openRaw(_ path: String, flags: Int32, mode: mode_t, sys: any SystemCalls) throws(Errno) -> FileDescriptor {
+        var attempts = 0
+        while true {
+            let fd = sys.open(path, flags: flags, mode: mode)
+            if fd >= 0 { return FileDescriptor(rawValue: fd, path: path, sys: sys) }
+            attempts += 1
+            if -fd == EINTR && attempts < 100 { continue }
+            throw Errno(code: -fd, operation: "open", path: path)
+        }
+    }
+
+    public func close() {
+        _ = sys.close(rawValue)
+    }
+
+    /// Reads exactly `count` bytes unless the file ends first; returns the bytes read.
+    @discardableResult
+    public func read(into buffer: UnsafeMutableRawPointer, count: Int, at offset: Int64) throws(Errno) -> Int {
+        var done = 0
+        var interrupts = 0
+        while done < count {
+            let n = sys.pread(rawValue, buffer + done, count - done, offset + Int64(done))
+            if n > 0 { done += n; continue }
+            if n == 0 { break }
+            if Int32(-n) == EINTR && interrupts < 1000 { interrupts += 1; continue }
+            throw Errno(code: Int32(-n), operation: "read", path: path)
+        }
+        return done
+    }
+
+    /// Reads exactly `count` bytes; reaching the end of the file first is an error.
+    public func readFully(into buffer: UnsafeMutableRawPointer, count: Int, at offset: Int64) throws(Errno) {
+        let n = try read(into: buffer, count: count, at: offset)
+        if n != count { throw Errno(code: EIO, operation: "read (file ends at \(offset + Int64(n)))", path: path) }
+    }
+
+    /// Writes all `count` bytes, looping over short writes.
+    public func write(from buffer: UnsafeRawPointer, count: Int, at offset: Int64) throws(Errno) {
+        var done = 0
+        var stalls = 0
+        while done < count {
+            let n = sys.pwrite(rawValue, buffer + done, count - done, offset + Int64(done))
+            if n > 0 { done += n; stalls = 0; continue }
+            if n == 0 {
+                stalls += 1
+                if stalls < 100 { continue }
+                throw Errno(code: EIO, operation: "write (no progress)", path: path)
+            }
+            if Int32(-n) == EINTR && stalls < 1000 { stalls += 1; continue }
+            throw Errno(code: Int32(-n), operation: "write", path: path)
+        }
+    }
+
+    public func write(_ bytes: [UInt8], at offset: Int64) throws(Errno) {
+        try withBytes(bytes) { (raw) throws(Errno) in
+            guard let base = raw.baseAddress else { return }
+            try write(from: base, count: raw.count, at: offset)
+        }
+    }
+
+    public func readBytes(count: Int, at offset: Int64) throws(Errno) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        let n = try withMutableBytes(&bytes) { (raw) throws(Errno) -> Int in
+            guard let base = raw.baseAddress else { return 0 }
+            return try read(into: base, count: count, at: offset)
+        }
+        if n < count { bytes.removeLast(count - n) }
+        return bytes
+    }
+
+    public func dataSync() throws(Errno) {
+        try retrying("fdatasync") { sys.fdatasync(rawValue) }
+    }
+
+    public func sync() throws(Errno) {
+        try retrying("fsync") { sys.fsync(rawValue) }
+    }
+
+    public func truncate(to length: Int64) throws(Errno) {
+        try retrying("ftruncate") { sys.ftruncate(rawValue, length) }
+    }
+
+    public func punchHole(at offset: Int64, length: Int64) throws(Errno) {
+        guard length > 0 else { return }
+        try retrying("punch hole") { sys.punchHole(rawValue, offset, length) }
+    }
+
+    /// Copies `count` bytes in the kernel; returns how many moved (may be short).
+    public func copyRange(to target: FileDescriptor, from offset: Int64, to targetOffset: Int64, count: Int) throws(Errno) -> Int {
+        var interrupts = 0
+        while true {
+            let n = sys.copyFileRange(rawValue, offset, target.rawValue, targetOffset, count)
+            if n >= 0 { return n }
+            if Int32(-n) == EINTR && interrupts < 1000 { interrupts += 1; continue }
+            throw Errno(code: Int32(-n), operation: "copy_file_range to \(target.path) from", path: path)
+        }
+    }
+
+    /// The start of the next data at or after `offset`, or nil when only a hole follows.
+    public func nextData(from offset: Int64) throws(Errno) -> Int64? {
+        let r = sys.seek(rawValue, offset, .data)
+        if r >= 0 { return r }
+        if Int32(-r) == ENXIO { return nil }
+        throw Errno(code: Int32(-r), operation: "seek data", path: path)
+    }
+
+    /// The start of the next hole at or after `offset` (the end of the file counts as a hole).
+    public func nextHole(from offset: Int64) throws(Errno) -> Int64 {
+        let r = sys.seek(rawValue, offset, .hole)
+        if r >= 0 { return r }
+        throw Errno(code: Int32(-r), operation: "seek hole", path: path)
+    }
+
+    public func status() throws(Errno) -> (size: Int64, allocated: Int64) {
+        guard let st = sys.stat(rawValue) else { throw Errno(code: errno, operation: "stat", path: path) }
+        return st
+    }
+
+    private func retrying(_ operation: String, _ call: () -> Int32) throws(Errno) {
+        var interrupts = 0
+        while true {
+            let r = call()
+            if r >= 0 { return }
+            if -r == EINTR && interrupts < 1000 { interrupts += 1; continue }
+            throw Errno(code: -r, operation: operation, path: path)
+        }
+    }
+}
+
+/// Directory-level operations of the seam: durable rename and directory fsync.
+public enum Directory {
+    /// Makes a rename or a new file in `directory` durable.
+    public static func sync(_ directory: String, sys: any SystemCalls) throws(Errno) {
+        let fd = try FileDescriptor.openRaw(directory, flags: O_RDONLY | O_DIRECTORY | O_CLOEXEC, mode: 0, sys: sys)
+        defer { fd.close() }
+        try fd.sync()
+    }
+
+    public static func rename(_ from: String, to: String, sys: any SystemCalls) throws(Errno) {
+        let r = sys.rename(from, to)
+        if r < 0 { throw Errno(code: -r, operation: "rename to \(to) from", path: from) }
+    }
+
+    /// Writes `bytes` to `path` atomically and durably: temp file, fsync, rename, fsync directory.
+    public static func writeAtomically(_ bytes: [UInt8], to path: String, sys: any SystemCalls) throws(Errno) {
+        let temp = path + ".tmp"
+        let fd = try FileDescriptor.create(temp, replace: true, sys: sys)
+        do throws(Errno) {
+            try fd.write(bytes, at: 0)
+            try fd.sync()
+        } catch {
+            fd.close()
+            _ = sys.unlink(temp)
+            throw error
+        }
+        fd.close()
+        try rename(temp, to: path, sys: sys)
+        try sync(parent(of: path), sys: sys)
+    }
+
+    public static func parent(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        let p = String(path[..<slash])
+        return p.isEmpty ? "/" : p
+    }
+}

@@ -1,0 +1,159 @@
+import RDR
+
+/// One option of a command. `value` is the placeholder shown in help; nil makes it a flag.
+struct OptionSpec: Sendable {
+    let names: [String]
+    let value: String?
+    let help: String
+    var repeatable = false
+    var hidden = false
+
+    var key: String { names[0] }
+}
+
+/// A command: its help text and its options are the single source for both parsing and
+/// `--help`, so the help cannot drift from what the parser accepts.
+struct CommandSpec: Sendable {
+    let path: [String]
+    let overview: String
+    let usage: String
+    var arguments: [(String, String)] = []
+    var options: [OptionSpec] = []
+    var subcommands: [(String, String)] = []
+    var discussion: String? = nil
+    var run: (@Sendable (Parsed) throws -> Int32)?
+
+    var name: String { (["rdr"] + path).joined(separator: " ") }
+
+    func option(named name: String) -> OptionSpec? {
+        options.first { $0.names.contains(name) }
+    }
+
+    var help: String {
+        var out = "OVERVIEW: \(overview)\n\nUSAGE: \(usage)\n"
+        if !arguments.isEmpty {
+            out += "\nARGUMENTS:\n"
+            for (n, h) in arguments { out += Self.row(n, h) }
+        }
+        let visible = options.filter { !$0.hidden }
+        out += "\nOPTIONS:\n"
+        for o in visible {
+            let left = o.names.joined(separator: ", ") + (o.value.map { " <\($0)>" } ?? "")
+            out += Self.row(left, o.help)
+        }
+        out += Self.row("-h, --help", "Show help information.")
+        if !subcommands.isEmpty {
+            out += "\nSUBCOMMANDS:\n"
+            for (n, h) in subcommands { out += Self.row(n, h) }
+            out += "\n  See 'rdr help <subcommand>' for detailed help.\n"
+        }
+        if let discussion { out += "\n" + discussion + "\n" }
+        return out
+    }
+
+    static func row(_ left: String, _ help: String) -> String {
+        let pad = 26
+        let lines = help.split(separator: "\n", omittingEmptySubsequences: false)
+        var out = "  " + left
+        if left.count + 2 >= pad { out += "\n" + String(repeating: " ", count: pad) } else { out += String(repeating: " ", count: pad - 2 - left.count) }
+        out += lines.first.map(String.init) ?? ""
+        for l in lines.dropFirst() { out += "\n" + String(repeating: " ", count: pad) + l }
+        return out + "\n"
+    }
+}
+
+/// A malformed command line: reported with the command's usage and exit code 64.
+struct UsageError: Error {
+    let message: String
+    let command: CommandSpec?
+}
+
+/// The parsed command line of one command.
+struct Parsed: Sendable {
+    let spec: CommandSpec
+    var values: [String: [String]] = [:]
+    var positionals: [String] = []
+
+    func has(_ key: String) -> Bool { values[key] != nil }
+    func value(_ key: String) -> String? { values[key]?.last }
+    func all(_ key: String) -> [String] { values[key] ?? [] }
+
+    func usage(_ message: String) -> UsageError { UsageError(message: message, command: spec) }
+
+    func required(_ key: String) throws -> String {
+        guard let v = value(key) else { throw usage("missing \(key)") }
+        return v
+    }
+
+    func size(_ key: String) throws -> Int64? {
+        guard let text = value(key) else { return nil }
+        do { return try ByteSize.parse(text) } catch { throw usage("\(key): \(error)") }
+    }
+
+    func integer(_ key: String) throws -> Int? {
+        guard let text = value(key) else { return nil }
+        guard let n = Int(text) else { throw usage("\(key) needs a whole number, not '\(text)'") }
+        return n
+    }
+
+    func enclosure(_ key: String) throws -> Enclosure? {
+        guard let text = value(key) else { return nil }
+        guard let e = Enclosure(text: text) else { throw usage("\(key) must be 10 or 11, not '\(text)'") }
+        return e
+    }
+
+    func side(_ key: String = "--side") throws -> SideSelector? {
+        guard let text = value(key) else { return nil }
+        guard let s = SideSelector(text: text) else { throw usage("\(key) must be production, upgrade, 10 or 11, not '\(text)'") }
+        return s
+    }
+
+    func positional(_ index: Int, _ name: String) throws -> String {
+        guard index < positionals.count else { throw usage("missing \(name)") }
+        return positionals[index]
+    }
+
+    func noMorePositionals(than n: Int) throws {
+        if positionals.count > n { throw usage("unexpected argument '\(positionals[n])'") }
+    }
+
+    static func parse(_ args: [String], spec: CommandSpec) throws -> Parsed {
+        var parsed = Parsed(spec: spec)
+        var i = 0
+        var optionsDone = false
+        while i < args.count {
+            let arg = args[i]
+            i += 1
+            if optionsDone || !arg.hasPrefix("-") || arg == "-" {
+                parsed.positionals.append(arg)
+                continue
+            }
+            if arg == "--" { optionsDone = true; continue }
+            var name = arg
+            var inline: String?
+            if let eq = arg.firstIndex(of: "="), arg.hasPrefix("--") {
+                name = String(arg[..<eq])
+                inline = String(arg[arg.index(after: eq)...])
+            }
+            guard let o = spec.option(named: name) else {
+                throw UsageError(message: "unknown option '\(name)'", command: spec)
+            }
+            if let placeholder = o.value {
+                let v: String
+                if let inline { v = inline } else {
+                    guard i < args.count else { throw UsageError(message: "\(name) needs a value <\(placeholder)>", command: spec) }
+                    v = args[i]
+                    i += 1
+                }
+                if parsed.values[o.key] != nil && !o.repeatable {
+                    throw UsageError(message: "\(name) is given more than once", command: spec)
+                }
+                parsed.values[o.key, default: []].append(v)
+            } else {
+                if inline != nil { throw UsageError(message: "\(name) takes no value", command: spec) }
+                parsed.values[o.key] = [""]
+            }
+        }
+        return parsed
+    }
+}

@@ -1,0 +1,214 @@
+import CRDRSys
+import Foundation
+import RDR
+
+/// `rdr disk …`: the engine-level mirror operations.
+enum DiskCommands {
+    static let group = CommandSpec(
+        path: ["disk"],
+        overview: "Mirror operations on virtual disks: split, merge, resync, verify.",
+        usage: "rdr disk <subcommand>",
+        options: [],
+        subcommands: [
+            ("split", "Split mirrors: each side writes its own member from now on."),
+            ("merge", "Merge split mirrors: system disks run on the Upgrade member."),
+            ("resync", "Copy what diverged from one member to the other."),
+            ("verify", "Compare the members; optionally repair from one side."),
+        ])
+
+    static let split = CommandSpec(
+        path: ["disk", "split"],
+        overview: "Split duplexed disks: from now on each side writes its own member and they diverge.",
+        usage: "rdr disk split [--system <dir>] [--primary 10|11] [<disk> ...]",
+        arguments: [("<disk>", "Disks to split (default: all).")],
+        options: Common.options + [
+            OptionSpec(names: ["--primary"], value: "10|11", help: "Enclosure that becomes the Production Side (default: the system's)."),
+        ],
+        discussion: "While split, the Upgrade Side has no access to data disks.",
+        run: { p in try transition(p, verb: "split") { disk in try disk.split(primary: try p.enclosure("--primary")) } })
+
+    static let merge = CommandSpec(
+        path: ["disk", "merge"],
+        overview: "Merge split disks: system disks run on the Upgrade member (Production frozen for abort); data disks stay on Production.",
+        usage: "rdr disk merge [--system <dir>] [<disk> ...]",
+        arguments: [("<disk>", "Disks to merge (default: all).")],
+        options: Common.options,
+        run: { p in try transition(p, verb: "merged") { disk in try disk.merge() } })
+
+    /// Applies a transition to the named disks (all by default), checking every name first.
+    static func transition(_ p: Parsed, verb: String, _ body: (VirtualDisk) throws -> Void) throws -> Int32 {
+        let system = try Common.open(p)
+        let lock = try system.lock(command: Common.commandLine)
+        defer { lock.release() }
+        let names = p.positionals.isEmpty ? system.manifest.disks.map(\.name) : p.positionals
+        let disks = try names.map { try system.disk($0) }
+        for disk in disks {
+            try body(disk)
+            Terminal.out("\(disk.name): \(verb) (\(disk.record.mode))")
+        }
+        return ExitCode.success
+    }
+
+    static let resyncOptions: [OptionSpec] = [
+        OptionSpec(names: ["--workers"], value: "n", help: "Parallel copy workers (default \(ResyncOptions.defaultWorkers))."),
+        OptionSpec(names: ["--io-size"], value: "size", help: "Largest single copy (default \(ByteSize.compact(ResyncOptions.defaultMaxIOSize)))."),
+        OptionSpec(names: ["--max-rate"], value: "rate", help: "Cap in bytes per second, e.g. 100M (default: unthrottled)."),
+        OptionSpec(names: ["--copy-method"], value: "method", help: "pread (pread/pwrite, default) or copy-file-range."),
+        OptionSpec(names: ["--checkpoint"], value: "seconds", help: "Checkpoint interval (default 1)."),
+    ]
+
+    static let resync = CommandSpec(
+        path: ["disk", "resync"],
+        overview: "Copy the union of both members' dirty regions from one member to the other.",
+        usage: "rdr disk resync <disk> --from 10|11 [--workers <n>] [--max-rate <rate>] [--full] [--background] [--json]",
+        arguments: [("<disk>", "The virtual disk.")],
+        options: Common.options + [
+            OptionSpec(names: ["--from"], value: "10|11", help: "The member to copy from (its bytes win)."),
+        ] + resyncOptions + [
+            OptionSpec(names: ["--full"], value: nil, help: "Copy every region (holes are punched, not read) and rebuild\nboth members' metadata: the fix for corrupt, missing, stale or\nforeign metadata and for a missing or wrong-size image."),
+            OptionSpec(names: ["--background"], value: nil, help: "Detach and return at once; follow it with 'rdr status --watch'."),
+            OptionSpec(names: ["--json"], value: nil, help: "Print the summary as JSON."),
+            OptionSpec(names: ["--detached-child"], value: nil, help: "", hidden: true),
+        ],
+        discussion: "An interrupted resync (Ctrl-C, kill, power cut) resumes where its last checkpoint was\nwhen run again with the same --from; it cannot be reversed without --full.",
+        run: runResync)
+
+    static func options(_ p: Parsed) throws -> ResyncOptions {
+        var o = ResyncOptions()
+        o.workers = try p.integer("--workers") ?? o.workers
+        o.maxIOSize = try p.size("--io-size") ?? o.maxIOSize
+        o.maxRate = try p.size("--max-rate")
+        if let m = p.value("--copy-method") {
+            guard let method = ResyncOptions.CopyMethod(rawValue: m) else { throw p.usage("--copy-method must be pread or copy-file-range") }
+            o.copyMethod = method
+        }
+        if let c = p.value("--checkpoint") {
+            guard let s = Double(c), s > 0 else { throw p.usage("--checkpoint needs a positive number of seconds") }
+            o.checkpointSeconds = s
+        }
+        do { try o.validate() } catch { throw p.usage(error.message) }
+        return o
+    }
+
+    static func runResync(_ p: Parsed) throws -> Int32 {
+        let name = try p.positional(0, "<disk>")
+        try p.noMorePositionals(than: 1)
+        guard let source = try p.enclosure("--from") else { throw p.usage("missing --from 10|11") }
+        var options = try options(p)
+        let system = try Common.open(p)
+        let lock = p.has("--detached-child")
+            ? try SystemLock.adopt(fd: 3, systemPath: system.path, command: Common.commandLine, sys: system.sys)
+            : try system.lock(command: Common.commandLine)
+        defer { lock.release() }
+        _ = try system.manifest.disk(named: name)
+        if p.has("--full") { try system.prepareFullResync(disk: name, from: source) }
+        let disk = try system.disk(name)
+        if p.has("--background") {
+            let r = disk.record
+            if r.mode == .resyncing, let s = r.resyncSource, s != source {
+                throw RDRError(.invalidState, "disk '\(name)' is being resynced from \(s); resume it with 'rdr disk resync \(name) --from \(s)'")
+            }
+            let pid = try Background.spawn(system: system, lock: lock, disk: name, source: source, passing: p)
+            Terminal.out("resync of \(name) from \(source) to \(source.other) runs in the background (pid \(pid)); follow it with 'rdr status --watch \(name)'")
+            return ExitCode.success
+        }
+        let cancel = CancellationFlag()
+        options.cancellation = cancel
+        Interrupts.cancelling(cancel)
+        let display = ProgressDisplay(label: "resync \(name) \(source)→\(source.other)")
+        let summary: ResyncSummary
+        do {
+            let show: @Sendable (ResyncProgress) -> Void = { display.show($0) }
+            let observer = p.has("--json") ? nil : show
+            summary = try disk.resync(from: source, options: options, observer: observer)
+        } catch {
+            display.end()
+            throw error
+        }
+        display.end()
+        if p.has("--json") {
+            Terminal.out(json(summary))
+        } else {
+            Terminal.out(describe(summary))
+        }
+        return ExitCode.success
+    }
+
+    static func describe(_ s: ResyncSummary) -> String {
+        if s.nothingToDo { return "resync \(s.disk): nothing to copy, members already in sync" }
+        var line = String(format: "resync %@ %@→%@ done: planned %@, copied %@, holes punched %@, %.2f s, %.1f MiB/s",
+                          s.disk, s.source.description, s.target.description, ByteSize.format(s.bytesPlanned),
+                          ByteSize.format(s.bytesCopied), ByteSize.format(s.bytesPunched), s.seconds, s.mibPerSecond)
+        if s.bytesDoneBefore > 0 { line += " (resumed: \(ByteSize.format(s.bytesDoneBefore)) done earlier)" }
+        return line
+    }
+
+    static func json(_ s: ResyncSummary) -> String {
+        "{\"disk\":\"\(s.disk)\",\"source\":\(s.source),\"target\":\(s.target),\"bytesPlanned\":\(s.bytesPlanned),\"bytesDoneBefore\":\(s.bytesDoneBefore),\"bytesCopied\":\(s.bytesCopied),\"bytesPunched\":\(s.bytesPunched),\"checkpoints\":\(s.checkpoints),\"seconds\":\(s.seconds),\"mibPerSecond\":\(s.mibPerSecond)}"
+    }
+
+    static let verify = CommandSpec(
+        path: ["disk", "verify"],
+        overview: "Compare both members region by region (holes in both are skipped) and list mismatches.",
+        usage: "rdr disk verify <disk> [--repair-from 10|11] [--workers <n>] [--json]",
+        arguments: [("<disk>", "The virtual disk.")],
+        options: Common.options + [
+            OptionSpec(names: ["--repair-from"], value: "10|11", help: "Resync mismatched regions from this member."),
+            OptionSpec(names: ["--workers"], value: "n", help: "Parallel readers (default \(ResyncOptions.defaultWorkers))."),
+            OptionSpec(names: ["--json"], value: nil, help: "Print the report as JSON."),
+        ],
+        discussion: "Exits 0 when the members are identical (or were repaired), 2 when they differ.",
+        run: runVerify)
+
+    static func runVerify(_ p: Parsed) throws -> Int32 {
+        let name = try p.positional(0, "<disk>")
+        try p.noMorePositionals(than: 1)
+        let repair = try p.enclosure("--repair-from")
+        let workers = try p.integer("--workers") ?? ResyncOptions.defaultWorkers
+        guard (1...64).contains(workers) else { throw p.usage("--workers must be 1 to 64") }
+        let system = try Common.open(p)
+        let lock = try system.lock(command: Common.commandLine)
+        defer { lock.release() }
+        let disk = try system.disk(name)
+        let report = try disk.verify(workers: workers, repairFrom: repair)
+        let ranges = report.mismatchedRanges
+        if p.has("--json") {
+            let list = ranges.map { "{\"offset\":\($0.lowerBound),\"length\":\($0.count)}" }.joined(separator: ",")
+            Terminal.out("{\"disk\":\"\(name)\",\"identical\":\(ranges.isEmpty),\"bytesCompared\":\(report.bytesCompared),\"mismatchedBytes\":\(report.mismatchedBytes),\"mismatched\":[\(list)],\"repaired\":\(report.repair != nil),\"seconds\":\(report.seconds)}")
+        } else if ranges.isEmpty {
+            Terminal.out(String(format: "verify %@: members identical (compared %@ of data in %.2f s)", name, ByteSize.format(report.bytesCompared), report.seconds))
+        } else {
+            Terminal.out("verify \(name): \(report.mismatched.count) mismatched regions (\(ByteSize.format(report.mismatchedBytes))):")
+            for r in ranges.prefix(50) { Terminal.out("  offset \(r.lowerBound) length \(r.count)") }
+            if ranges.count > 50 { Terminal.out("  … and \(ranges.count - 50) more ranges") }
+            if let repaired = report.repair { Terminal.out("repaired from \(repair?.description ?? "?"): " + describe(repaired)) }
+        }
+        return ranges.isEmpty || report.repair != nil ? ExitCode.success : ExitCode.differences
+    }
+}
+
+/// Starts a detached `rdr disk resync` that inherits the system lock, so no other process can
+/// slip in between this process exiting and the child starting.
+enum Background {
+    static func spawn(system: RDRSystem, lock: SystemLock, disk: String, source: Enclosure, passing p: Parsed) throws -> Int32 {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var args = [exe, "disk", "resync", disk, "--from", source.description, "--system", system.path, "--detached-child"]
+        for key in ["--workers", "--io-size", "--max-rate", "--copy-method", "--checkpoint"] {
+            if let v = p.value(key) { args += [key, v] }
+        }
+        let logPath = system.path + "/." + disk + ".resync.log"
+        let log = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard log >= 0 else { throw RDRError(.io, "cannot open \(logPath) for the background resync's output") }
+        defer { close(log) }
+        // A duplicate without close-on-exec, above fd 3, so the child's dup2 to fd 3 keeps it open.
+        let inherited = fcntl(lock.fd.rawValue, F_DUPFD, 10)
+        guard inherited >= 0 else { throw RDRError(.io, "cannot hand the lock to the background resync") }
+        defer { close(inherited) }
+        var cargs: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) }
+        cargs.append(nil)
+        defer { for a in cargs { free(a) } }
+        let pid = rdr_spawn_detached(exe, &cargs, log, inherited)
+        guard pid > 0 else { throw RDRError(.io, "cannot start the background resync: \(String(cString: strerror(-pid)))") }
+        return pid
+    }
+}

@@ -1,0 +1,60 @@
+import Foundation
+import RDR
+
+enum StatusCommand {
+    static let spec = CommandSpec(
+        path: ["status"],
+        overview: "Show each virtual disk's mode, resync progress and members. Never blocks, needs no lock.",
+        usage: "rdr status [--system <dir>] [--json] [--watch] [--interval <seconds>] [<disk> ...]",
+        arguments: [("<disk>", "Disks to show (default: all).")],
+        options: Common.options + [
+            OptionSpec(names: ["--json"], value: nil, help: "Print one JSON object (the fields are documented in the README)."),
+            OptionSpec(names: ["--watch"], value: nil, help: "Refresh until no resync is running."),
+            OptionSpec(names: ["--interval"], value: "seconds", help: "Refresh interval for --watch (default 1)."),
+        ],
+        discussion: "Status is None (duplex, in sync), Resync nn% (resyncing; nn never reads 100 before the\nend), Resync needed (duplex with interrupted writes), Simplex (split or merged) or Error.",
+        run: run)
+
+    static func run(_ p: Parsed) throws -> Int32 {
+        let system = try Common.open(p)
+        let interval = Double(p.value("--interval") ?? "1") ?? -1
+        guard interval > 0 else { throw p.usage("--interval needs a positive number of seconds") }
+        while true {
+            let status = try system.status(disks: p.positionals)
+            if p.has("--json") {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                Terminal.out(String(decoding: try encoder.encode(status), as: UTF8.self))
+            } else {
+                if p.has("--watch") && Terminal.stdoutIsTTY { Terminal.write("\u{1B}[H\u{1B}[2J") }
+                Terminal.write(render(status))
+            }
+            let running = status.disks.contains { $0.resync?.running == true }
+            if !p.has("--watch") || !running { break }
+            usleep(useconds_t(interval * 1_000_000))
+        }
+        return ExitCode.success
+    }
+
+    static func render(_ s: SystemStatus) -> String {
+        var out = "System: \(s.system)\n"
+        if let holder = s.lockHolder { out += "Busy: \(holder)\n" }
+        for d in s.disks {
+            out += "\nDisk \(d.name) (\(d.role), \(ByteSize.format(d.size)), regions \(ByteSize.format(d.regionSize)))\n"
+            out += "  Mode: \(d.mode)\n"
+            out += "  Status: \(d.status)\n"
+            if let e = d.error { out += "  Error: \(e)\n" }
+            if let r = d.resync {
+                let side = { (e: UInt8) in d.members.first { $0.enclosure == e }?.side ?? "?" }
+                out += "  Direction: \(r.source) → \(r.target) (\(side(r.source)) → \(side(r.target)))\n"
+                out += "  Left: \(ByteSize.format(r.bytesTotal - r.bytesDone)) of \(ByteSize.format(r.bytesTotal))"
+                out += r.running ? "  Rate: \(Terminal.rate(r.rateBytesPerSecond))  ETA: \(Terminal.duration(r.etaSeconds))  (pid \(r.pid ?? 0))\n"
+                    : "  Stopped: resume with 'rdr disk resync \(d.name) --from \(r.source)'\n"
+            }
+            for m in d.members {
+                out += "  Member \(m.enclosure) (\(m.side)): \(m.path)  dirty \(ByteSize.format(m.dirtyBytes))  allocated \(ByteSize.format(m.allocatedBytes))\n"
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+import RDR
+
+/// Options every command takes, and the system directory they resolve to.
+enum Common {
+    static let options = [
+        OptionSpec(names: ["--system"], value: "dir", help: "System directory (default: $RDR_SYSTEM, else Images/demo)."),
+        OptionSpec(names: ["--name"], value: "name", help: "Use the system Images/<name>."),
+    ]
+
+    static func systemPath(_ p: Parsed) throws -> String {
+        if let dir = p.value("--system") {
+            if p.has("--name") { throw p.usage("give --system or --name, not both") }
+            return dir
+        }
+        if let name = p.value("--name") {
+            do { try DiskSpec.validateName(name) } catch { throw p.usage("--name: \(error.message)") }
+            return "Images/" + name
+        }
+        if let env = ProcessInfo.processInfo.environment["RDR_SYSTEM"], !env.isEmpty { return env }
+        return "Images/demo"
+    }
+
+    static func open(_ p: Parsed) throws -> RDRSystem {
+        try RDRSystem.open(at: try systemPath(p))
+    }
+
+    /// The command line as typed, for the lock holder's description.
+    static var commandLine: String {
+        (["rdr"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+    }
+}
+
+/// Exit codes (sysexits where one fits).
+enum ExitCode {
+    static let success: Int32 = 0
+    static let failure: Int32 = 1
+    /// verify found members that differ.
+    static let differences: Int32 = 2
+    static let usage: Int32 = 64
+    static let dataError: Int32 = 65
+    static let busy: Int32 = 75
+    static let accessRefused: Int32 = 77
+    static let interrupted: Int32 = 130
+
+    static func of(_ kind: RDRError.Kind) -> Int32 {
+        switch kind {
+        case .invalidArgument: return usage
+        case .invalidState, .io: return failure
+        case .accessRefused: return accessRefused
+        case .busy: return busy
+        case .corrupt: return dataError
+        case .interrupted: return interrupted
+        }
+    }
+
+    static let table = """
+        EXIT CODES:
+          0    success
+          1    runtime failure (a state that does not allow the request, an I/O error)
+          2    verify found members that differ
+          64   usage error (unknown disk, side or option; offset past the end; bad size)
+          65   metadata or images missing, corrupt, stale or from another disk
+          75   another rdr process is changing the system (the message names it)
+          77   the side has no access to the disk in the current state
+          130  interrupted (the work done so far is kept and resumes)
+        """
+}
