@@ -1,0 +1,75 @@
+import XCTest
+@testable import RDR
+
+final class MetadataTests: XCTestCase {
+    let sys = LinuxSystemCalls()
+
+    func makeFile(regions: Int = 100_000) throws -> (String, MemberHeader) {
+        let path = NSTemporaryDirectory() + "rdr-meta-" + UUID().uuidString
+        let h = MemberHeader(mirrorID: MirrorID.random(), diskName: "d", enclosure: .ten, size: Int64(regions) * 4096,
+                             regionSize: 4096, record: .fresh(generation: 1, primary: .ten))
+        _ = try MetadataFile.create(path: path, header: h, allDirty: false, replace: false, sys: sys)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
+        return (path, h)
+    }
+
+    func testBitsPersistAcrossReopen() throws {
+        let (path, h) = try makeFile()
+        var bitmap = DirtyBitmap(regionCount: 100_000)
+        do {
+            let (file, loaded) = try MetadataFile.open(path: path, access: .readWrite, sys: sys)
+            XCTAssertEqual(loaded, h)
+            for r in [0, 5, 32_511, 32_512, 99_999] { bitmap.set(r) }
+            XCTAssertEqual(try file.persist(bitmap), 3, "bits on three pages")
+            bitmap.clear(5)
+            try file.persist(bitmap)
+        }
+        let (file, _) = try MetadataFile.open(path: path, access: .readOnly, sys: sys)
+        XCTAssertEqual(file.durable, bitmap)
+    }
+
+    func testTornPageWriteFallsBackToOlderSlot() throws {
+        let (path, _) = try makeFile()
+        var bitmap = DirtyBitmap(regionCount: 100_000)
+        let (file, _) = try MetadataFile.open(path: path, access: .readWrite, sys: sys)
+        bitmap.set(10)
+        try file.persist(bitmap)  // page 0 sequence 1 → slot 1
+        bitmap.set(11)
+        try file.persist(bitmap)  // sequence 2 → slot 0
+        // Tear the newest write (slot 0 of page 0): the older slot (bit 10 only) must win.
+        let fd = try FileDescriptor.open(path, .readWrite, sys: sys)
+        try fd.write([UInt8](repeating: 0xAB, count: 100), at: MetadataFile.bitmapOffset + 2000)
+        fd.close()
+        let (reloaded, _) = try MetadataFile.open(path: path, access: .readOnly, sys: sys)
+        XCTAssertTrue(reloaded.durable.isSet(10))
+        XCTAssertFalse(reloaded.durable.isSet(11))
+    }
+
+    func testPageWithNoValidSlotIsRefused() throws {
+        let (path, _) = try makeFile()
+        let fd = try FileDescriptor.open(path, .readWrite, sys: sys)
+        try fd.write([0xFF], at: MetadataFile.bitmapOffset + 4096 * 2 + 40)  // page 1 slot 0 (slot 1 never written)
+        fd.close()
+        XCTAssertThrowsError(try MetadataFile.open(path: path, access: .readOnly, sys: sys)) { error in
+            guard case MetadataFile.LoadError.page(1)? = error as? MetadataFile.LoadError else { return XCTFail("\(error)") }
+        }
+    }
+
+    func testHeaderSlotsAlternateAndSurviveOneCorruptSlot() throws {
+        let (path, h) = try makeFile()
+        let (file, _) = try MetadataFile.open(path: path, access: .readWrite, sys: sys)
+        var next = h
+        next.record.events = 2
+        next.record.mode = .split
+        try file.writeHeader(next)  // slot 0; slot 1 still holds events 1
+        let fd = try FileDescriptor.open(path, .readWrite, sys: sys)
+        try fd.write([0x00, 0x11], at: 100)  // corrupt slot 0
+        fd.close()
+        let (_, loaded) = try MetadataFile.open(path: path, access: .readOnly, sys: sys)
+        XCTAssertEqual(loaded.record.events, 1, "falls back to the older valid slot")
+        let fd2 = try FileDescriptor.open(path, .readWrite, sys: sys)
+        try fd2.write([0x00, 0x11], at: 4096 + 100)  // and now slot 1
+        fd2.close()
+        XCTAssertThrowsError(try MetadataFile.open(path: path, access: .readOnly, sys: sys))
+    }
+}
