@@ -33,6 +33,9 @@ int rdr_spawn_detached(const char *path, char *const argv[], int log_fd, int kee
     posix_spawn_file_actions_adddup2(&actions, log_fd, 1);
     posix_spawn_file_actions_adddup2(&actions, log_fd, 2);
     posix_spawn_file_actions_adddup2(&actions, keep_fd, 3);
+    // Nothing else crosses over: an inherited pipe would keep the caller's reader waiting
+    // until the whole background resync ends.
+    posix_spawn_file_actions_addclosefrom_np(&actions, 4);
     pid_t pid = 0;
     int rc = posix_spawn(&pid, path, &actions, &attr, argv, environ);
     posix_spawn_file_actions_destroy(&actions);

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Synchronization
 
 /// The exclusive lock of a system directory: `flock` on `.rdr.lock`, held by the one process
 /// that may change the system. The file's text names the holder so a refused process can say
@@ -65,8 +66,14 @@ public final class SystemLock: @unchecked Sendable {
         return line.isEmpty ? "another rdr process holds its lock" : line
     }
 
+    private let handedOff = Atomic<Bool>(false)
+
+    /// Marks the lock as passed to a child process that shares its open file description:
+    /// `release` then only closes this descriptor, because `LOCK_UN` would unlock the child too.
+    public func handOff() { handedOff.store(true, ordering: .relaxed) }
+
     public func release() {
-        _ = fd.sys.flock(fd.rawValue, LOCK_UN)
+        if !handedOff.load(ordering: .relaxed) { _ = fd.sys.flock(fd.rawValue, LOCK_UN) }
         fd.close()
     }
 }

@@ -209,6 +209,7 @@ enum Background {
         defer { for a in cargs { free(a) } }
         let pid = rdr_spawn_detached(exe, &cargs, log, inherited)
         guard pid > 0 else { throw RDRError(.io, "cannot start the background resync: \(String(cString: strerror(-pid)))") }
+        lock.handOff()
         return pid
     }
 }
