@@ -14,7 +14,7 @@ let package = Package(
         .target(name: "CRDRSys"),
         .target(name: "RDR", dependencies: ["CRDRSys"]),
         .executableTarget(name: "rdr", dependencies: ["RDR", "CRDRSys"]),
-        .executableTarget(name: "rdr-bench", dependencies: ["RDR"], path: "Benchmarks/rdr-bench"),
+        .executableTarget(name: "rdr-bench", dependencies: ["RDR", "CRDRSys"], path: "Benchmarks/rdr-bench"),
         .testTarget(name: "RDRTests", dependencies: ["RDR", "CRDRSys"]),
         .testTarget(name: "CLITests", dependencies: ["rdr", "RDR"]),
     ],

@@ -1,1 +1,72 @@
-print("bench")
+import Foundation
+import RDR
+
+/// rdr-bench: RDR's resync against the tools a user would pick instead, and against the disk.
+/// `--quick` is the CI smoke run (small sizes, under two minutes); the full run writes
+/// Benchmarks/results/. The last line printed is the machine-readable SUMMARY.
+let args = Array(CommandLine.arguments.dropFirst())
+if args.contains("--help") || args.contains("-h") {
+    print("""
+        OVERVIEW: Benchmark RDR resync against cp, qemu-img, nbdcopy, rsync and a dd ceiling.
+
+        USAGE: rdr-bench --rdr <path> [--quick] [--work <dir>] [--out <dir>] [--runs <n>]
+
+        OPTIONS:
+          --rdr <path>    The rdr binary to measure (a release build).
+          --quick         Small sizes, headline only (the CI smoke run).
+          --work <dir>    Scratch directory for images (default /var/tmp/rdr-bench).
+          --out <dir>     Where the full run writes results.md and the charts (default Benchmarks/results).
+          --runs <n>      Runs per measurement; the median is reported (default 3).
+        """)
+    exit(0)
+}
+func value(_ flag: String) -> String? {
+    guard let i = args.firstIndex(of: flag), i + 1 < args.count else { return nil }
+    return args[i + 1]
+}
+guard let rdrPath = value("--rdr") else {
+    FileHandle.standardError.write(Data("Error: missing --rdr <path>\nUsage: rdr-bench --rdr <path> [--quick]\n".utf8))
+    exit(64)
+}
+let quick = args.contains("--quick")
+let work = value("--work") ?? "/var/tmp/rdr-bench"
+let out = value("--out") ?? "Benchmarks/results"
+let runs = Int(value("--runs") ?? "3") ?? 3
+var e = Experiments(rdr: rdrPath, work: work, runs: runs)
+try? FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+
+@MainActor func machine() -> String {
+    let cpu = Runner.shell("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").output.trimmingCharacters(in: .whitespacesAndNewlines)
+    let fs = Runner.shell("df -T '\(work)' | tail -1 | awk '{print $2}'").output.trimmingCharacters(in: .whitespacesAndNewlines)
+    let kernel = Runner.shell("uname -r").output.trimmingCharacters(in: .whitespacesAndNewlines)
+    let date = ISO8601DateFormatter().string(from: Date())
+    return "Machine: \(ProcessInfo.processInfo.activeProcessorCount) cores (\(cpu)), \(ProcessInfo.processInfo.physicalMemory >> 30) GiB, \(fs) on Linux \(kernel); run \(date).\n"
+        + "Page cache: \(Runner.canDropCaches ? "dropped before every timed run (cold)" : "could not be dropped here (warm: not root)").\n"
+        + "Every time is the median of \(runs) runs, every ratio is taken between medians of the same run; each peer's time includes `sync TARGET` (RDR fsyncs before it reports done). Every result was checked against the source: with `cmp` on disks up to 2 GiB, with a sparse-aware byte compare (holes read as zeros, `SparseCompare.swift`) on larger ones.\n"
+}
+
+do {
+    e.report = "# RDR resync benchmark\n\n" + machine()
+    if quick {
+        try e.headline(size: 1 << 30, allocated: 0.25, fraction: 0.01)
+        try e.sizeSweep(sizes: [1 << 30, 64 << 30], divergedBytes: 16 << 20)
+        print(e.report)
+    } else {
+        try e.headline(size: 16 << 30, allocated: 0.25, fraction: 0.01)
+        try e.divergenceSweep(size: 2 << 30, allocated: 0.25, fractions: [0.001, 0.01, 0.1, 0.5, 1.0])
+        try e.sizeSweep(sizes: [1 << 30, 16 << 30, 256 << 30, 1 << 40], divergedBytes: 64 << 20)
+        try e.tuning(size: 2 << 30, allocated: 0.25, fraction: 0.1)
+        try e.regionSweep(size: 1 << 30, writes: 4096)
+        try e.writePath(bytes: 256 << 20)
+        try e.statusLatency(size: 1 << 30)
+        e.report += "\n```\n\(e.summary)\n```\n"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        try e.report.write(toFile: out + "/results.md", atomically: false, encoding: .utf8)
+        for (name, svg) in e.charts { try svg.write(toFile: out + "/" + name, atomically: false, encoding: .utf8) }
+        print(e.report)
+    }
+    print(e.summary)
+} catch {
+    FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
+    exit(1)
+}

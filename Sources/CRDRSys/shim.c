@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -41,4 +43,24 @@ int rdr_spawn_detached(const char *path, char *const argv[], int log_fd, int kee
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
     return rc == 0 ? (int)pid : -rc;
+}
+
+int rdr_run_wait(char *const argv[], int out_fd, long *maxrss_kb) {
+    posix_spawn_file_actions_t actions;
+    if (posix_spawn_file_actions_init(&actions) != 0) return -errno;
+    if (out_fd >= 0) {
+        posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
+        posix_spawn_file_actions_adddup2(&actions, out_fd, 2);
+    }
+    pid_t pid = 0;
+    int rc = posix_spawnp(&pid, argv[0], &actions, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) return -rc;
+    int status = 0;
+    struct rusage usage;
+    while (wait4(pid, &status, 0, &usage) < 0) {
+        if (errno != EINTR) return -errno;
+    }
+    if (maxrss_kb) *maxrss_kb = usage.ru_maxrss;
+    return status;
 }

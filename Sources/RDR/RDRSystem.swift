@@ -58,6 +58,9 @@ public final class RDRSystem: Sendable {
             guard names.insert(d.name).inserted else { throw RDRError(.invalidArgument, "disk '\(d.name)' is given twice") }
         }
         guard !disks.isEmpty else { throw RDRError(.invalidArgument, "a system needs at least one disk") }
+        do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
+            throw RDRError(.io, "cannot create directory \(path): \(error.localizedDescription)")
+        }
         let old: RDRSystem? = exists(at: path) ? try? open(at: path, sys: sys) : nil
         if exists(at: path) && !force {
             throw RDRError(.invalidState, "a system already exists at \(path); use --force to replace it (its images are deleted) or pick another --system")

@@ -17,4 +17,8 @@ int rdr_flock(int fd, int operation);
 /// passing `keep_fd` as fd 3. Returns the child's pid or -errno.
 int rdr_spawn_detached(const char *path, char *const argv[], int log_fd, int keep_fd);
 
+/// Runs `argv` (searched in PATH) with stdout/stderr to `out_fd` (or inherited when < 0),
+/// waits, and returns its wait status (or -errno); `maxrss_kb` receives its peak resident set.
+int rdr_run_wait(char *const argv[], int out_fd, long *maxrss_kb);
+
 #endif

@@ -1,9 +1,9 @@
 /// A page-aligned I/O buffer owned by one worker. Not shared between threads.
-final class AlignedBuffer {
-    let pointer: UnsafeMutableRawPointer
-    let count: Int
+public final class AlignedBuffer {
+    public let pointer: UnsafeMutableRawPointer
+    public let count: Int
 
-    init(count: Int, alignment: Int = 4096) {
+    public init(count: Int, alignment: Int = 4096) {
         self.count = count
         pointer = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: alignment)
     }

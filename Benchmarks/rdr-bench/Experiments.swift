@@ -1,0 +1,182 @@
+import Foundation
+import RDR
+
+/// The benchmark's experiments. Each prints progress to stderr and appends Markdown to the report.
+struct Experiments {
+    let rdr: String
+    let work: String
+    let runs: Int
+    var report = ""
+    var charts: [String: String] = [:]
+    var summary = ""
+
+    static func mib(_ b: Int64) -> String { ByteSize.format(b) }
+    static func f(_ v: Double, _ digits: Int = 2) -> String { v.isFinite ? String(format: "%.\(digits)f", v) : "–" }
+
+    func log(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+
+    func pair(_ name: String, _ spec: DivergedPair.Spec) throws -> DivergedPair {
+        log("building \(name): \(Self.mib(spec.size)) disk, \(Int(spec.allocated * 100))% allocated, \(spec.sourceFraction * 100)% of regions written on the source side")
+        return try DivergedPair(dir: work + "/" + name, spec: spec)
+    }
+
+    /// All tools on one pair: RDR, the peers, the dd ceiling.
+    mutating func sideBySide(_ p: DivergedPair, title: String) -> (rdr: Measurement, peers: [Measurement], ceiling: Measurement) {
+        log("  rdr …")
+        let r = Measure.tool(.rdr(rdr), on: p, runs: runs)
+        var peers: [Measurement] = []
+        for tool in Tool.peers() {
+            log("  \(tool.name) …")
+            peers.append(Measure.tool(tool, on: p, runs: runs))
+        }
+        log("  dd ceiling …")
+        let c = Measure.ceiling(bytes: p.divergedBytes, dir: p.dir, runs: runs)
+        report += "\n### \(title)\n\nDiverged set: \(Self.mib(p.divergedBytes)) (union of both sides' regions); written by the workloads: \(Self.mib(p.bytesWritten)).\n\n"
+        report += "| tool | median s | runs (s) | RDR speedup | peak RSS |\n| --- | ---: | --- | ---: | ---: |\n"
+        for m in [r] + peers + [c] {
+            if let failed = m.failed, m.times.isEmpty {
+                report += "| \(m.tool) | – | \(failed) | – | – |\n"
+                continue
+            }
+            let speed = m.tool == "rdr" ? "1.00×" : Self.f(m.median / r.median) + "×"
+            report += "| \(m.tool) | \(Self.f(m.median, 3)) | \(m.times.map { Self.f($0, 3) }.joined(separator: ", ")) | \(speed) | \(m.maxRSSKiB > 0 ? "\(m.maxRSSKiB / 1024) MiB" : "–") |\n"
+        }
+        report += "\nEfficiency (dd ceiling / RDR): **\(Self.f(c.median / r.median))**.\n"
+        return (r, peers, c)
+    }
+
+    mutating func headline(size: Int64, allocated: Double, fraction: Double) throws {
+        let p = try pair("headline", .init(size: size, allocated: allocated, sourceFraction: fraction))
+        defer { p.remove() }
+        let (r, peers, c) = sideBySide(p, title: "Headline: \(Self.mib(size)) disk, \(Int(allocated * 100))% allocated, \(fraction * 100)% diverged")
+        let best = peers.filter { !$0.times.isEmpty }.min { $0.median < $1.median }
+        summary = "SUMMARY diverged_bytes=\(p.divergedBytes) rdr_s=\(Self.f(r.median, 3)) best_peer=\((best?.tool ?? "none").replacingOccurrences(of: " ", with: "_")) best_peer_s=\(Self.f(best?.median ?? .nan, 3)) speedup=\(Self.f((best?.median ?? .nan) / r.median)) efficiency=\(Self.f(c.median / r.median))"
+    }
+
+    mutating func divergenceSweep(size: Int64, allocated: Double, fractions: [Double]) throws {
+        report += "\n## Time against divergence (\(Self.mib(size)) disk, \(Int(allocated * 100))% allocated)\n"
+        var series: [String: [(Double, Double)]] = [:]
+        var order: [String] = []
+        for fr in fractions {
+            let p = try pair("div-\(fr)", .init(size: size, allocated: allocated, sourceFraction: fr))
+            let (r, peers, c) = sideBySide(p, title: "\(fr * 100)% of regions written on the source side")
+            for m in [r] + peers + [c] where !m.times.isEmpty {
+                if series[m.tool] == nil { order.append(m.tool) }
+                series[m.tool, default: []].append((fr * 100, m.median))
+            }
+            p.remove()
+        }
+        charts["time-vs-divergence.svg"] = Chart.svg(title: "Resync time vs divergence (\(Self.mib(size)), cold cache)", xLabel: "regions written on the source side (%)",
+                                                     yLabel: "seconds (median)", series: order.map { Chart.Series(name: $0, points: series[$0] ?? []) }, logX: true, logY: true)
+        report += "\n![time vs divergence](time-vs-divergence.svg)\n"
+    }
+
+    mutating func sizeSweep(sizes: [Int64], divergedBytes: Int64) throws {
+        report += "\n## Same diverged bytes, growing disk (RDR only, sparse disks)\n\n| disk | diverged set | median s | runs (s) | peak RSS |\n| --- | ---: | ---: | --- | ---: |\n"
+        var first: Double?
+        for size in sizes {
+            let regions = Double(size / (64 << 10))
+            let p = try pair("size-\(ByteSize.compact(size))", .init(size: size, allocated: 0, sourceFraction: Double(divergedBytes / (64 << 10)) / regions))
+            let m = Measure.tool(.rdr(rdr), on: p, runs: runs)
+            first = first ?? m.median
+            report += "| \(Self.mib(size)) | \(Self.mib(p.divergedBytes)) | \(Self.f(m.median, 3)) | \(m.times.map { Self.f($0, 3) }.joined(separator: ", ")) | \(m.maxRSSKiB / 1024) MiB |\n"
+            p.remove()
+        }
+        report += "\nTime relative to the smallest disk is the ratio of the medians above.\n"
+    }
+
+    /// Workers, I/O size and copy method on one pair (RDR only).
+    mutating func tuning(size: Int64, allocated: Double, fraction: Double) throws {
+        let p = try pair("tuning", .init(size: size, allocated: allocated, sourceFraction: fraction))
+        defer { p.remove() }
+        report += "\n## Tuning (\(Self.mib(size)) disk, \(Int(allocated * 100))% allocated, diverged set \(Self.mib(p.divergedBytes)))\n"
+        func sweep(_ name: String, _ values: [String], _ flag: (String) -> String) -> [(String, Measurement)] {
+            report += "\n| \(name) | median s | MiB/s |\n| --- | ---: | ---: |\n"
+            var out: [(String, Measurement)] = []
+            for v in values {
+                log("  \(name) \(v) …")
+                let m = Measure.tool(.rdr(rdr, flag(v)), on: p, runs: runs)
+                report += "| \(v) | \(Self.f(m.median, 3)) | \(Self.f(Double(p.divergedBytes) / 1_048_576 / m.median, 1)) |\n"
+                out.append((v, m))
+            }
+            return out
+        }
+        let workers = sweep("workers", ["1", "2", "4", "8", "16"]) { "--workers \($0)" }
+        charts["throughput-vs-workers.svg"] = Chart.svg(title: "RDR resync throughput vs workers", xLabel: "workers", yLabel: "MiB/s (median)",
+                                                        series: [Chart.Series(name: "rdr", points: workers.map { (Double($0.0) ?? 0, Double(p.divergedBytes) / 1_048_576 / $0.1.median) })],
+                                                        logX: true, logY: false)
+        report += "\n![throughput vs workers](throughput-vs-workers.svg)\n"
+        _ = sweep("max I/O size", ["64K", "256K", "1M", "2M", "4M", "8M"]) { "--io-size \($0)" }
+        _ = sweep("copy method", ["pread", "copy-file-range"]) { "--copy-method \($0)" }
+    }
+
+    /// Region size against copy amplification for 4 KiB random writes.
+    mutating func regionSweep(size: Int64, writes: Int) throws {
+        report += "\n## Region size and copy amplification (\(writes) random 4 KiB writes on the source side, half as many on the target; \(Self.mib(size)) disk)\n\n| region | diverged set | amplification | median s |\n| --- | ---: | ---: | ---: |\n"
+        for region in [Int64(4 << 10), 16 << 10, 64 << 10, 256 << 10, 1 << 20] {
+            let regions = Double(size / region)
+            let p = try pair("region-\(ByteSize.compact(region))", .init(size: size, allocated: 0.25, sourceFraction: Double(writes) / regions, regionSize: region, writeSize: 4096))
+            let m = Measure.tool(.rdr(rdr), on: p, runs: runs)
+            report += "| \(ByteSize.compact(region)) | \(Self.mib(p.divergedBytes)) | \(Self.f(Double(p.divergedBytes) / Double(p.bytesWritten)))× | \(Self.f(m.median, 3)) |\n"
+            p.remove()
+        }
+    }
+
+    /// Split-mode writes through RDR against fio on a plain file: the cost of divergence tracking.
+    mutating func writePath(bytes: Int64) throws {
+        let fio = Runner.which("fio")
+        report += "\n## Split-mode write path: `rdr workload` vs fio on a plain file (\(Self.mib(bytes)) written, fdatasync at the end)\n\n"
+        if fio == nil { report += "fio not installed (Debian package fio): RDR numbers only.\n\n" }
+        report += "| pattern | io size | rdr MiB/s | fio MiB/s | rdr / fio |\n| --- | --- | ---: | ---: | ---: |\n"
+        let dir = work + "/writes"
+        for (order, fioRW) in [("random", "randwrite"), ("sequential", "write")] {
+            for io in ["4K", "64K"] {
+                var rt: [Double] = [], ft: [Double] = []
+                for _ in 0..<runs {
+                    _ = Runner.shell("rm -rf '\(dir)'; mkdir -p '\(dir)'")
+                    _ = Runner.shell("'\(rdr)' init --system '\(dir)/sys' --disk d:1G:system > /dev/null && '\(rdr)' disk split --system '\(dir)/sys' > /dev/null")
+                    Runner.dropCaches()
+                    let r = Runner.shell("'\(rdr)' workload d --side production --bytes \(bytes) --io-size \(io) --pattern \(order) --system '\(dir)/sys' > /dev/null")
+                    if r.ok { rt.append(r.seconds) }
+                    if fio != nil {
+                        _ = Runner.shell("truncate -s 1G '\(dir)/plain.img'")
+                        Runner.dropCaches()
+                        let f = Runner.shell("fio --name=w --filename='\(dir)/plain.img' --size=1G --io_size=\(bytes) --rw=\(fioRW) --bs=\(io) --ioengine=psync --end_fsync=1 --randrepeat=0 > /dev/null")
+                        if f.ok { ft.append(f.seconds) }
+                    }
+                }
+                let rm = Double(bytes) / 1_048_576 / Runner.median(rt)
+                let fm = ft.isEmpty ? Double.nan : Double(bytes) / 1_048_576 / Runner.median(ft)
+                report += "| \(order) | \(io) | \(Self.f(rm, 1)) | \(Self.f(fm, 1)) | \(Self.f(rm / fm)) |\n"
+            }
+        }
+        _ = Runner.shell("rm -rf '\(dir)'")
+    }
+
+    /// `rdr status` latency and accuracy while a throttled background resync runs.
+    mutating func statusLatency(size: Int64) throws {
+        let p = try pair("status", .init(size: size, allocated: 0, sourceFraction: 0.5))
+        defer { p.remove() }
+        try p.restore()
+        let rate: Int64 = 64 << 20
+        let start = Monotonic.now()
+        _ = Runner.shell("'\(rdr)' disk resync d --from 10 --background --max-rate \(rate) --system '\(p.system)' > /dev/null")
+        var latencies: [Double] = [], errors: [Double] = []
+        for _ in 0..<30 {
+            usleep(100_000)
+            let r = Runner.shell("'\(rdr)' status --json --system '\(p.system)'")
+            let now = Monotonic.now()
+            latencies.append(r.seconds * 1000)
+            guard let obj = try? JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [String: Any],
+                  let d = (obj["disks"] as? [[String: Any]])?.first, let rs = d["resync"] as? [String: Any],
+                  let pct = rs["percent"] as? Int, rs["running"] as? Bool == true else { continue }
+            // An independent truth: the throttle admits exactly `rate` bytes a second.
+            let truth = min(99, Double(rate) * (now - start - r.seconds / 2) / Double(p.divergedBytes) * 100)
+            errors.append(abs(Double(pct) - truth))
+        }
+        _ = Runner.shell("'\(rdr)' status --watch --interval 0.2 --system '\(p.system)' > /dev/null")
+        report += "\n## `rdr status` while a resync runs\n\n\(latencies.count) calls during a background resync of \(Self.mib(p.divergedBytes)) capped at \(Self.mib(rate))/s: "
+        report += "median latency **\(Self.f(Runner.median(latencies), 1)) ms** (max \(Self.f(latencies.max() ?? .nan, 1)) ms); "
+        report += "percent vs the throttle's timeline: median error \(Self.f(Runner.median(errors), 1)), max \(Self.f(errors.max() ?? .nan, 1)) points over \(errors.count) samples while running.\n"
+    }
+}
