@@ -7,16 +7,19 @@ let package = Package(
     name: "RDR",
     products: [
         .library(name: "RDR", targets: ["RDR"]),
+        .library(name: "ActiveUpgrade", targets: ["ActiveUpgrade"]),
         .executable(name: "rdr", targets: ["rdr"]),
         .executable(name: "rdr-bench", targets: ["rdr-bench"]),
     ],
     targets: [
         .target(name: "CRDRSys"),
         .target(name: "RDR", dependencies: ["CRDRSys"]),
-        .executableTarget(name: "rdr", dependencies: ["RDR", "CRDRSys"]),
+        .target(name: "ActiveUpgrade", dependencies: ["RDR"]),
+        .executableTarget(name: "rdr", dependencies: ["RDR", "ActiveUpgrade", "CRDRSys"]),
         .executableTarget(name: "rdr-bench", dependencies: ["RDR", "CRDRSys"], path: "Benchmarks/rdr-bench"),
         .testTarget(name: "RDRTests", dependencies: ["RDR", "CRDRSys"]),
-        .testTarget(name: "CLITests", dependencies: ["rdr", "RDR"]),
+        .testTarget(name: "ActiveUpgradeTests", dependencies: ["ActiveUpgrade", "RDR"]),
+        .testTarget(name: "CLITests", dependencies: ["rdr", "RDR", "ActiveUpgrade"]),
     ],
     swiftLanguageModes: [.v6]
 )

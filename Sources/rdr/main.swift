@@ -1,3 +1,4 @@
+import ActiveUpgrade
 import Foundation
 import RDR
 
@@ -15,7 +16,18 @@ enum CLI {
             ("write", "Write bytes to a disk as one side."),
             ("read", "Read bytes from a disk as one side."),
             ("workload", "Run a write load on one side of a disk."),
-            ("disk", "split, merge, resync, verify."),
+            ("disk", "split, merge, resync, verify (engine level, outside a session)."),
+            ("check", "Readiness check (Idle)."),
+            ("split", "Idle → PrepareSplit → Split."),
+            ("merge", "Split → PrepareMerge → Merge."),
+            ("commit", "Merge → Commit: start the commit resyncs."),
+            ("abort", "Roll back to the Production Side: abort resyncs."),
+            ("finish", "Commit/Abort → Idle (resyncs go on in the background)."),
+            ("retry", "Re-run the request that broke."),
+            ("restart", "Restart the Upgrade Side while split."),
+            ("log", "The activity log: text, JSON, XML."),
+            ("services", "Controlled services per side."),
+            ("config", "new, summary, check a configuration file."),
             ("help", "Show help for a subcommand."),
         ],
         discussion: """
@@ -27,7 +39,8 @@ enum CLI {
     static let commands: [CommandSpec] = [
         DemoCommand.spec, InitCommand.spec, StatusCommand.spec, IOCommands.write, IOCommands.read, IOCommands.workload,
         DiskCommands.group, DiskCommands.split, DiskCommands.merge, DiskCommands.resync, DiskCommands.verify,
-    ]
+        UpgradeCommands.restart, UpgradeCommands.log, UpgradeCommands.services, UpgradeCommands.config,
+    ] + UpgradeCommands.specs
 
     /// The longest command path that prefixes `args`, and the rest.
     static func find(_ args: [String]) -> (CommandSpec, [String])? {

@@ -11,7 +11,7 @@ public final class SystemLock: @unchecked Sendable {
 
     private init(fd: FileDescriptor) { self.fd = fd }
 
-    public static func acquire(systemPath: String, command: String, sys: any SystemCalls) throws(RDRError) -> SystemLock {
+    public static func acquire(systemPath: String, fileName: String = SystemLock.fileName, command: String, sys: any SystemCalls) throws(RDRError) -> SystemLock {
         let path = systemPath + "/" + fileName
         let fd = try io { () throws(Errno) in
             try FileDescriptor.openRaw(path, flags: O_RDWR | O_CREAT | O_CLOEXEC, mode: 0o644, sys: sys)
@@ -42,7 +42,7 @@ public final class SystemLock: @unchecked Sendable {
     }
 
     /// Who holds the lock now, or nil when nobody does (never blocks).
-    public static func holder(systemPath: String, sys: any SystemCalls) -> String? {
+    public static func holder(systemPath: String, fileName: String = SystemLock.fileName, sys: any SystemCalls) -> String? {
         let path = systemPath + "/" + fileName
         guard let fd = try? FileDescriptor.open(path, .readOnly, sys: sys) else { return nil }
         defer { fd.close() }

@@ -60,10 +60,11 @@ enum DiskCommands {
     static let resync = CommandSpec(
         path: ["disk", "resync"],
         overview: "Copy the union of both members' dirty regions from one member to the other.",
-        usage: "rdr disk resync <disk> --from 10|11 [--workers <n>] [--max-rate <rate>] [--full] [--background] [--json]",
+        usage: "rdr disk resync (<disk> --from 10|11 | --all) [--workers <n>] [--max-rate <rate>] [--full] [--background] [--json]",
         arguments: [("<disk>", "The virtual disk.")],
         options: Common.options + [
             OptionSpec(names: ["--from"], value: "10|11", help: "The member to copy from (its bytes win)."),
+            OptionSpec(names: ["--all"], value: nil, help: "Finish every resync already started (commit, abort), in its own\ndirection, one disk after another."),
         ] + resyncOptions + [
             OptionSpec(names: ["--full"], value: nil, help: "Copy every region (holes are punched, not read) and rebuild\nboth members' metadata: the fix for corrupt, missing, stale or\nforeign metadata and for a missing or wrong-size image."),
             OptionSpec(names: ["--background"], value: nil, help: "Detach and return at once; follow it with 'rdr status --watch'."),
@@ -91,45 +92,67 @@ enum DiskCommands {
     }
 
     static func runResync(_ p: Parsed) throws -> Int32 {
-        let name = try p.positional(0, "<disk>")
-        try p.noMorePositionals(than: 1)
-        guard let source = try p.enclosure("--from") else { throw p.usage("missing --from 10|11") }
+        let all = p.has("--all")
+        if all {
+            try p.noMorePositionals(than: 0)
+            if p.has("--from") || p.has("--full") { throw p.usage("--all resumes started resyncs in their own direction; it takes no --from or --full") }
+        } else {
+            try p.noMorePositionals(than: 1)
+        }
+        let name = all ? "" : try p.positional(0, "<disk>")
+        let from = try p.enclosure("--from")
+        guard all || from != nil else { throw p.usage("missing --from 10|11") }
         var options = try options(p)
         let system = try Common.open(p)
         let lock = p.has("--detached-child")
             ? try SystemLock.adopt(fd: 3, systemPath: system.path, command: Common.commandLine, sys: system.sys)
             : try system.lock(command: Common.commandLine)
         defer { lock.release() }
-        _ = try system.manifest.disk(named: name)
-        if p.has("--full") { try system.prepareFullResync(disk: name, from: source) }
-        let disk = try system.disk(name)
-        if p.has("--background") {
-            let r = disk.record
-            if r.mode == .resyncing, let s = r.resyncSource, s != source {
-                throw RDRError(.invalidState, "disk '\(name)' is being resynced from \(s); resume it with 'rdr disk resync \(name) --from \(s)'")
+        // (disk, source) pairs to run: one named disk, or every disk already resyncing.
+        var jobs: [(String, Enclosure)] = []
+        if all {
+            for d in system.manifest.disks {
+                let r = try system.disk(d.name, access: .readOnly).record
+                if r.mode == .resyncing, let s = r.resyncSource { jobs.append((d.name, s)) }
             }
-            let pid = try Background.spawn(system: system, lock: lock, disk: name, source: source, passing: p)
-            Terminal.out("resync of \(name) from \(source) to \(source.other) runs in the background (pid \(pid)); follow it with 'rdr status --watch \(name)'")
+        } else if let source = from {
+            _ = try system.manifest.disk(named: name)
+            if p.has("--full") { try system.prepareFullResync(disk: name, from: source) }
+            jobs = [(name, source)]
+        }
+        if p.has("--background") {
+            for (disk, source) in jobs {
+                let r = try system.disk(disk, access: .readOnly).record
+                if r.mode == .resyncing, let s = r.resyncSource, s != source {
+                    throw RDRError(.invalidState, "disk '\(disk)' is being resynced from \(s); resume it with 'rdr disk resync \(disk) --from \(s)'")
+                }
+            }
+            guard !jobs.isEmpty else {
+                Terminal.out("no resync to run")
+                return ExitCode.success
+            }
+            let pid = try Background.spawn(system: system, lock: lock, jobs: all ? nil : jobs.first, passing: p)
+            let what = all ? jobs.map(\.0).joined(separator: ", ") : name
+            Terminal.out("resync of \(what) runs in the background (pid \(pid)); follow it with 'rdr status --watch'")
             return ExitCode.success
         }
         let cancel = CancellationFlag()
         options.cancellation = cancel
         Interrupts.cancelling(cancel)
-        let display = ProgressDisplay(label: "resync \(name) \(source)→\(source.other)")
-        let summary: ResyncSummary
-        do {
-            let show: @Sendable (ResyncProgress) -> Void = { display.show($0) }
-            let observer = p.has("--json") ? nil : show
-            summary = try disk.resync(from: source, options: options, observer: observer)
-        } catch {
+        if jobs.isEmpty && all { Terminal.out("no resync to run") }
+        for (diskName, source) in jobs {
+            let disk = try system.disk(diskName)
+            let display = ProgressDisplay(label: "resync \(diskName) \(source)→\(source.other)")
+            let summary: ResyncSummary
+            do {
+                let show: @Sendable (ResyncProgress) -> Void = { display.show($0) }
+                summary = try disk.resync(from: source, options: options, observer: p.has("--json") ? nil : show)
+            } catch {
+                display.end()
+                throw error
+            }
             display.end()
-            throw error
-        }
-        display.end()
-        if p.has("--json") {
-            Terminal.out(json(summary))
-        } else {
-            Terminal.out(describe(summary))
+            Terminal.out(p.has("--json") ? json(summary) : describe(summary))
         }
         return ExitCode.success
     }
@@ -190,13 +213,14 @@ enum DiskCommands {
 /// Starts a detached `rdr disk resync` that inherits the system lock, so no other process can
 /// slip in between this process exiting and the child starting.
 enum Background {
-    static func spawn(system: RDRSystem, lock: SystemLock, disk: String, source: Enclosure, passing p: Parsed) throws -> Int32 {
+    /// `job` nil resumes every started resync (`--all`).
+    static func spawn(system: RDRSystem, lock: SystemLock, jobs job: (String, Enclosure)?, passing p: Parsed?) throws -> Int32 {
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        var args = [exe, "disk", "resync", disk, "--from", source.description, "--system", system.path, "--detached-child"]
+        var args = [exe, "disk", "resync"] + (job.map { [$0.0, "--from", $0.1.description] } ?? ["--all"]) + ["--system", system.path, "--detached-child"]
         for key in ["--workers", "--io-size", "--max-rate", "--copy-method", "--checkpoint"] {
-            if let v = p.value(key) { args += [key, v] }
+            if let v = p?.value(key) { args += [key, v] }
         }
-        let logPath = system.path + "/." + disk + ".resync.log"
+        let logPath = system.path + "/." + (job?.0 ?? "all") + ".resync.log"
         let log = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard log >= 0 else { throw RDRError(.io, "cannot open \(logPath) for the background resync's output") }
         defer { close(log) }

@@ -1,3 +1,4 @@
+import ActiveUpgrade
 import Foundation
 import RDR
 
@@ -47,6 +48,11 @@ enum InitCommand {
         }
         let lock = try SystemLock.acquire(systemPath: path, command: Common.commandLine, sys: LinuxSystemCalls())
         defer { lock.release() }
-        return try RDRSystem.create(at: path, disks: disks, primary: primary, force: force)
+        let system = try RDRSystem.create(at: path, disks: disks, primary: primary, force: force)
+        // A healthy machine model for the readiness check, and a fresh session and log.
+        try SystemModel.healthy.save(system)
+        for leftover in ["session.json", "activity.log.jsonl"] { try? FileManager.default.removeItem(atPath: path + "/" + leftover) }
+        try? FileManager.default.removeItem(atPath: path + "/session")
+        return try RDRSystem.open(at: path)
     }
 }

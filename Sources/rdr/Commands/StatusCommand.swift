@@ -1,3 +1,4 @@
+import ActiveUpgrade
 import Foundation
 import RDR
 
@@ -21,12 +22,15 @@ enum StatusCommand {
         guard interval > 0 else { throw p.usage("--interval needs a positive number of seconds") }
         while true {
             let status = try system.status(disks: p.positionals)
+            let session = try SessionStore(system: system).current()
             if p.has("--json") {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys]
-                Terminal.out(String(decoding: try encoder.encode(status), as: UTF8.self))
+                Terminal.out(try json(status, session))
             } else {
                 if p.has("--watch") && Terminal.stdoutIsTTY { Terminal.write("\u{1B}[H\u{1B}[2J") }
+                Terminal.out(session.statusBar)
+                if let failure = session.failure, session.operationalState == .broken {
+                    Terminal.out("Broken: \(session.request?.title ?? "request") — \(failure)")
+                }
                 Terminal.write(render(status))
             }
             let running = status.disks.contains { $0.resync?.running == true }
@@ -34,6 +38,26 @@ enum StatusCommand {
             usleep(useconds_t(interval * 1_000_000))
         }
         return ExitCode.success
+    }
+
+    /// The engine's status object plus the upgrade session.
+    static func json(_ status: SystemStatus, _ session: Session) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        guard var object = try JSONSerialization.jsonObject(with: try encoder.encode(status)) as? [String: Any] else { return "{}" }
+        object["session"] = [
+            "configuration": session.configurationName as Any? ?? NSNull(),
+            "hardwareState": session.hardwareState.rawValue,
+            "upgradeState": session.upgradeState.rawValue,
+            "operationalState": session.operationalState.rawValue,
+            "partnerState": session.partnerState.rawValue,
+            "request": session.request?.rawValue as Any? ?? NSNull(),
+            "failedStep": session.operationalState == .broken ? (session.failedStep as Any? ?? NSNull()) : NSNull(),
+            "failure": session.operationalState == .broken ? (session.failure as Any? ?? NSNull()) : NSNull(),
+            "allowedRequests": session.allowedRequests,
+            "statusBar": session.statusBar,
+        ] as [String: Any]
+        return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
     }
 
     static func render(_ s: SystemStatus) -> String {

@@ -1,0 +1,92 @@
+/// The guide's state vocabulary (Tables 3-5, 4-3 to 4-6), spelled as the guide spells it.
+
+public enum UpgradeState: String, Codable, Sendable, CaseIterable {
+    case idle = "Idle"
+    case prepareSplit = "PrepareSplit"
+    case split = "Split"
+    case prepareMerge = "PrepareMerge"
+    case merge = "Merge"
+    case commit = "Commit"
+    case abort = "Abort"
+
+    /// States an abort may start from.
+    var canAbort: Bool { [.prepareSplit, .split, .prepareMerge, .merge].contains(self) }
+}
+
+public enum OperationalState: String, Codable, Sendable {
+    case ready = "Ready"
+    case busy = "Busy"
+    case broken = "Broken"
+}
+
+public enum HardwareState: String, Codable, Sendable {
+    case faultTolerant = "Fault Tolerant"
+    case productionSide = "Production Side"
+}
+
+/// Table 4-6.
+public enum PartnerState: String, Codable, Sendable, CaseIterable {
+    case dcOn = "DC On"
+    case dcOff = "DC Off"
+    case biosPost = "BIOS POST"
+    case hungBiosPost = "Hung: BIOS POST"
+    case osBooting = "OS Booting"
+    case hungOsBooting = "Hung: OS Booting"
+    case osUp = "OS Up"
+    case hungOsUp = "Hung: OS Up"
+    case osRebooting = "OS Rebooting"
+    case hungOsRebooting = "Hung: OS Rebooting"
+    case osShuttingDown = "OS Shutting Down"
+    case hungOsShuttingDown = "Hung: OS Shutting Down"
+    case nmiIssued = "State Sensitive Recovery: NMI issued"
+    case reset = "State Sensitive Recovery: Reset"
+}
+
+/// What a user asks for (`rdr check`, `rdr split`, …).
+public enum UserRequest: String, Codable, Sendable, CaseIterable {
+    case check, split, merge, commit, abort, finish, retry
+
+    public var title: String {
+        switch self {
+        case .check: return "Readiness check"
+        case .split: return "Split"
+        case .merge: return "Merge"
+        case .commit: return "Commit"
+        case .abort: return "Abort"
+        case .finish: return "Finish"
+        case .retry: return "Retry"
+        }
+    }
+}
+
+/// `ACTIVE_UPGRADE_REQUEST` values (Table 3-5): the task being executed.
+public enum ActionRequest: String, Codable, Sendable {
+    case idle = "Idle"
+    case checkReadiness = "CheckReadiness"
+    case prepareSplit = "PrepareSplit"
+    case executeSplit = "ExecuteSplit"
+    case prepareMerge = "PrepareMerge"
+    case executeMerge = "ExecuteMerge"
+    case commit = "Commit"
+    case abort = "Abort"
+    case start = "Start"
+    case stop = "Stop"
+    case backup = "Backup"
+}
+
+/// Activity log severities (Table 4-1), in rising order of concern.
+public enum Severity: String, Codable, Sendable, CaseIterable, Comparable {
+    case success = "Success"
+    case pending = "Pending"
+    case information = "Information"
+    case warning = "Warning"
+    case error = "Error"
+
+    var rank: Int { Self.allCases.firstIndex(of: self) ?? 0 }
+    public static func < (a: Severity, b: Severity) -> Bool { a.rank < b.rank }
+
+    public init?(text: String) {
+        guard let s = Self.allCases.first(where: { $0.rawValue.lowercased() == text.lowercased() }) else { return nil }
+        self = s
+    }
+}
