@@ -52,11 +52,13 @@ public struct Configuration: Sendable, Equatable {
 
     /// Loads `path` and its children (same directory, recursively). Cycles are refused with the
     /// cycle named; the parent wins conflicts; children's disk selections are ignored.
-    public static func load(_ path: String) throws(RDRError) -> Configuration {
-        try load(path, chain: [])
+    /// Relative custom action files resolve against `baseDirectory` (default: the file's own
+    /// directory; a staged copy passes the directory the user's file came from).
+    public static func load(_ path: String, baseDirectory: String? = nil) throws(RDRError) -> Configuration {
+        try load(path, chain: [], base: baseDirectory)
     }
 
-    private static func load(_ path: String, chain: [String]) throws(RDRError) -> Configuration {
+    private static func load(_ path: String, chain: [String], base: String?) throws(RDRError) -> Configuration {
         let name = (path as NSString).lastPathComponent
         if let i = chain.firstIndex(of: name) {
             throw RDRError(.corrupt, "configuration \(path): include cycle \((chain[i...] + [name]).joined(separator: " → ")); remove one of these includes")
@@ -135,7 +137,7 @@ public struct Configuration: Sendable, Equatable {
                     guard let n = t as? NSNumber, !(t is Bool), n.doubleValue > 0, n.doubleValue <= 86_400 else { throw bad(prefix + "timeoutSeconds", "must be a number of seconds from 0 to 86400") }
                     timeout = n.doubleValue
                 }
-                let dir = (path as NSString).deletingLastPathComponent
+                let dir = base ?? (path as NSString).deletingLastPathComponent
                 let resolved = file.hasPrefix("/") ? file : (dir as NSString).appendingPathComponent(file)
                 config.customActions.append(CustomAction(file: resolved, arguments: arguments, controlType: control, timing: timing, timeoutSeconds: timeout, source: path))
             }
@@ -152,7 +154,7 @@ public struct Configuration: Sendable, Equatable {
             let dir = (path as NSString).deletingLastPathComponent
             for child in list.compactMap({ $0 as? String }) {
                 guard !child.contains("/") else { throw bad("include", "names files in the same directory only, not '\(child)'") }
-                let c = try load((dir as NSString).appendingPathComponent(child), chain: chain + [name])
+                let c = try load((dir as NSString).appendingPathComponent(child), chain: chain + [name], base: base)
                 config.absorb(c)
             }
         }

@@ -78,7 +78,7 @@ public enum CustomActionRunner {
         if !stdout.isEmpty { detail += "\nstdout:\n" + stdout.trimmingCharacters(in: .newlines) }
         if !stderr.isEmpty { detail += "\nstderr:\n" + stderr.trimmingCharacters(in: .newlines) }
         if timedOut {
-            return Outcome(succeeded: false, message: "Custom action timed out after \(Int(action.timeoutSeconds)) seconds", detail: detail)
+            return Outcome(succeeded: false, message: "Custom action timed out after \(String(format: "%g", action.timeoutSeconds)) seconds", detail: detail)
         }
         if p.terminationReason == .uncaughtSignal {
             return Outcome(succeeded: false, message: "Custom action failed with exit value \(128 + p.terminationStatus)", detail: detail)

@@ -17,6 +17,8 @@ public struct Session: Codable, Sendable, Equatable {
     /// The configuration in use (its staged copy once split), and its file name for the status bar.
     public var configurationPath: String?
     public var configurationName: String?
+    /// The directory the configuration came from: relative custom action files resolve here.
+    public var configurationDirectory: String?
     /// Startup types saved at split, restored at merge (service name → type).
     public var savedStartupTypes: [String: String] = [:]
     /// State the abort started from (Merge needs the simulated restart).

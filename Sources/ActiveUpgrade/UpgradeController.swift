@@ -63,6 +63,7 @@ public final class UpgradeController {
         if let configPath, [.check, .split].contains(effective) {
             s.configurationPath = configPath
             s.configurationName = (configPath as NSString).lastPathComponent
+            s.configurationDirectory = (configPath as NSString).deletingLastPathComponent
         }
         if request != .retry { s.failure = nil }
         let steps = try self.steps(effective, s)
@@ -139,7 +140,7 @@ public final class UpgradeController {
     // MARK: Steps
 
     private func config(_ s: Session) throws(RDRError) -> Configuration? {
-        try s.configurationPath.map { (p) throws(RDRError) in try Configuration.load(p) }
+        try s.configurationPath.map { (p) throws(RDRError) in try Configuration.load(p, baseDirectory: s.configurationDirectory) }
     }
 
     private func steps(_ request: UserRequest, _ session: Session) throws(RDRError) -> [Step] {
@@ -223,7 +224,7 @@ public final class UpgradeController {
             return
         }
         if path.hasPrefix(store.stagingPath) { return }  // already staged (retry)
-        let c = try Configuration.load(path)
+        let c = try Configuration.load(path, baseDirectory: s.configurationDirectory)
         do {
             try FileManager.default.createDirectory(atPath: store.stagingPath, withIntermediateDirectories: true)
             for f in c.files {

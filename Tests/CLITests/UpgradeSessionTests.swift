@@ -63,6 +63,55 @@ final class UpgradeSessionTests: XCTestCase {
         XCTAssertTrue(refused.stderr.contains("'merge' is not allowed in state Idle (Ready); allowed now: check, split"), refused.stderr)
     }
 
+    func testAbortSessionsThroughTheBinaryRecordTheirActions() throws {
+        for from in ["Split", "Merge"] {
+            let s = try Scratch()
+            let sys = ["--system", s.system]
+            try rdr(["init", "--disk", "boot:4M:mandatory", "--disk", "data:4M:data"] + sys)
+            let script = s.path + "/record.sh"
+            try "#!/bin/sh\necho \"$ACTIVE_UPGRADE_SIDE $ACTIVE_UPGRADE_STATE $ACTIVE_UPGRADE_REQUEST $ACTIVE_UPGRADE_HW_SPLIT $1\" >> \(s.path)/env.txt\n".write(toFile: script, atomically: true, encoding: .utf8)
+            chmod(script, 0o755)
+            let config = s.path + "/a.Config"
+            try #"{"customActions": [{"file": "record.sh", "arguments": ["%ACTIVE_UPGRADE_STATE%"], "controlType": "Advanced"}]}"#.write(toFile: config, atomically: true, encoding: .utf8)
+            var bars = [try rdr(["split", "--config", config] + sys).stdout.trimmingCharacters(in: .newlines)]
+            try rdr(["write", "boot", "--side", "upgrade", "--offset", "0", "--pattern", "7", "--length", "512K"] + sys)
+            try rdr(["write", "data", "--side", "production", "--offset", "0", "--pattern", "8", "--length", "512K"] + sys)
+            let expectedData = data(s.image("data", 10))
+            if from == "Merge" { bars.append(try rdr(["merge"] + sys).stdout.trimmingCharacters(in: .newlines)) }
+            bars.append(try rdr(["abort"] + sys).stdout.trimmingCharacters(in: .newlines))
+            bars.append(try rdr(["finish"] + sys).stdout.trimmingCharacters(in: .newlines))
+            XCTAssertEqual(bars, ["a.Config | Production Side | Split | Ready | Partner: OS Up"]
+                           + (from == "Merge" ? ["a.Config | Fault Tolerant | Merge | Ready | Partner: OS Up"] : [])
+                           + ["a.Config | Fault Tolerant | Abort | Ready | Partner: OS Up", "a.Config | Fault Tolerant | Idle | Ready | Partner: OS Up"])
+            try waitForResyncs(s.system)
+            for e in [10, 11] {
+                XCTAssertEqual(data(s.image("boot", e)), Data(count: 4 << 20), "abort from \(from) restores the original boot disk")
+                XCTAssertEqual(data(s.image("data", e)), expectedData, "Production's data survives the abort from \(from)")
+            }
+            let env = (try? String(contentsOfFile: s.path + "/env.txt", encoding: .utf8)) ?? ""
+            let expected = ["Production PrepareSplit PrepareSplit No PrepareSplit", "Production Split ExecuteSplit Yes Split", "Upgrade Split ExecuteSplit Yes Split"]
+                + (from == "Merge" ? ["Production PrepareMerge PrepareMerge Yes PrepareMerge", "Upgrade PrepareMerge PrepareMerge Yes PrepareMerge", "Production Merge ExecuteMerge No Merge"] : [])
+                + ["Production Abort Abort No Abort"]
+            XCTAssertEqual(env.split(separator: "\n").map(String.init), expected)
+            let log = try rdr(["log", "--json"] + sys).stdout
+            XCTAssertEqual(log.contains("Restart from the Production Side"), from == "Merge")
+            XCTAssertTrue(log.contains("\"message\":\"Abort request\""), log)
+        }
+    }
+
+    func testCustomActionTimeoutBreaksTheRequest() throws {
+        let s = try Scratch()
+        let sys = ["--system", s.system]
+        try rdr(["init", "--disk", "boot:4M:mandatory"] + sys)
+        let config = s.path + "/t.Config"
+        try #"{"customActions": [{"file": "/bin/sleep", "arguments": "30", "controlType": "StopApplication", "timeoutSeconds": 0.5}]}"#.write(toFile: config, atomically: true, encoding: .utf8)
+        let r = try rdr(["split", "--config", config] + sys, expect: 1)
+        XCTAssertTrue(r.stderr.contains("Custom action timed out after 0.5 seconds (/bin/sleep)"), r.stderr)
+        XCTAssertTrue(r.stdout.contains("| Split | Broken |"), r.stdout)
+        try rdr(["abort"] + sys)
+        try rdr(["finish"] + sys)
+    }
+
     /// Drives a fresh system to just before `request`, runs it with the process killed at crash
     /// point `k`, then completes with `finish` (after `retry`) and returns the members' bytes.
     func crashRun(_ request: String, at k: Int?, abortInstead: Bool = false) throws -> (killed: Bool, images: [Data], bars: [String]) {
