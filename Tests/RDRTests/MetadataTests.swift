@@ -28,7 +28,7 @@ final class MetadataTests: XCTestCase {
         XCTAssertEqual(file.durable, bitmap)
     }
 
-    func testTornPageWriteFallsBackToOlderSlot() throws {
+    func testDamagedPageSlotMarksTheWholePageDirtyUntilRewritten() throws {
         let (path, _) = try makeFile()
         var bitmap = DirtyBitmap(regionCount: 100_000)
         let (file, _) = try MetadataFile.open(path: path, access: .readWrite, sys: sys)
@@ -36,13 +36,22 @@ final class MetadataTests: XCTestCase {
         try file.persist(bitmap)  // page 0 sequence 1 → slot 1
         bitmap.set(11)
         try file.persist(bitmap)  // sequence 2 → slot 0
-        // Tear the newest write (slot 0 of page 0): the older slot (bit 10 only) must win.
+        // Damage the newest copy (slot 0 of page 0). It may be a torn write or rot of bits already
+        // relied on, so the whole page counts as dirty; page 1 is untouched.
         let fd = try FileDescriptor.open(path, .readWrite, sys: sys)
         try fd.write([UInt8](repeating: 0xAB, count: 100), at: MetadataFile.bitmapOffset + 2000)
         fd.close()
-        let (reloaded, _) = try MetadataFile.open(path: path, access: .readOnly, sys: sys)
-        XCTAssertTrue(reloaded.durable.isSet(10))
-        XCTAssertFalse(reloaded.durable.isSet(11))
+        let (reloaded, _) = try MetadataFile.open(path: path, access: .readWrite, sys: sys)
+        XCTAssertEqual(reloaded.suspectPages, [0])
+        XCTAssertEqual(reloaded.durable.count, MetadataFile.regionsPerPage, "every region of page 0, none of page 1")
+        XCTAssertTrue(reloaded.durable.isSet(11))
+        // Rewriting the page (a resync clearing it) heals the damaged slot.
+        var cleared = reloaded.durable
+        cleared.clearAll()
+        try reloaded.persist(cleared)
+        let (healed, _) = try MetadataFile.open(path: path, access: .readOnly, sys: sys)
+        XCTAssertEqual(healed.suspectPages, [])
+        XCTAssertTrue(healed.durable.isEmpty)
     }
 
     func testPageWithNoValidSlotIsRefused() throws {

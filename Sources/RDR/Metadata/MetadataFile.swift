@@ -10,8 +10,11 @@ import Glibc
 ///                                           then 508 words = 32,512 region bits
 /// ```
 /// Every page is written (sequence 0, slot 0) when the file is created, so a page always has
-/// at least one valid slot: a torn page write leaves the other slot valid and the reader takes
-/// the newest valid one. A page with no valid slot is corruption, reported and never trusted.
+/// at least one valid slot. A page with no valid slot is corruption, reported and never trusted.
+/// A page with one valid slot and one damaged (non-blank, invalid) slot is either a torn write
+/// (the damaged copy was the newest and its data was never written) or damage to a newer copy
+/// whose bits are already relied on. The two cannot be told apart, so every region of such a
+/// page is marked dirty: a resync then copies too much, never too little (`suspectPages`).
 /// `@unchecked Sendable`: a `VirtualDisk` keeps it inside its state mutex, which serialises every use.
 final class MetadataFile: @unchecked Sendable {
     static let slot = 4096
@@ -28,6 +31,8 @@ final class MetadataFile: @unchecked Sendable {
     private var pageSequence: [UInt64]
     /// The bitmap as last made durable; persisting diffs against it.
     private(set) var durable: DirtyBitmap
+    /// Pages found with one damaged slot at open; all their regions were marked dirty.
+    private(set) var suspectPages: [Int] = []
 
     static func pageCount(regions: Int) -> Int { max(1, (regions + regionsPerPage - 1) / regionsPerPage) }
     static func fileLength(regions: Int) -> Int64 { bitmapOffset + Int64(2 * pageCount(regions: regions) * slot) }
@@ -102,8 +107,10 @@ final class MetadataFile: @unchecked Sendable {
             let actual: Int64
             do { actual = try fd.status().size } catch { throw LoadError.os(error) }
             guard actual == expected else { throw LoadError.length(actual: actual, expected: expected) }
-            let (bitmap, sequence) = try readBitmap(fd, regions: regions, tag: tag(of: header.mirrorID))
-            return (MetadataFile(fd: fd, regionCount: regions, mirrorTag: tag(of: header.mirrorID), pageSequence: sequence, durable: bitmap), header)
+            let (bitmap, sequence, suspect) = try readBitmap(fd, regions: regions, tag: tag(of: header.mirrorID))
+            let file = MetadataFile(fd: fd, regionCount: regions, mirrorTag: tag(of: header.mirrorID), pageSequence: sequence, durable: bitmap)
+            file.suspectPages = suspect
+            return (file, header)
         } catch let e as LoadError {
             fd.close()
             throw e
@@ -113,32 +120,42 @@ final class MetadataFile: @unchecked Sendable {
         }
     }
 
-    private static func readBitmap(_ fd: FileDescriptor, regions: Int, tag: UInt64) throws(LoadError) -> (DirtyBitmap, [UInt64]) {
+    private static func readBitmap(_ fd: FileDescriptor, regions: Int, tag: UInt64) throws(LoadError) -> (DirtyBitmap, [UInt64], [Int]) {
         let pages = pageCount(regions: regions)
         let total = 2 * pages * slot
         let buffer = AlignedBuffer(count: total)
         do { try fd.readFully(into: buffer.pointer, count: total, at: bitmapOffset) } catch { throw .os(error) }
         var words = [UInt64](repeating: 0, count: (regions + 63) / 64)
         var sequence = [UInt64](repeating: 0, count: pages)
+        var suspect: [Int] = []
         for p in 0..<pages {
             var best: (seq: UInt64, slot: Int)?
+            var damaged = false
             for s in 0..<2 {
                 let base = buffer.pointer + (2 * p + s) * slot
                 let raw = UnsafeRawBufferPointer(start: base, count: slot)
-                guard let seq = validPage(raw, index: p, tag: tag) else { continue }
+                guard let seq = validPage(raw, index: p, tag: tag) else {
+                    if !raw.allSatisfy({ $0 == 0 }) { damaged = true }
+                    continue
+                }
                 if best == nil || seq > best!.seq { best = (seq, s) }
             }
             guard let chosen = best else { throw .page(p) }
+            // The damaged copy may hold a sequence above 2^63 after a flip; keep counting from the
+            // valid one, which the next persist overwrites into the damaged slot.
             sequence[p] = chosen.seq
             let base = buffer.pointer + (2 * p + chosen.slot) * slot + pageHeaderSize
             let first = p * wordsPerPage
             let last = min(first + wordsPerPage, words.count)
-            for w in first..<last { words[w] = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: (w - first) * 8, as: UInt64.self)) }
+            for w in first..<last {
+                words[w] = damaged ? ~0 : UInt64(littleEndian: base.loadUnaligned(fromByteOffset: (w - first) * 8, as: UInt64.self))
+            }
+            if damaged { suspect.append(p) }
         }
         // Bits past the last region are never set by us; mask them so a flipped bit there cannot count.
         let tail = regions & 63
         if tail != 0, !words.isEmpty { words[words.count - 1] &= (1 << UInt64(tail)) - 1 }
-        return (DirtyBitmap(regionCount: regions, words: words), sequence)
+        return (DirtyBitmap(regionCount: regions, words: words), sequence, suspect)
     }
 
     /// The page's sequence number when its magic, index, tag and checksum hold.

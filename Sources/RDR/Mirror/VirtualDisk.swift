@@ -56,6 +56,15 @@ public final class VirtualDisk: Sendable {
 
     public var record: MirrorRecord { state.withLock { $0.record } }
 
+    /// Bitmap pages found with a damaged slot at open (all their regions are treated as dirty).
+    public var metadataWarnings: [String] {
+        state.withLock { s in
+            s.metadata.enumerated().compactMap { i, m in
+                m.suspectPages.isEmpty ? nil : "member \(Enclosure(index: i)?.description ?? "?") metadata has \(m.suspectPages.count) bitmap page(s) with a damaged copy (torn write or corruption); their regions are resynced in full"
+            }
+        }
+    }
+
     /// Bytes marked dirty on each member (indexed by `Enclosure.index`).
     public var dirtyBytes: [Int64] { state.withLock { s in s.bitmaps.map { bytes(of: $0) } } }
 

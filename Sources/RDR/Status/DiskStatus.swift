@@ -41,9 +41,10 @@ public struct DiskStatus: Codable, Sendable {
     public var resync: ResyncStatus?
     public var members: [MemberStatus]
     public var error: String?
+    public var warnings: [String]?
 
     enum CodingKeys: String, CodingKey {
-        case name, role, size, regionSize, mode, status, resync, members, error
+        case name, role, size, regionSize, mode, status, resync, members, error, warnings
     }
 
     // `resync` is always present (null when not resyncing), as the published JSON shape says.
@@ -58,6 +59,7 @@ public struct DiskStatus: Codable, Sendable {
         if let resync { try c.encode(resync, forKey: .resync) } else { try c.encodeNil(forKey: .resync) }
         try c.encode(members, forKey: .members)
         try c.encodeIfPresent(error, forKey: .error)
+        try c.encodeIfPresent(warnings, forKey: .warnings)
     }
 }
 
@@ -94,6 +96,8 @@ extension RDRSystem {
         let r = disk.record
         let dirty = disk.dirtyBytes
         status.mode = r.mode.description
+        let warnings = disk.metadataWarnings
+        if !warnings.isEmpty { status.warnings = warnings }
         status.members = Enclosure.allCases.map { e in
             var m = member(e, dirty: dirty[e.index])
             m.side = e == r.primary ? "production" : "upgrade"

@@ -68,6 +68,7 @@ enum StatusCommand {
             out += "  Mode: \(d.mode)\n"
             out += "  Status: \(d.status)\n"
             if let e = d.error { out += "  Error: \(e)\n" }
+            for w in d.warnings ?? [] { out += "  Warning: \(w)\n" }
             if let r = d.resync {
                 let side = { (e: UInt8) in d.members.first { $0.enclosure == e }?.side ?? "?" }
                 out += "  Direction: \(r.source) → \(r.target) (\(side(r.source)) → \(side(r.target)))\n"
