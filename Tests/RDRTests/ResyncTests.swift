@@ -110,7 +110,7 @@ final class ResyncTests: XCTestCase {
         let writerDone = Atomic<Bool>(false)
         let writes = Mutex<[(Int64, UInt64)]>([])
         let writer = Thread {
-            var rng = SplitMix(seed: 42)
+            var rng = SplitMixRandom(seed: 42)
             for i in 0..<200 {
                 let slot = Int64(rng.next() % 500)
                 let offset = slot * 65536 + Int64(rng.next() % 60000)

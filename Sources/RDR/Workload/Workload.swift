@@ -41,7 +41,7 @@ public struct Workload: Sendable {
         try validate(diskSize: disk.size)
         let span = length ?? (disk.size - offset)
         let slots = span / ioSize
-        var rng = SplitMix(seed: seed)
+        var rng = SplitMixRandom(seed: seed)
         let io = Int(ioSize)
         let buffers = (0..<batch).map { _ in AlignedBuffer(count: io) }
         let begin = Monotonic.now()
@@ -70,18 +70,5 @@ public struct Workload: Sendable {
         }
         try disk.flush()
         return Summary(bytesWritten: written, writes: writes, seconds: Monotonic.now() - begin)
-    }
-}
-
-/// Small, fast, seedable generator for workload offsets.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
