@@ -69,6 +69,16 @@ public struct Configuration: Sendable, Equatable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw RDRError(.invalidArgument, "configuration \(path) does not exist or cannot be read")
         }
+        return try parse(data, path: path, chain: chain, base: base)
+    }
+
+    /// Parses configuration text as if it were the file `path` (includes are read from its directory).
+    public static func parse(_ data: Data, path: String, baseDirectory: String? = nil) throws(RDRError) -> Configuration {
+        try parse(data, path: path, chain: [], base: baseDirectory)
+    }
+
+    private static func parse(_ data: Data, path: String, chain: [String], base: String?) throws(RDRError) -> Configuration {
+        let name = (path as NSString).lastPathComponent
         let object: [String: Any]
         do {
             guard let o = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {

@@ -1,5 +1,6 @@
 import Foundation
 import RDR
+import RDRArguments
 
 /// Options every command takes, and the system directory they resolve to.
 enum Common {

@@ -1,5 +1,6 @@
 import Foundation
 import RDR
+import RDRArguments
 
 /// Printing to stdout/stderr, and what the terminal can do.
 enum Terminal {

@@ -1,6 +1,7 @@
 import ActiveUpgrade
 import Foundation
 import RDR
+import RDRArguments
 
 /// The command tree. Every command's help and parsing come from its `CommandSpec`.
 enum CLI {

@@ -16,7 +16,7 @@ import Glibc
 /// whose bits are already relied on. The two cannot be told apart, so every region of such a
 /// page is marked dirty: a resync then copies too much, never too little (`suspectPages`).
 /// `@unchecked Sendable`: a `VirtualDisk` keeps it inside its state mutex, which serialises every use.
-final class MetadataFile: @unchecked Sendable {
+public final class MetadataFile: @unchecked Sendable {
     static let slot = 4096
     static let pageHeaderSize = 32
     static let wordsPerPage = (slot - pageHeaderSize) / 8  // 508
@@ -84,7 +84,12 @@ final class MetadataFile: @unchecked Sendable {
     static func readHeader(_ fd: FileDescriptor) throws(LoadError) -> MemberHeader {
         let bytes: [UInt8]
         do { bytes = try fd.readBytes(count: 2 * slot, at: 0) } catch { throw .os(error) }
-        guard bytes.count == 2 * slot else { throw .length(actual: Int64(bytes.count), expected: Int64(2 * slot)) }
+        return try parseHeader(bytes)
+    }
+
+    /// The newest valid header of the two slots at the start of `bytes`.
+    static func parseHeader(_ bytes: [UInt8]) throws(LoadError) -> MemberHeader {
+        guard bytes.count >= 2 * slot else { throw .length(actual: Int64(bytes.count), expected: Int64(2 * slot)) }
         var decoded: [MemberHeader] = []
         var errors: [MemberHeader.DecodeError] = []
         for s in 0..<2 {
@@ -125,6 +130,13 @@ final class MetadataFile: @unchecked Sendable {
         let total = 2 * pages * slot
         let buffer = AlignedBuffer(count: total)
         do { try fd.readFully(into: buffer.pointer, count: total, at: bitmapOffset) } catch { throw .os(error) }
+        return try parseBitmap(UnsafeRawBufferPointer(start: buffer.pointer, count: total), regions: regions, tag: tag)
+    }
+
+    /// Decodes the bitmap pages (both slots each) from `pagesBytes`, which starts at page 0.
+    static func parseBitmap(_ pagesBytes: UnsafeRawBufferPointer, regions: Int, tag: UInt64) throws(LoadError) -> (DirtyBitmap, [UInt64], [Int]) {
+        let pages = pageCount(regions: regions)
+        guard pagesBytes.count >= 2 * pages * slot, let start = pagesBytes.baseAddress else { throw .length(actual: Int64(pagesBytes.count), expected: Int64(2 * pages * slot)) }
         var words = [UInt64](repeating: 0, count: (regions + 63) / 64)
         var sequence = [UInt64](repeating: 0, count: pages)
         var suspect: [Int] = []
@@ -132,7 +144,7 @@ final class MetadataFile: @unchecked Sendable {
             var best: (seq: UInt64, slot: Int)?
             var damaged = false
             for s in 0..<2 {
-                let base = buffer.pointer + (2 * p + s) * slot
+                let base = start + (2 * p + s) * slot
                 let raw = UnsafeRawBufferPointer(start: base, count: slot)
                 guard let seq = validPage(raw, index: p, tag: tag) else {
                     if !raw.allSatisfy({ $0 == 0 }) { damaged = true }
@@ -144,7 +156,7 @@ final class MetadataFile: @unchecked Sendable {
             // The damaged copy may hold a sequence above 2^63 after a flip; keep counting from the
             // valid one, which the next persist overwrites into the damaged slot.
             sequence[p] = chosen.seq
-            let base = buffer.pointer + (2 * p + chosen.slot) * slot + pageHeaderSize
+            let base = start + (2 * p + chosen.slot) * slot + pageHeaderSize
             let first = p * wordsPerPage
             let last = min(first + wordsPerPage, words.count)
             for w in first..<last {
@@ -156,6 +168,25 @@ final class MetadataFile: @unchecked Sendable {
         let tail = regions & 63
         if tail != 0, !words.isEmpty { words[words.count - 1] &= (1 << UInt64(tail)) - 1 }
         return (DirtyBitmap(regionCount: regions, words: words), sequence, suspect)
+    }
+
+    /// Decodes a whole metadata file held in memory, as `open` would (fuzzing and tests).
+    /// Returns the header and the bitmap, or the reason it is refused.
+    public static func decode(image bytes: [UInt8], maxRegions: Int = 1 << 24) -> Result<(MemberHeader, DirtyBitmap), Error> {
+        do {
+            let header = try parseHeader(bytes)
+            let regions = regionCount(size: header.size, regionSize: header.regionSize)
+            guard regions <= maxRegions else { return .failure(LoadError.length(actual: Int64(bytes.count), expected: -1)) }
+            guard Int64(bytes.count) == fileLength(regions: regions) else {
+                return .failure(LoadError.length(actual: Int64(bytes.count), expected: fileLength(regions: regions)))
+            }
+            let pages = AlignedBuffer(count: bytes.count - Int(bitmapOffset))
+            bytes[Int(bitmapOffset)...].withUnsafeBytes { if let b = $0.baseAddress { pages.pointer.copyMemory(from: b, byteCount: $0.count) } }
+            let parsed = try parseBitmap(UnsafeRawBufferPointer(start: pages.pointer, count: pages.count), regions: regions, tag: tag(of: header.mirrorID))
+            return .success((header, parsed.0))
+        } catch {
+            return .failure(error)
+        }
     }
 
     /// The page's sequence number when its magic, index, tag and checksum hold.

@@ -1,6 +1,7 @@
 import ActiveUpgrade
 import Foundation
 import RDR
+import RDRArguments
 
 /// `rdr demo`: the whole engine cycle on Images/demo, with the numbers.
 enum DemoCommand {

@@ -1,6 +1,7 @@
 import CRDRSys
 import Foundation
 import RDR
+import RDRArguments
 
 /// `rdr disk …`: the engine-level mirror operations.
 enum DiskCommands {

@@ -1,5 +1,6 @@
 import Foundation
 import RDR
+import RDRArguments
 
 /// `write`, `read` and `workload`: I/O through the mirror as a side sees it.
 enum IOCommands {

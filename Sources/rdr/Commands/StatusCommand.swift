@@ -1,6 +1,7 @@
 import ActiveUpgrade
 import Foundation
 import RDR
+import RDRArguments
 
 enum StatusCommand {
     static let spec = CommandSpec(

@@ -1,6 +1,7 @@
 import ActiveUpgrade
 import Foundation
 import RDR
+import RDRArguments
 
 /// The Active Upgrade requests: check, split, merge, commit, abort, finish, retry, restart.
 enum UpgradeCommands {

@@ -1,35 +1,55 @@
 import RDR
 
 /// One option of a command. `value` is the placeholder shown in help; nil makes it a flag.
-struct OptionSpec: Sendable {
-    let names: [String]
-    let value: String?
-    let help: String
-    var repeatable = false
-    var hidden = false
+public struct OptionSpec: Sendable {
+    public let names: [String]
+    public let value: String?
+    public let help: String
+    public var repeatable = false
+    public var hidden = false
 
-    var key: String { names[0] }
+    public init(names: [String], value: String?, help: String, repeatable: Bool = false, hidden: Bool = false) {
+        self.names = names
+        self.value = value
+        self.help = help
+        self.repeatable = repeatable
+        self.hidden = hidden
+    }
+
+    public var key: String { names[0] }
 }
 
 /// A command: its help text and its options are the single source for both parsing and
 /// `--help`, so the help cannot drift from what the parser accepts.
-struct CommandSpec: Sendable {
-    let path: [String]
-    let overview: String
-    let usage: String
-    var arguments: [(String, String)] = []
-    var options: [OptionSpec] = []
-    var subcommands: [(String, String)] = []
-    var discussion: String? = nil
-    var run: (@Sendable (Parsed) throws -> Int32)?
+public struct CommandSpec: Sendable {
+    public let path: [String]
+    public let overview: String
+    public let usage: String
+    public var arguments: [(String, String)] = []
+    public var options: [OptionSpec] = []
+    public var subcommands: [(String, String)] = []
+    public var discussion: String? = nil
+    public var run: (@Sendable (Parsed) throws -> Int32)?
 
-    var name: String { (["rdr"] + path).joined(separator: " ") }
+    public init(path: [String], overview: String, usage: String, arguments: [(String, String)] = [], options: [OptionSpec] = [],
+                subcommands: [(String, String)] = [], discussion: String? = nil, run: (@Sendable (Parsed) throws -> Int32)? = nil) {
+        self.path = path
+        self.overview = overview
+        self.usage = usage
+        self.arguments = arguments
+        self.options = options
+        self.subcommands = subcommands
+        self.discussion = discussion
+        self.run = run
+    }
 
-    func option(named name: String) -> OptionSpec? {
+    public var name: String { (["rdr"] + path).joined(separator: " ") }
+
+    public func option(named name: String) -> OptionSpec? {
         options.first { $0.names.contains(name) }
     }
 
-    var help: String {
+    public var help: String {
         var out = "OVERVIEW: \(overview)\n\nUSAGE: \(usage)\n"
         if !arguments.isEmpty {
             out += "\nARGUMENTS:\n"
@@ -51,7 +71,7 @@ struct CommandSpec: Sendable {
         return out
     }
 
-    static func row(_ left: String, _ help: String) -> String {
+    public static func row(_ left: String, _ help: String) -> String {
         let pad = 26
         let lines = help.split(separator: "\n", omittingEmptySubsequences: false)
         var out = "  " + left
@@ -63,61 +83,68 @@ struct CommandSpec: Sendable {
 }
 
 /// A malformed command line: reported with the command's usage and exit code 64.
-struct UsageError: Error {
-    let message: String
-    let command: CommandSpec?
+public struct UsageError: Error {
+    public let message: String
+    public let command: CommandSpec?
+
+    public init(message: String, command: CommandSpec?) {
+        self.message = message
+        self.command = command
+    }
 }
 
 /// The parsed command line of one command.
-struct Parsed: Sendable {
-    let spec: CommandSpec
-    var values: [String: [String]] = [:]
-    var positionals: [String] = []
+public struct Parsed: Sendable {
+    public let spec: CommandSpec
+    public var values: [String: [String]] = [:]
+    public var positionals: [String] = []
 
-    func has(_ key: String) -> Bool { values[key] != nil }
-    func value(_ key: String) -> String? { values[key]?.last }
-    func all(_ key: String) -> [String] { values[key] ?? [] }
+    init(spec: CommandSpec) { self.spec = spec }
 
-    func usage(_ message: String) -> UsageError { UsageError(message: message, command: spec) }
+    public func has(_ key: String) -> Bool { values[key] != nil }
+    public func value(_ key: String) -> String? { values[key]?.last }
+    public func all(_ key: String) -> [String] { values[key] ?? [] }
 
-    func required(_ key: String) throws -> String {
+    public func usage(_ message: String) -> UsageError { UsageError(message: message, command: spec) }
+
+    public func required(_ key: String) throws -> String {
         guard let v = value(key) else { throw usage("missing \(key)") }
         return v
     }
 
-    func size(_ key: String) throws -> Int64? {
+    public func size(_ key: String) throws -> Int64? {
         guard let text = value(key) else { return nil }
         do { return try ByteSize.parse(text) } catch { throw usage("\(key): \(error)") }
     }
 
-    func integer(_ key: String) throws -> Int? {
+    public func integer(_ key: String) throws -> Int? {
         guard let text = value(key) else { return nil }
         guard let n = Int(text) else { throw usage("\(key) needs a whole number, not '\(text)'") }
         return n
     }
 
-    func enclosure(_ key: String) throws -> Enclosure? {
+    public func enclosure(_ key: String) throws -> Enclosure? {
         guard let text = value(key) else { return nil }
         guard let e = Enclosure(text: text) else { throw usage("\(key) must be 10 or 11, not '\(text)'") }
         return e
     }
 
-    func side(_ key: String = "--side") throws -> SideSelector? {
+    public func side(_ key: String = "--side") throws -> SideSelector? {
         guard let text = value(key) else { return nil }
         guard let s = SideSelector(text: text) else { throw usage("\(key) must be production, upgrade, 10 or 11, not '\(text)'") }
         return s
     }
 
-    func positional(_ index: Int, _ name: String) throws -> String {
+    public func positional(_ index: Int, _ name: String) throws -> String {
         guard index < positionals.count else { throw usage("missing \(name)") }
         return positionals[index]
     }
 
-    func noMorePositionals(than n: Int) throws {
+    public func noMorePositionals(than n: Int) throws {
         if positionals.count > n { throw usage("unexpected argument '\(positionals[n])'") }
     }
 
-    static func parse(_ args: [String], spec: CommandSpec) throws -> Parsed {
+    public static func parse(_ args: [String], spec: CommandSpec) throws -> Parsed {
         var parsed = Parsed(spec: spec)
         var i = 0
         var optionsDone = false

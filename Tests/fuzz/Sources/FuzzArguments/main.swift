@@ -1,0 +1,29 @@
+import RDR
+import RDRArguments
+
+/// The argument parser, with options of every shape the CLI uses. Input: NUL-separated words.
+let spec = CommandSpec(
+    path: ["disk", "resync"], overview: "fuzz", usage: "fuzz",
+    options: [
+        OptionSpec(names: ["--from"], value: "10|11", help: ""),
+        OptionSpec(names: ["--disk"], value: "spec", help: "", repeatable: true),
+        OptionSpec(names: ["--full", "-f"], value: nil, help: ""),
+        OptionSpec(names: ["--max-rate"], value: "rate", help: ""),
+        OptionSpec(names: ["--side"], value: "side", help: ""),
+        OptionSpec(names: ["--workers"], value: "n", help: ""),
+    ])
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let words = UnsafeBufferPointer(start: data, count: size).split(separator: 0, omittingEmptySubsequences: false)
+        .map { String(decoding: $0, as: UTF8.self) }
+    guard let p = try? Parsed.parse(words, spec: spec) else { return 0 }
+    _ = try? p.size("--max-rate")
+    _ = try? p.integer("--workers")
+    _ = try? p.enclosure("--from")
+    _ = try? p.side()
+    _ = try? p.positional(0, "<disk>")
+    for text in p.all("--disk") { _ = try? DiskSpec.parse(text, regionSize: 65536) }
+    _ = spec.help
+    return 0
+}
