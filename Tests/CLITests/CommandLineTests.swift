@@ -108,6 +108,31 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(st.stdout.contains("Busy: pid \(p.processIdentifier)"), st.stdout)
     }
 
+    func testConcurrentCommandsOneWinsTheOthersNameIt() throws {
+        let s = try Scratch()
+        let sys = ["--system", s.system]
+        try rdr(["init", "--disk", "boot:64M:system"] + sys)
+        try rdr(["disk", "split"] + sys)
+        let contenders = try (0..<4).map { i in
+            try RDRProcess.start(["workload", "boot", "--side", "production", "--bytes", "8G", "--batch", "1", "--seed", "\(i)"] + sys)
+        }
+        usleep(1_500_000)
+        let statusAnswer = try rdr(["status", "--json"] + sys)
+        XCTAssertTrue(statusAnswer.stdout.contains("\"lockHolder\":\"pid "), "status answers while the winner runs")
+        var refused: [RDRProcess.Result] = []
+        var running: [Process] = []
+        for (p, out, err) in contenders {
+            if p.isRunning { running.append(p); kill(p.processIdentifier, SIGKILL) }
+            let r = RDRProcess.finish(p, out, err)
+            if r.status == 75 { refused.append(r) }
+        }
+        XCTAssertEqual(running.count, 1, "exactly one process changes the system")
+        XCTAssertEqual(refused.count, 3)
+        for r in refused {
+            XCTAssertTrue(r.stderr.contains("is busy: pid \(running.first?.processIdentifier ?? -1) is running 'rdr workload boot"), r.stderr)
+        }
+    }
+
     func testStatusJSONShape() throws {
         let s = try Scratch()
         let sys = ["--system", s.system]

@@ -3,13 +3,18 @@ import Glibc
 import Synchronization
 
 /// The exclusive lock of a system directory: `flock` on `.rdr.lock`, held by the one process
-/// that may change the system. The file's text names the holder so a refused process can say
-/// who it is. Status queries never take it.
+/// that may change the system. The holder describes itself in `.rdr.lock.holder`, replaced by
+/// rename after the lock is taken and removed before it is released, so a refused process never
+/// reads a half-written or a previous holder's description. Status queries never take the lock.
 public final class SystemLock: @unchecked Sendable {
     public static let fileName = ".rdr.lock"
     public let fd: FileDescriptor
+    private let holderPath: String
 
-    private init(fd: FileDescriptor) { self.fd = fd }
+    private init(fd: FileDescriptor, holderPath: String) {
+        self.fd = fd
+        self.holderPath = holderPath
+    }
 
     public static func acquire(systemPath: String, fileName: String = SystemLock.fileName, command: String, sys: any SystemCalls) throws(RDRError) -> SystemLock {
         let path = systemPath + "/" + fileName
@@ -18,30 +23,30 @@ public final class SystemLock: @unchecked Sendable {
         }
         let r = sys.flock(fd.rawValue, LOCK_EX | LOCK_NB)
         if r < 0 {
-            let holder = (try? fd.readBytes(count: 4096, at: 0)).map { String(decoding: $0, as: UTF8.self) } ?? ""
             fd.close()
             if -r == EWOULDBLOCK {
-                throw RDRError(.busy, "system \(systemPath) is busy: \(describe(holder: holder)); wait for it to finish or stop it (status still works)")
+                throw RDRError(.busy, "system \(systemPath) is busy: \(describeHolder(path + ".holder")); wait for it to finish or stop it (status still works)")
             }
             throw RDRError.io(Errno(code: -r, operation: "flock", path: path))
         }
-        let lock = SystemLock(fd: fd)
+        let lock = SystemLock(fd: fd, holderPath: path + ".holder")
         lock.recordHolder(command: command)
         return lock
     }
 
     /// Adopts a lock inherited from a parent process (a background resync gets it as fd 3).
     public static func adopt(fd raw: Int32, systemPath: String, command: String, sys: any SystemCalls) throws(RDRError) -> SystemLock {
-        let fd = FileDescriptor(rawValue: raw, path: systemPath + "/" + fileName, sys: sys)
+        let path = systemPath + "/" + fileName
+        let fd = FileDescriptor(rawValue: raw, path: path, sys: sys)
         let r = sys.flock(raw, LOCK_EX | LOCK_NB)
         guard r >= 0 else { throw RDRError(.busy, "background resync did not inherit the lock of \(systemPath)") }
         _ = fcntl(raw, F_SETFD, FD_CLOEXEC)
-        let lock = SystemLock(fd: fd)
+        let lock = SystemLock(fd: fd, holderPath: path + ".holder")
         lock.recordHolder(command: command)
         return lock
     }
 
-    /// Who holds the lock now, or nil when nobody does (never blocks).
+    /// Who holds the lock now, or nil when nobody does (never blocks for long).
     public static func holder(systemPath: String, fileName: String = SystemLock.fileName, sys: any SystemCalls) -> String? {
         let path = systemPath + "/" + fileName
         guard let fd = try? FileDescriptor.open(path, .readOnly, sys: sys) else { return nil }
@@ -50,20 +55,29 @@ public final class SystemLock: @unchecked Sendable {
             _ = sys.flock(fd.rawValue, LOCK_UN)
             return nil
         }
-        let text = (try? fd.readBytes(count: 4096, at: 0)).map { String(decoding: $0, as: UTF8.self) } ?? ""
-        return describe(holder: text)
+        return describeHolder(path + ".holder")
     }
 
     private func recordHolder(command: String) {
         let since = ISO8601DateFormatter().string(from: Date())
         let text = "pid \(getpid()) is running '\(command)' since \(since)\n"
-        try? fd.truncate(to: 0)
-        try? fd.write(Array(text.utf8), at: 0)
+        let temp = holderPath + ".\(getpid())"
+        if FileManager.default.createFile(atPath: temp, contents: Data(text.utf8)), rename(temp, holderPath) != 0 { unlink(temp) }
     }
 
-    private static func describe(holder text: String) -> String {
-        let line = text.split(separator: "\n").first.map(String.init) ?? ""
-        return line.isEmpty ? "another rdr process holds its lock" : line
+    /// The holder's own description, once it has written one (a description whose process is
+    /// gone is a killed holder's leftover and is not trusted).
+    private static func describeHolder(_ holderPath: String) -> String {
+        for attempt in 0..<25 {
+            if let data = FileManager.default.contents(atPath: holderPath),
+               let line = String(decoding: data, as: UTF8.self).split(separator: "\n").first.map(String.init),
+               let pid = line.split(separator: " ").dropFirst().first.flatMap({ Int32($0) }),
+               kill(pid, 0) == 0 || errno == EPERM {
+                return line
+            }
+            if attempt < 24 { usleep(8_000) }
+        }
+        return "another rdr process holds its lock"
     }
 
     private let handedOff = Atomic<Bool>(false)
@@ -73,7 +87,10 @@ public final class SystemLock: @unchecked Sendable {
     public func handOff() { handedOff.store(true, ordering: .relaxed) }
 
     public func release() {
-        if !handedOff.load(ordering: .relaxed) { _ = fd.sys.flock(fd.rawValue, LOCK_UN) }
+        if !handedOff.load(ordering: .relaxed) {
+            unlink(holderPath)
+            _ = fd.sys.flock(fd.rawValue, LOCK_UN)
+        }
         fd.close()
     }
 }
