@@ -58,7 +58,7 @@ final class DivergedPair {
         let regions = Int((spec.size + spec.regionSize - 1) / spec.regionSize)
         var written: Int64 = 0
         for (side, fraction, seed) in [(Side.production, spec.sourceFraction, spec.seed), (Side.upgrade, spec.sourceFraction / 2, spec.seed + 1)] {
-            var gen = Mix(seed: seed)
+            var gen = SplitMixRandom(seed: seed)
             let writeSize = spec.writeSize ?? spec.regionSize
             let picks = DivergedPair.pick(count: Int((Double(regions) * fraction).rounded()), of: regions, rng: &gen)
             var batch: [(Int64, Int)] = []
@@ -111,7 +111,7 @@ final class DivergedPair {
     }
 
     /// `count` distinct region indices out of `n`, in order.
-    static func pick(count: Int, of n: Int, rng: inout Mix) -> [Int] {
+    static func pick(count: Int, of n: Int, rng: inout SplitMixRandom) -> [Int] {
         if count >= n { return Array(0..<n) }
         if count * 4 < n {
             var set = Set<Int>()
@@ -158,17 +158,4 @@ final class DivergedPair {
     }
 
     func remove() { try? FileManager.default.removeItem(atPath: dir) }
-}
-
-/// Seeded generator for reproducible fixtures.
-struct Mix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
