@@ -47,7 +47,7 @@ enum CLI {
     static func find(_ args: [String]) -> (CommandSpec, [String])? {
         var best: (CommandSpec, [String])?
         for c in commands where args.count >= c.path.count && Array(args.prefix(c.path.count)) == c.path {
-            if best == nil || c.path.count > best!.0.path.count { best = (c, Array(args.dropFirst(c.path.count))) }
+            if best.map({ c.path.count > $0.0.path.count }) ?? true { best = (c, Array(args.dropFirst(c.path.count))) }
         }
         return best
     }

@@ -150,7 +150,7 @@ public final class MetadataFile: @unchecked Sendable {
                     if !raw.allSatisfy({ $0 == 0 }) { damaged = true }
                     continue
                 }
-                if best == nil || seq > best!.seq { best = (seq, s) }
+                if best.map({ seq > $0.seq }) ?? true { best = (seq, s) }
             }
             guard let chosen = best else { throw .page(p) }
             // The damaged copy may hold a sequence above 2^63 after a flip; keep counting from the
