@@ -153,30 +153,35 @@ struct Experiments {
         _ = Runner.shell("rm -rf '\(dir)'")
     }
 
-    /// `rdr status` latency and accuracy while a throttled background resync runs.
+    /// `rdr status` latency and accuracy while a throttled background resync runs. The truth is
+    /// independent of what the resync publishes: the throttle admits exactly `rate` bytes a
+    /// second from the start time the resync persisted in its metadata when it began.
     mutating func statusLatency(size: Int64) throws {
         let p = try pair("status", .init(size: size, allocated: 0, sourceFraction: 0.5))
         defer { p.remove() }
         try p.restore()
         let rate: Int64 = 64 << 20
-        let start = Monotonic.now()
         _ = Runner.shell("'\(rdr)' disk resync d --from 10 --background --max-rate \(rate) --system '\(p.system)' > /dev/null")
+        var startedMillis: UInt64 = 0
+        for _ in 0..<200 where startedMillis == 0 {
+            if let r = try? RDRSystem.open(at: p.system).disk("d", access: .readOnly).record, r.mode == .resyncing { startedMillis = r.resyncStartedMillis }
+            if startedMillis == 0 { usleep(10_000) }
+        }
         var latencies: [Double] = [], errors: [Double] = []
         for _ in 0..<30 {
             usleep(100_000)
             let r = Runner.shell("'\(rdr)' status --json --system '\(p.system)'")
-            let now = Monotonic.now()
+            let midMillis = Date().timeIntervalSince1970 * 1000 - r.seconds * 500
             latencies.append(r.seconds * 1000)
             guard let obj = try? JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [String: Any],
                   let d = (obj["disks"] as? [[String: Any]])?.first, let rs = d["resync"] as? [String: Any],
-                  let pct = rs["percent"] as? Int, rs["running"] as? Bool == true else { continue }
-            // An independent truth: the throttle admits exactly `rate` bytes a second.
-            let truth = min(99, Double(rate) * (now - start - r.seconds / 2) / Double(p.divergedBytes) * 100)
+                  let pct = rs["percent"] as? Int, rs["running"] as? Bool == true, startedMillis > 0 else { continue }
+            let truth = min(99, Double(rate) * (midMillis - Double(startedMillis)) / 1000 / Double(p.divergedBytes) * 100)
             errors.append(abs(Double(pct) - truth))
         }
         _ = Runner.shell("'\(rdr)' status --watch --interval 0.2 --system '\(p.system)' > /dev/null")
         report += "\n## `rdr status` while a resync runs\n\n\(latencies.count) calls during a background resync of \(Self.mib(p.divergedBytes)) capped at \(Self.mib(rate))/s: "
         report += "median latency **\(Self.f(Runner.median(latencies), 1)) ms** (max \(Self.f(latencies.max() ?? .nan, 1)) ms); "
-        report += "percent vs the throttle's timeline: median error \(Self.f(Runner.median(errors), 1)), max \(Self.f(errors.max() ?? .nan, 1)) points over \(errors.count) samples while running.\n"
+        report += "percent against the throttle's timeline from the resync's persisted start: median error \(Self.f(Runner.median(errors), 1)), max \(Self.f(errors.max() ?? .nan, 1)) points over \(errors.count) samples while running.\n"
     }
 }

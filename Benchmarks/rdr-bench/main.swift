@@ -17,6 +17,8 @@ if args.contains("--help") || args.contains("-h") {
           --work <dir>    Scratch directory for images (default /var/tmp/rdr-bench).
           --out <dir>     Where the full run writes results.md and the charts (default Benchmarks/results).
           --runs <n>      Runs per measurement; the median is reported (default 3).
+          --only <name>   Run one experiment of the full run and print it (nothing is written):
+                          headline, divergence, size, tuning, region, writes, status.
         """)
     exit(0)
 }
@@ -47,7 +49,21 @@ try? FileManager.default.createDirectory(atPath: work, withIntermediateDirectori
 
 do {
     e.report = "# RDR resync benchmark\n\n" + machine()
-    if quick {
+    if let only = value("--only") {
+        switch only {
+        case "headline": try e.headline(size: 16 << 30, allocated: 0.25, fraction: 0.01)
+        case "divergence": try e.divergenceSweep(size: 2 << 30, allocated: 0.25, fractions: [0.001, 0.01, 0.1, 0.5, 1.0])
+        case "size": try e.sizeSweep(sizes: [1 << 30, 16 << 30, 256 << 30, 1 << 40], divergedBytes: 64 << 20)
+        case "tuning": try e.tuning(size: 2 << 30, allocated: 0.25, fraction: 0.1)
+        case "region": try e.regionSweep(size: 1 << 30, writes: 4096)
+        case "writes": try e.writePath(bytes: 256 << 20)
+        case "status": try e.statusLatency(size: 1 << 30)
+        default:
+            FileHandle.standardError.write(Data("Error: unknown experiment '\(only)'\n".utf8))
+            exit(64)
+        }
+        print(e.report)
+    } else if quick {
         try e.headline(size: 1 << 30, allocated: 0.25, fraction: 0.01)
         try e.sizeSweep(sizes: [1 << 30, 64 << 30], divergedBytes: 16 << 20)
         print(e.report)

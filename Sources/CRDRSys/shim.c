@@ -24,6 +24,7 @@ int64_t rdr_copy_file_range(int fd_in, int64_t off_in, int fd_out, int64_t off_o
 
 int rdr_errno(void) { return errno; }
 int rdr_flock(int fd, int operation) { return flock(fd, operation); }
+int rdr_advise_random(int fd, int random) { return posix_fadvise(fd, 0, 0, random ? POSIX_FADV_RANDOM : POSIX_FADV_SEQUENTIAL); }
 
 int rdr_spawn_detached(const char *path, char *const argv[], int log_fd, int keep_fd) {
     posix_spawn_file_actions_t actions;

@@ -13,6 +13,8 @@ int rdr_punch_hole(int fd, int64_t offset, int64_t length);
 int64_t rdr_copy_file_range(int fd_in, int64_t off_in, int fd_out, int64_t off_out, uint64_t length);
 int rdr_errno(void);
 int rdr_flock(int fd, int operation);
+/// posix_fadvise with POSIX_FADV_RANDOM (random = 1) or POSIX_FADV_SEQUENTIAL (random = 0) over the file.
+int rdr_advise_random(int fd, int random);
 /// Starts `argv[0]` detached (new session, stdin from /dev/null, stdout/stderr to `log_fd`),
 /// passing `keep_fd` as fd 3. Returns the child's pid or -errno.
 int rdr_spawn_detached(const char *path, char *const argv[], int log_fd, int keep_fd);

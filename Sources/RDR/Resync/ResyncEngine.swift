@@ -146,6 +146,9 @@ final class ResyncEngine: @unchecked Sendable {
 
     func run(observer: (@Sendable (ResyncProgress) -> Void)?) throws(RDRError) -> ResyncSummary {
         disk.state.withLock { $0.mirroredDuringResync = DirtyBitmap(regionCount: disk.regionCount) }
+        // Diverged regions are scattered: kernel readahead past each one is wasted disk time.
+        source.adviseRandomAccess(true)
+        defer { source.adviseRandomAccess(false) }
         let begin = Monotonic.now()
         let publisher = ProgressPublisher(path: disk.system.progressPath(disk: disk.name))
         var window = RateWindow()

@@ -70,6 +70,7 @@ public final class FaultInjectingSystemCalls: SystemCalls, @unchecked Sendable {
     public func unlink(_ path: String) -> Int32 { base.unlink(path) }
     public func flock(_ fd: Int32, _ operation: Int32) -> Int32 { base.flock(fd, operation) }
     public func stat(_ fd: Int32) -> (size: Int64, allocated: Int64)? { base.stat(fd) }
+    public func adviseRandomAccess(_ fd: Int32, _ random: Bool) -> Int32 { base.adviseRandomAccess(fd, random) }
 }
 
 /// A `SystemCalls` layer that models a power cut. Writes reach the files at once (so the
@@ -200,6 +201,7 @@ public final class PowerCutSystemCalls: SystemCalls, @unchecked Sendable {
     public func unlink(_ path: String) -> Int32 { alive() ? base.unlink(path) : -EIO }
     public func flock(_ fd: Int32, _ operation: Int32) -> Int32 { base.flock(fd, operation) }
     public func stat(_ fd: Int32) -> (size: Int64, allocated: Int64)? { alive() ? base.stat(fd) : nil }
+    public func adviseRandomAccess(_ fd: Int32, _ random: Bool) -> Int32 { alive() ? base.adviseRandomAccess(fd, random) : -EIO }
 }
 
 extension PowerCutSystemCalls.CrashMode {

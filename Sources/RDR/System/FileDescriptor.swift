@@ -135,6 +135,11 @@ public struct FileDescriptor: Sendable {
         throw Errno(code: Int32(-r), operation: "seek hole", path: path)
     }
 
+    /// A hint only: a kernel that ignores it changes nothing, so failures are not errors.
+    public func adviseRandomAccess(_ random: Bool) {
+        _ = sys.adviseRandomAccess(rawValue, random)
+    }
+
     public func status() throws(Errno) -> (size: Int64, allocated: Int64) {
         guard let st = sys.stat(rawValue) else { throw Errno(code: errno, operation: "stat", path: path) }
         return st

@@ -26,6 +26,8 @@ public protocol SystemCalls: Sendable {
     func flock(_ fd: Int32, _ operation: Int32) -> Int32
     /// Size in bytes and allocated bytes (st_blocks × 512).
     func stat(_ fd: Int32) -> (size: Int64, allocated: Int64)?
+    /// Access-pattern hint (posix_fadvise): random turns readahead off. Returns 0 or -errno.
+    func adviseRandomAccess(_ fd: Int32, _ random: Bool) -> Int32
 }
 
 /// The real thing: thin calls into Glibc and the CRDRSys shim.
@@ -63,6 +65,7 @@ public struct LinuxSystemCalls: SystemCalls {
     public func rename(_ from: String, _ to: String) -> Int32 { result(Glibc.rename(from, to)) }
     public func unlink(_ path: String) -> Int32 { result(Glibc.unlink(path)) }
     public func flock(_ fd: Int32, _ operation: Int32) -> Int32 { result(rdr_flock(fd, operation)) }
+    public func adviseRandomAccess(_ fd: Int32, _ random: Bool) -> Int32 { -rdr_advise_random(fd, random ? 1 : 0) }
     public func stat(_ fd: Int32) -> (size: Int64, allocated: Int64)? {
         var st = Glibc.stat()
         guard fstat(fd, &st) == 0 else { return nil }
