@@ -61,8 +61,7 @@ public final class SystemLock: @unchecked Sendable {
     private func recordHolder(command: String) {
         let since = ISO8601DateFormatter().string(from: Date())
         let text = "pid \(getpid()) is running '\(command)' since \(since)\n"
-        let temp = holderPath + ".\(getpid())"
-        if FileManager.default.createFile(atPath: temp, contents: Data(text.utf8)), rename(temp, holderPath) != 0 { unlink(temp) }
+        replaceDisplayFile(holderPath, with: Data(text.utf8))
     }
 
     /// The holder's own description, once it has written one (a description whose process is

@@ -60,13 +60,20 @@ struct ProgressPublisher {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         guard let data = try? encoder.encode(p) else { return }
-        let temp = path + ".\(getpid()).tmp"
-        guard FileManager.default.createFile(atPath: temp, contents: data) else { return }
-        if rename(temp, path) != 0 { unlink(temp) }
+        replaceDisplayFile(path, with: data)
     }
 
     static func read(_ path: String) -> ResyncProgress? {
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
         return try? JSONDecoder().decode(ResyncProgress.self, from: data)
     }
+}
+
+/// Replaces a display-only file (progress record, lock holder) so a reader sees the whole old or
+/// the whole new text: temp file then rename. Not fsynced: nothing depends on it surviving a
+/// crash. Failures are ignored; the readers cope with a missing or stale file.
+func replaceDisplayFile(_ path: String, with data: Data) {
+    let temp = path + ".\(getpid()).tmp"
+    guard FileManager.default.createFile(atPath: temp, contents: data) else { return }
+    if rename(temp, path) != 0 { unlink(temp) }
 }
