@@ -3,12 +3,15 @@
 # run on the same diverged image pair. --quick: small sizes, under two minutes (CI smoke run).
 # The full run writes Benchmarks/results/ (results.md and SVG charts). Missing peers are skipped
 # with the reason; install them with: apt-get install qemu-utils libnbd-bin rsync fio
-# rdr is measured as deployed: a release build with the Swift runtime linked statically (its
-# cold start is ~0.05 s instead of ~0.13 s for loading 80 MiB of shared Swift libraries).
+# rdr is measured as deployed: a stripped release build with the Swift runtime linked statically
+# (its cold start is ~0.05 s instead of ~0.13 s for loading 80 MiB of shared Swift libraries).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
 swift build -c release --static-swift-stdlib --scratch-path .build-static --product rdr >&2
 swift build -c release --scratch-path .build-static --product rdr-bench >&2
 bin=$(swift build -c release --scratch-path .build-static --show-bin-path)
-exec "$bin/rdr-bench" --rdr "$bin/rdr" "$@"
+# Deployed binaries are stripped: symbols are not needed to run, and a cold start reads less.
+rdr="$bin/rdr"
+if command -v strip > /dev/null && strip -o "$bin/rdr-stripped" "$bin/rdr"; then rdr="$bin/rdr-stripped"; fi
+exec "$bin/rdr-bench" --rdr "$rdr" "$@"

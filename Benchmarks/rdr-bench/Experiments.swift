@@ -79,7 +79,7 @@ struct Experiments {
             let p = try pair("size-\(ByteSize.compact(size))", .init(size: size, allocated: 0, sourceFraction: Double(divergedBytes / (64 << 10)) / regions))
             let m = Measure.tool(.rdr(rdr), on: p, runs: runs)
             first = first ?? m.median
-            report += "| \(Self.mib(size)) | \(Self.mib(p.divergedBytes)) | \(Self.f(m.median, 3)) | \(m.times.map { Self.f($0, 3) }.joined(separator: ", ")) | \(m.maxRSSKiB / 1024) MiB |\n"
+            report += "| \(Self.mib(size)) | \(Self.mib(p.divergedBytes)) | \(Self.f(m.median, 3)) | \(m.times.map { Self.f($0, 3) }.joined(separator: ", ")) | \(m.maxRSSKiB > 0 ? "\(m.maxRSSKiB / 1024) MiB" : "–") |\n"
             p.remove()
         }
         report += "\nTime relative to the smallest disk is the ratio of the medians above.\n"
@@ -153,35 +153,51 @@ struct Experiments {
         _ = Runner.shell("rm -rf '\(dir)'")
     }
 
-    /// `rdr status` latency and accuracy while a throttled background resync runs. The truth is
-    /// independent of what the resync publishes: the throttle admits exactly `rate` bytes a
-    /// second from the start time the resync persisted in its metadata when it began.
+    /// `rdr status` latency and accuracy while a throttled background resync runs. The truth
+    /// is read from the disk, not from anything the resync reports: every diverged region
+    /// differs between the members before the resync (the base data covers the whole disk), so
+    /// the bytes of the regions where the target already equals the source are the bytes done.
+    /// The resync works in disk order, so a binary search finds the frontier, and the regions
+    /// around it (the workers' tasks in flight) are compared one by one. Each sample brackets
+    /// the `status` call with two such reads and takes their mean.
     mutating func statusLatency(size: Int64) throws {
-        let p = try pair("status", .init(size: size, allocated: 0, sourceFraction: 0.5))
+        let p = try pair("status", .init(size: size, allocated: 1.0, sourceFraction: 0.5))
         defer { p.remove() }
         try p.restore()
-        let rate: Int64 = 64 << 20
+        let probe = try FrontierProbe(pair: p)
+        let rate: Int64 = 96 << 20
         _ = Runner.shell("'\(rdr)' disk resync d --from 10 --background --max-rate \(rate) --system '\(p.system)' > /dev/null")
-        var startedMillis: UInt64 = 0
-        for _ in 0..<200 where startedMillis == 0 {
-            if let r = try? RDRSystem.open(at: p.system).disk("d", access: .readOnly).record, r.mode == .resyncing { startedMillis = r.resyncStartedMillis }
-            if startedMillis == 0 { usleep(10_000) }
-        }
         var latencies: [Double] = [], errors: [Double] = []
-        for _ in 0..<30 {
-            usleep(100_000)
+        for _ in 0..<40 {
+            usleep(150_000)
+            let before = probe.doneBytes()
             let r = Runner.shell("'\(rdr)' status --json --system '\(p.system)'")
-            let midMillis = Date().timeIntervalSince1970 * 1000 - r.seconds * 500
+            let after = probe.doneBytes()
             latencies.append(r.seconds * 1000)
             guard let obj = try? JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [String: Any],
                   let d = (obj["disks"] as? [[String: Any]])?.first, let rs = d["resync"] as? [String: Any],
-                  let pct = rs["percent"] as? Int, rs["running"] as? Bool == true, startedMillis > 0 else { continue }
-            let truth = min(99, Double(rate) * (midMillis - Double(startedMillis)) / 1000 / Double(p.divergedBytes) * 100)
+                  let pct = rs["percent"] as? Int, rs["running"] as? Bool == true else { continue }
+            let truth = Double(before + after) / 2 / Double(p.divergedBytes) * 100
             errors.append(abs(Double(pct) - truth))
         }
         _ = Runner.shell("'\(rdr)' status --watch --interval 0.2 --system '\(p.system)' > /dev/null")
         report += "\n## `rdr status` while a resync runs\n\n\(latencies.count) calls during a background resync of \(Self.mib(p.divergedBytes)) capped at \(Self.mib(rate))/s: "
         report += "median latency **\(Self.f(Runner.median(latencies), 1)) ms** (max \(Self.f(latencies.max() ?? .nan, 1)) ms); "
-        report += "percent against the throttle's timeline from the resync's persisted start: median error \(Self.f(Runner.median(errors), 1)), max \(Self.f(errors.max() ?? .nan, 1)) points over \(errors.count) samples while running.\n"
+        report += "percent against the bytes already equal on disk: median error **\(Self.f(Runner.median(errors), 2))**, max \(Self.f(errors.max() ?? .nan, 2)) points over \(errors.count) samples while running.\n"
+    }
+
+    /// For finding out why: the same pair, restored and cold before each run, with rdr run
+    /// under `wrap` (a profiler such as `strace -c -f` or `perf record -g --`); prints each
+    /// run's time and the wrapper's output. Nothing is written to the report.
+    func profile(_ spec: DivergedPair.Spec, wrap: String, extra: String, warm: Bool) throws {
+        let p = try pair("profile", spec)
+        defer { p.remove() }
+        log("diverged set \(Self.mib(p.divergedBytes))")
+        for i in 0..<runs {
+            try p.restore()
+            if warm { _ = Runner.shell("cat '\(p.source)' > /dev/null") } else { Runner.dropCaches() }
+            let r = Runner.shell("\(wrap) " + Tool.rdr(rdr, extra).command(p))
+            print("run \(i + 1): \(Self.f(r.seconds, 3)) s, exit \(r.status)\n\(r.output)")
+        }
     }
 }

@@ -1,7 +1,11 @@
 import CRDRSys
 import Foundation
 
-/// Runs commands and measures them: wall time (monotonic) and the child's peak RSS (wait4).
+/// Runs commands and measures them: wall time (monotonic) and the command's peak RSS.
+/// The peak comes from GNU time (`/usr/bin/time -f %M`), not from our own wait4: a child that
+/// posix_spawn starts runs on the parent's memory until its exec, and Linux carries that
+/// high-water mark (rdr-bench's ~34 MiB) into the child's ru_maxrss, so every tool would read
+/// at least the benchmark's own size. GNU time forks from a tiny process instead.
 enum Runner {
     struct Result {
         var seconds: Double
@@ -18,16 +22,32 @@ enum Runner {
         var cargs: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) }
         cargs.append(nil)
         defer { for a in cargs { free(a) } }
-        var rss = 0
         let begin = Monotonic.now()
-        let status = rdr_run_wait(&cargs, fd, &rss)
+        let status = rdr_run_wait(&cargs, fd)
         let seconds = Monotonic.now() - begin
+        var rss = 0
+        if args.first == timePath, let measured = try? String(contentsOfFile: args[4], encoding: .utf8) {
+            rss = Int(measured.split(separator: "\n").last(where: { Int($0) != nil }) ?? "") ?? 0
+        }
         let output = FileManager.default.contents(atPath: outPath).map { String(decoding: $0, as: UTF8.self) } ?? ""
         let exit: Int32 = status < 0 ? 127 : ((status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f))
         return Result(seconds: seconds, status: exit, maxRSSKiB: rss, output: output)
     }
 
     static func shell(_ command: String) -> Result { run(["/bin/sh", "-c", command]) }
+
+    static let timePath = "/usr/bin/time"
+    /// Whether peak RSS can be measured here (GNU time installed; Debian package `time`).
+    static let canMeasureRSS = FileManager.default.isExecutableFile(atPath: timePath)
+
+    /// Like `shell`, and also measures the command's peak RSS when GNU time is installed
+    /// (otherwise `maxRSSKiB` is 0 and reports show "–").
+    static func measured(_ command: String) -> Result {
+        guard canMeasureRSS else { return shell(command) }
+        let rssPath = NSTemporaryDirectory() + "rdr-bench-rss-\(getpid())"
+        defer { unlink(rssPath) }
+        return run([timePath, "-f", "%M", "-o", rssPath, "/bin/sh", "-c", command])
+    }
 
     /// Whether the page cache can be dropped here (root on Linux); measured once.
     static let canDropCaches: Bool = FileManager.default.isWritableFile(atPath: "/proc/sys/vm/drop_caches")

@@ -50,7 +50,7 @@ enum Measure {
                 return m
             }
             Runner.dropCaches()
-            let r = Runner.shell(tool.command(pair))
+            let r = Runner.measured(tool.command(pair))
             guard r.ok else {
                 m.failed = "exit \(r.status): \(r.output.split(separator: "\n").last ?? "")"
                 try? pair.rebuildTarget()

@@ -18,7 +18,12 @@ if args.contains("--help") || args.contains("-h") {
           --out <dir>     Where the full run writes results.md and the charts (default Benchmarks/results).
           --runs <n>      Runs per measurement; the median is reported (default 3).
           --only <name>   Run one experiment of the full run and print it (nothing is written):
-                          headline, divergence, size, tuning, region, writes, status.
+                          headline, divergence, size, tuning, region, writes, status,
+                          or profile (see below).
+          --wrap <cmd>    With --only profile: run rdr under this command (e.g. "strace -c -f")
+                          on the headline pair (or --size/--fraction), restored and cold each run.
+          --rdr-args <a>  With --only profile: extra arguments for rdr disk resync.
+          --warm          With --only profile: source in the page cache instead of cold.
         """)
     exit(0)
 }
@@ -57,7 +62,13 @@ do {
         case "tuning": try e.tuning(size: 2 << 30, allocated: 0.25, fraction: 0.1)
         case "region": try e.regionSweep(size: 1 << 30, writes: 4096)
         case "writes": try e.writePath(bytes: 256 << 20)
-        case "status": try e.statusLatency(size: 1 << 30)
+        case "status": try e.statusLatency(size: 2 << 30)
+        case "profile":
+            let size = value("--size").flatMap { try? ByteSize.parse($0) } ?? 16 << 30
+            let fraction = value("--fraction").flatMap(Double.init) ?? 0.01
+            try e.profile(.init(size: size, allocated: 0.25, sourceFraction: fraction), wrap: value("--wrap") ?? "", extra: value("--rdr-args") ?? "",
+                          warm: args.contains("--warm"))
+            exit(0)
         default:
             FileHandle.standardError.write(Data("Error: unknown experiment '\(only)'\n".utf8))
             exit(64)
@@ -74,7 +85,7 @@ do {
         try e.tuning(size: 2 << 30, allocated: 0.25, fraction: 0.1)
         try e.regionSweep(size: 1 << 30, writes: 4096)
         try e.writePath(bytes: 256 << 20)
-        try e.statusLatency(size: 1 << 30)
+        try e.statusLatency(size: 2 << 30)
         e.report += "\n```\n\(e.summary)\n```\n"
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         try e.report.write(toFile: out + "/results.md", atomically: false, encoding: .utf8)

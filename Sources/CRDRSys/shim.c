@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/file.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -46,7 +45,7 @@ int rdr_spawn_detached(const char *path, char *const argv[], int log_fd, int kee
     return rc == 0 ? (int)pid : -rc;
 }
 
-int rdr_run_wait(char *const argv[], int out_fd, long *maxrss_kb) {
+int rdr_run_wait(char *const argv[], int out_fd) {
     posix_spawn_file_actions_t actions;
     if (posix_spawn_file_actions_init(&actions) != 0) return -errno;
     if (out_fd >= 0) {
@@ -58,10 +57,8 @@ int rdr_run_wait(char *const argv[], int out_fd, long *maxrss_kb) {
     posix_spawn_file_actions_destroy(&actions);
     if (rc != 0) return -rc;
     int status = 0;
-    struct rusage usage;
-    while (wait4(pid, &status, 0, &usage) < 0) {
+    while (waitpid(pid, &status, 0) < 0) {
         if (errno != EINTR) return -errno;
     }
-    if (maxrss_kb) *maxrss_kb = usage.ru_maxrss;
     return status;
 }

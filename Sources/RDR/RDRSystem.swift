@@ -39,7 +39,7 @@ public final class RDRSystem: Sendable {
             throw RDRError.io(error)
         }
         defer { fd.close() }
-        let bytes = try io { () throws(Errno) in try fd.readBytes(count: 16 << 20, at: 0) }
+        let bytes = try io { () throws(Errno) in try fd.readWholeFile(limit: 16 << 20) }
         let manifest: Manifest
         do { manifest = try JSONDecoder().decode(Manifest.self, from: Data(bytes)) } catch {
             throw RDRError(.corrupt, "manifest \(manifestPath) is not valid: \(describe(decoding: error)); restore it or recreate the system with 'rdr init --force'")

@@ -20,7 +20,7 @@ int rdr_advise_random(int fd, int random);
 int rdr_spawn_detached(const char *path, char *const argv[], int log_fd, int keep_fd);
 
 /// Runs `argv` (searched in PATH) with stdout/stderr to `out_fd` (or inherited when < 0),
-/// waits, and returns its wait status (or -errno); `maxrss_kb` receives its peak resident set.
-int rdr_run_wait(char *const argv[], int out_fd, long *maxrss_kb);
+/// waits, and returns its wait status (or -errno).
+int rdr_run_wait(char *const argv[], int out_fd);
 
 #endif

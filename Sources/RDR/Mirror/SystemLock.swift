@@ -59,9 +59,9 @@ public final class SystemLock: @unchecked Sendable {
     }
 
     private func recordHolder(command: String) {
-        let since = ISO8601DateFormatter().string(from: Date())
-        let text = "pid \(getpid()) is running '\(command)' since \(since)\n"
-        replaceDisplayFile(holderPath, with: Data(text.utf8))
+        let text = "pid \(getpid()) is running '\(command)' since \(UTCTimestamp.now())\n"
+        // Display only: a refused process reads it; nothing depends on it surviving a crash.
+        try? Directory.writeAtomically(Array(text.utf8), to: holderPath, durable: false, sys: fd.sys)
     }
 
     /// The holder's own description, once it has written one (a description whose process is

@@ -150,7 +150,7 @@ final class ResyncEngine: @unchecked Sendable {
         source.adviseRandomAccess(true)
         defer { source.adviseRandomAccess(false) }
         let begin = Monotonic.now()
-        let publisher = ProgressPublisher(path: disk.system.progressPath(disk: disk.name))
+        let publisher = ProgressPublisher(path: disk.system.progressPath(disk: disk.name), sys: disk.system.sys)
         var window = RateWindow()
         func progress(_ state: String) -> ResyncProgress {
             let now = Monotonic.now()
@@ -187,7 +187,8 @@ final class ResyncEngine: @unchecked Sendable {
         var lastCheckpoint = Monotonic.now()
         var doneAtCheckpoint: Int64 = 0
         var lastPublish = Monotonic.now()
-        while group.wait(timeout: .now() + .milliseconds(50)) == .timedOut {
+        let tick = DispatchTimeInterval.milliseconds(max(1, min(50, Int(options.publishSeconds * 1000))))
+        while group.wait(timeout: .now() + tick) == .timedOut {
             let now = Monotonic.now()
             let d = done.load(ordering: .relaxed)
             if now - lastCheckpoint >= options.checkpointSeconds || d - doneAtCheckpoint >= options.checkpointBytes {

@@ -16,11 +16,12 @@ public struct ResyncProgress: Sendable, Codable, Equatable {
     public var elapsedSeconds: Double
     public var updatedMillis: Int64
 
-    /// Integer percent of bytes done over bytes planned that reads 100 only when finished.
+    /// Integer percent of bytes done over bytes planned, rounded to the nearest (truncating
+    /// would read up to a whole point low), that reads 100 only when finished.
     public static func percent(done: Int64, total: Int64, finished: Bool) -> Int {
         if finished { return 100 }
         guard total > 0 else { return 0 }
-        return min(99, Int(Double(max(0, done)) * 100 / Double(total)))
+        return min(99, Int((Double(max(0, done)) * 100 / Double(total)).rounded()))
     }
 }
 
@@ -53,27 +54,20 @@ struct RateWindow {
 
 /// Writes the progress record other processes read (`rdr status`): temp file + rename, so a
 /// reader sees a whole record or the previous one. Display only, so it is not fsynced.
+/// Failures are ignored: `status` copes with a missing or stale record.
 struct ProgressPublisher {
     let path: String
+    let sys: any SystemCalls
 
     func publish(_ p: ResyncProgress) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         guard let data = try? encoder.encode(p) else { return }
-        replaceDisplayFile(path, with: data)
+        try? Directory.writeAtomically(Array(data), to: path, durable: false, sys: sys)
     }
 
     static func read(_ path: String) -> ResyncProgress? {
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
         return try? JSONDecoder().decode(ResyncProgress.self, from: data)
     }
-}
-
-/// Replaces a display-only file (progress record, lock holder) so a reader sees the whole old or
-/// the whole new text: temp file then rename. Not fsynced: nothing depends on it surviving a
-/// crash. Failures are ignored; the readers cope with a missing or stale file.
-func replaceDisplayFile(_ path: String, with data: Data) {
-    let temp = path + ".\(getpid()).tmp"
-    guard FileManager.default.createFile(atPath: temp, contents: data) else { return }
-    if rename(temp, path) != 0 { unlink(temp) }
 }

@@ -24,6 +24,8 @@ public final class FaultInjectingSystemCalls: SystemCalls, @unchecked Sendable {
     private var counts: [SyscallKind: Int] = [:]
     private var target: (kind: SyscallKind, n: Int, fault: InjectedFault)?
     private var firedCount = 0
+    private var paths: [Int32: String] = [:]
+    private var firedOn: String?
 
     public init(failing kind: SyscallKind? = nil, call n: Int = 0, with fault: InjectedFault = .eio) {
         if let kind { target = (kind, n, fault) }
@@ -33,40 +35,50 @@ public final class FaultInjectingSystemCalls: SystemCalls, @unchecked Sendable {
     public var callCounts: [SyscallKind: Int] { lock.withLock { counts } }
     /// Whether the fault was injected.
     public var fired: Bool { lock.withLock { firedCount > 0 } }
+    /// The file the injected fault hit (for a rename, its source).
+    public var firedPath: String? { lock.withLock { firedOn } }
 
-    private func tick(_ kind: SyscallKind) -> InjectedFault? {
+    private func tick(_ kind: SyscallKind, fd: Int32? = nil, path: String? = nil) -> InjectedFault? {
         lock.withLock {
             counts[kind, default: 0] += 1
             guard let t = target, t.kind == kind, counts[kind] == t.n else { return nil }
             firedCount += 1
+            firedOn = path ?? fd.flatMap { paths[$0] }
             return t.fault
         }
     }
 
     private func errno(_ f: InjectedFault) -> Int32 { f == .enospc ? ENOSPC : EIO }
 
-    public func open(_ path: String, flags: Int32, mode: mode_t) -> Int32 { base.open(path, flags: flags, mode: mode) }
-    public func close(_ fd: Int32) -> Int32 { base.close(fd) }
+    public func open(_ path: String, flags: Int32, mode: mode_t) -> Int32 {
+        let fd = base.open(path, flags: flags, mode: mode)
+        if fd >= 0 { lock.withLock { paths[fd] = path } }
+        return fd
+    }
+    public func close(_ fd: Int32) -> Int32 {
+        lock.withLock { _ = paths.removeValue(forKey: fd) }
+        return base.close(fd)
+    }
     public func pread(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int, _ offset: Int64) -> Int {
-        guard let f = tick(.pread) else { return base.pread(fd, buffer, count, offset) }
+        guard let f = tick(.pread, fd: fd) else { return base.pread(fd, buffer, count, offset) }
         return f == .short ? base.pread(fd, buffer, max(1, count / 2), offset) : -Int(errno(f))
     }
     public func pwrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int, _ offset: Int64) -> Int {
-        guard let f = tick(.pwrite) else { return base.pwrite(fd, buffer, count, offset) }
+        guard let f = tick(.pwrite, fd: fd) else { return base.pwrite(fd, buffer, count, offset) }
         return f == .short ? base.pwrite(fd, buffer, max(1, count / 2), offset) : -Int(errno(f))
     }
-    public func fdatasync(_ fd: Int32) -> Int32 { tick(.fdatasync).map { -errno($0) } ?? base.fdatasync(fd) }
-    public func fsync(_ fd: Int32) -> Int32 { tick(.fsync).map { -errno($0) } ?? base.fsync(fd) }
-    public func ftruncate(_ fd: Int32, _ length: Int64) -> Int32 { tick(.ftruncate).map { -errno($0) } ?? base.ftruncate(fd, length) }
+    public func fdatasync(_ fd: Int32) -> Int32 { tick(.fdatasync, fd: fd).map { -errno($0) } ?? base.fdatasync(fd) }
+    public func fsync(_ fd: Int32) -> Int32 { tick(.fsync, fd: fd).map { -errno($0) } ?? base.fsync(fd) }
+    public func ftruncate(_ fd: Int32, _ length: Int64) -> Int32 { tick(.ftruncate, fd: fd).map { -errno($0) } ?? base.ftruncate(fd, length) }
     public func punchHole(_ fd: Int32, _ offset: Int64, _ length: Int64) -> Int32 {
-        tick(.fallocate).map { -errno($0) } ?? base.punchHole(fd, offset, length)
+        tick(.fallocate, fd: fd).map { -errno($0) } ?? base.punchHole(fd, offset, length)
     }
     public func seek(_ fd: Int32, _ offset: Int64, _ target: SeekTarget) -> Int64 { base.seek(fd, offset, target) }
     public func copyFileRange(_ source: Int32, _ sourceOffset: Int64, _ target: Int32, _ targetOffset: Int64, _ count: Int) -> Int {
-        guard let f = tick(.copyFileRange) else { return base.copyFileRange(source, sourceOffset, target, targetOffset, count) }
+        guard let f = tick(.copyFileRange, fd: target) else { return base.copyFileRange(source, sourceOffset, target, targetOffset, count) }
         return f == .short ? base.copyFileRange(source, sourceOffset, target, targetOffset, max(1, count / 2)) : -Int(errno(f))
     }
-    public func rename(_ from: String, _ to: String) -> Int32 { tick(.rename).map { -errno($0) } ?? base.rename(from, to) }
+    public func rename(_ from: String, _ to: String) -> Int32 { tick(.rename, path: from).map { -errno($0) } ?? base.rename(from, to) }
     public func unlink(_ path: String) -> Int32 { base.unlink(path) }
     public func flock(_ fd: Int32, _ operation: Int32) -> Int32 { base.flock(fd, operation) }
     public func stat(_ fd: Int32) -> (size: Int64, allocated: Int64)? { base.stat(fd) }

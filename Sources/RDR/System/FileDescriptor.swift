@@ -92,6 +92,14 @@ public struct FileDescriptor: Sendable {
         return bytes
     }
 
+    /// The whole file, refused with EFBIG past `limit` bytes. Sized by fstat, so a small file
+    /// costs a small buffer (a fixed worst-case buffer cost 16 MiB of zeroed pages per call).
+    public func readWholeFile(limit: Int) throws(Errno) -> [UInt8] {
+        let size = try status().size
+        guard size <= Int64(limit) else { throw Errno(code: EFBIG, operation: "read", path: path) }
+        return try readBytes(count: Int(size), at: 0)
+    }
+
     public func dataSync() throws(Errno) {
         try retrying("fdatasync") { sys.fdatasync(rawValue) }
     }
@@ -170,21 +178,27 @@ public enum Directory {
         if r < 0 { throw Errno(code: -r, operation: "rename to \(to) from", path: from) }
     }
 
-    /// Writes `bytes` to `path` atomically and durably: temp file, fsync, rename, fsync directory.
-    public static func writeAtomically(_ bytes: [UInt8], to path: String, sys: any SystemCalls) throws(Errno) {
-        let temp = path + ".tmp"
+    /// Writes `bytes` to `path` atomically: temp file, then rename, so a reader sees the whole
+    /// old or the whole new content. `durable` also fsyncs the file before the rename and the
+    /// directory after it; display-only files (progress record, lock holder) skip both, since
+    /// nothing depends on them surviving a crash and a flush costs every publish a journal commit.
+    public static func writeAtomically(_ bytes: [UInt8], to path: String, durable: Bool = true, sys: any SystemCalls) throws(Errno) {
+        let temp = path + ".\(getpid()).tmp"
         let fd = try FileDescriptor.create(temp, replace: true, sys: sys)
         do throws(Errno) {
             try fd.write(bytes, at: 0)
-            try fd.sync()
+            if durable { try fd.sync() }
         } catch {
             fd.close()
             _ = sys.unlink(temp)
             throw error
         }
         fd.close()
-        try rename(temp, to: path, sys: sys)
-        try sync(parent(of: path), sys: sys)
+        do { try rename(temp, to: path, sys: sys) } catch {
+            _ = sys.unlink(temp)
+            throw error
+        }
+        if durable { try sync(parent(of: path), sys: sys) }
     }
 
     public static func parent(of path: String) -> String {
