@@ -39,7 +39,7 @@ struct Experiments {
                 continue
             }
             let speed = m.tool == "rdr" ? "1.00×" : Self.f(m.median / r.median) + "×"
-            report += "| \(m.tool) | \(Self.f(m.median, 3)) | \(m.times.map { Self.f($0, 3) }.joined(separator: ", ")) | \(speed) | \(m.maxRSSKiB > 0 ? "\(m.maxRSSKiB / 1024) MiB" : "–") |\n"
+            report += "| \(m.tool) | \(Self.f(m.median, 3)) | \(m.runsText) | \(speed) | \(m.rssText) |\n"
         }
         report += "\nEfficiency (dd ceiling / RDR): **\(Self.f(c.median / r.median))**.\n"
         return (r, peers, c)
@@ -79,7 +79,7 @@ struct Experiments {
             let p = try pair("size-\(ByteSize.compact(size))", .init(size: size, allocated: 0, sourceFraction: Double(divergedBytes / (64 << 10)) / regions))
             let m = Measure.tool(.rdr(rdr), on: p, runs: runs)
             first = first ?? m.median
-            report += "| \(Self.mib(size)) | \(Self.mib(p.divergedBytes)) | \(Self.f(m.median, 3)) | \(m.times.map { Self.f($0, 3) }.joined(separator: ", ")) | \(m.maxRSSKiB > 0 ? "\(m.maxRSSKiB / 1024) MiB" : "–") |\n"
+            report += "| \(Self.mib(size)) | \(Self.mib(p.divergedBytes)) | \(Self.f(m.median, 3)) | \(m.runsText) | \(m.rssText) |\n"
             p.remove()
         }
         report += "\nTime relative to the smallest disk is the ratio of the medians above.\n"
@@ -165,6 +165,7 @@ struct Experiments {
         defer { p.remove() }
         try p.restore()
         let probe = try FrontierProbe(pair: p)
+        defer { probe.close() }
         let rate: Int64 = 96 << 20
         _ = Runner.shell("'\(rdr)' disk resync d --from 10 --background --max-rate \(rate) --system '\(p.system)' > /dev/null")
         var latencies: [Double] = [], errors: [Double] = []

@@ -12,6 +12,8 @@ struct FrontierProbe {
     let source: FileDescriptor
     let target: FileDescriptor
     let window = 160
+    /// One region of each member; `equal` runs hundreds of times per sample.
+    private let a: AlignedBuffer, b: AlignedBuffer
 
     init(pair: DivergedPair) throws {
         regions = pair.union.flatMap { Array($0) }
@@ -19,13 +21,19 @@ struct FrontierProbe {
         size = pair.size
         source = try FileDescriptor.open(pair.source, .readOnly, sys: LinuxSystemCalls())
         target = try FileDescriptor.open(pair.target, .readOnly, sys: LinuxSystemCalls())
+        a = AlignedBuffer(count: Int(regionSize))
+        b = AlignedBuffer(count: Int(regionSize))
+    }
+
+    func close() {
+        source.close()
+        target.close()
     }
 
     private func length(_ r: Int) -> Int { Int(min(regionSize, size - Int64(r) * regionSize)) }
 
     private func equal(_ r: Int) -> Bool {
         let n = length(r)
-        let a = AlignedBuffer(count: n), b = AlignedBuffer(count: n)
         let offset = Int64(r) * regionSize
         guard (try? source.readFully(into: a.pointer, count: n, at: offset)) != nil,
               (try? target.readFully(into: b.pointer, count: n, at: offset)) != nil else { return false }

@@ -25,13 +25,9 @@ enum Runner {
         let begin = Monotonic.now()
         let status = rdr_run_wait(&cargs, fd)
         let seconds = Monotonic.now() - begin
-        var rss = 0
-        if args.first == timePath, let measured = try? String(contentsOfFile: args[4], encoding: .utf8) {
-            rss = Int(measured.split(separator: "\n").last(where: { Int($0) != nil }) ?? "") ?? 0
-        }
         let output = FileManager.default.contents(atPath: outPath).map { String(decoding: $0, as: UTF8.self) } ?? ""
         let exit: Int32 = status < 0 ? 127 : ((status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f))
-        return Result(seconds: seconds, status: exit, maxRSSKiB: rss, output: output)
+        return Result(seconds: seconds, status: exit, maxRSSKiB: 0, output: output)
     }
 
     static func shell(_ command: String) -> Result { run(["/bin/sh", "-c", command]) }
@@ -46,7 +42,11 @@ enum Runner {
         guard canMeasureRSS else { return shell(command) }
         let rssPath = NSTemporaryDirectory() + "rdr-bench-rss-\(getpid())"
         defer { unlink(rssPath) }
-        return run([timePath, "-f", "%M", "-o", rssPath, "/bin/sh", "-c", command])
+        var r = run([timePath, "-f", "%M", "-o", rssPath, "/bin/sh", "-c", command])
+        // GNU time writes a "Command exited with non-zero status" line before the figure then.
+        let text = (try? String(contentsOfFile: rssPath, encoding: .utf8)) ?? ""
+        r.maxRSSKiB = text.split(separator: "\n").last(where: { Int($0) != nil }).flatMap { Int($0) } ?? 0
+        return r
     }
 
     /// Whether the page cache can be dropped here (root on Linux); measured once.

@@ -33,6 +33,9 @@ struct Measurement {
     var failed: String?
     var maxRSSKiB = 0
     var median: Double { Runner.median(times) }
+    /// Report cells: every run's time, and the peak RSS ("–" when it could not be measured).
+    var runsText: String { times.map { Experiments.f($0, 3) }.joined(separator: ", ") }
+    var rssText: String { maxRSSKiB > 0 ? "\(maxRSSKiB / 1024) MiB" : "–" }
 }
 
 enum Measure {

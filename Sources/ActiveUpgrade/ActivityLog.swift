@@ -133,7 +133,7 @@ public enum LogFormat {
         let ids = Set(entries.map(\.id))
         for e in entries { children[e.parent.flatMap { ids.contains($0) ? $0 : nil }, default: []].append(e) }
         func render(_ e: LogEntry, _ indent: String) -> String {
-            var s = "\(indent)<entry id=\"\(e.id)\" time=\"\(ISO8601DateFormatter().string(from: e.time))\" severity=\"\(e.severity.rawValue)\">\n"
+            var s = "\(indent)<entry id=\"\(e.id)\" time=\"\(UTCTimestamp.string(epochSeconds: Int(e.time.timeIntervalSince1970)))\" severity=\"\(e.severity.rawValue)\">\n"
             s += "\(indent)  <message>\(escape(e.message))</message>\n"
             if let d = e.detail { s += "\(indent)  <detail>\(escape(d))</detail>\n" }
             for c in children[e.id] ?? [] { s += render(c, indent + "  ") }
