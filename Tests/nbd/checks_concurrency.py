@@ -20,7 +20,7 @@ def pipeline(ctx, mode):
     base = spot(ctx, 7, 2 * IN_FLIGHT * length)
     places = [base + i * length for i in range(IN_FLIGHT)]
     with ctx.mode_session(mode) as s:
-        if ctx.args.writable and not ctx.info.has(P.TF_READ_ONLY):
+        if ctx.may_write:
             tag = ctx.new_tag("pipeline")
             datas = [ctx.patterns.make(tag, at, length) for at in places]
             for reply in s.pipeline([(P.CMD_WRITE, at, length, 0, d) for at, d in zip(places, datas)]):
@@ -70,7 +70,7 @@ def multi_conn(ctx):
 @check("io.parallel-connections")
 def parallel_connections(ctx):
     """Four connections working at the same time, each on its own area."""
-    writable = ctx.args.writable and not ctx.info.has(P.TF_READ_ONLY)
+    writable = ctx.may_write
     failures = []
 
     def worker(index):

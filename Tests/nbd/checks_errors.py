@@ -110,7 +110,8 @@ def closed_over_max(ctx, what, length):
     if length > DOS_FREE:
         ctx.note(text + " (allowed: over 2^25 bytes a server MAY deem the payload a denial of service)")
     else:
-        ctx.should(text + " (SHOULD answer an error; payloads up to 2^25 SHOULD NOT be deemed a denial of service)")
+        ctx.should(text + " (SHOULD answer an error; payloads up to 2^25 SHOULD NOT be deemed a "
+                   "denial of service)")
 
 
 def over_max(ctx, mode, cmd, offset, length):
@@ -149,7 +150,7 @@ def unaligned(ctx, mode):
         raise Skip("minimum block size is 1: nothing is unaligned")
     cases = [case("READ at an unaligned offset", P.CMD_READ, m // 2, m),
              case("READ of an unaligned length", P.CMD_READ, 0, m + m // 2)]
-    if ctx.args.writable and not ctx.info.has(P.TF_READ_ONLY):
+    if ctx.may_write:
         at = spot(ctx, 11, 2 * m)
         cases += [case("WRITE at an unaligned offset", P.CMD_WRITE, at + m // 2, m, payload=bytes(m)),
                   case("WRITE of an unaligned length", P.CMD_WRITE, at, m // 2, payload=bytes(m // 2))]
@@ -187,7 +188,7 @@ def block_status_without_context(ctx):
 def zero_length(ctx, mode):
     """Length 0 is unspecified behaviour, but the server SHOULD NOT disconnect."""
     cmds = [P.CMD_READ]
-    if ctx.args.writable and not ctx.info.has(P.TF_READ_ONLY):
+    if ctx.may_write:
         cmds += [P.CMD_WRITE] + [c for c, f in ((P.CMD_TRIM, P.TF_SEND_TRIM),
                                                 (P.CMD_WRITE_ZEROES, P.TF_SEND_WRITE_ZEROES)) if ctx.info.has(f)]
     if ctx.info.has(P.TF_SEND_CACHE):

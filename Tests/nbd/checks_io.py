@@ -1,8 +1,6 @@
 """Transmission checks with valid requests: data round trips, flush, FUA, trim, zeroes, block
 status, DF, pipelining and several connections. Sizes come from what the server advertises."""
 
-import threading
-
 import nbdproto as P
 from harness import MODES, Fail, Skip, check
 from nbdwire import Closed
@@ -53,8 +51,8 @@ def read_sizes(ctx, mode):
 @check("io.read-simple-equals-structured")
 def read_consistent(ctx):
     ctx.require_structured()
-    length = min(MIB, ctx.max_payload)
     offset = ctx.align(ctx.info.size // 2)
+    length = ctx.align(min(MIB, ctx.max_payload, ctx.info.size - offset))
     with ctx.session(structured=False) as plain, ctx.session() as structured:
         first = ctx.expect_ok(plain.read(offset, length), "simple READ").data
         ctx.expect_data(structured.read(offset, length), bytes(first), "structured READ of the same range")
@@ -99,7 +97,7 @@ def write_fua(ctx):
 def flush(ctx):
     ctx.require_flag(P.TF_SEND_FLUSH, "NBD_FLAG_SEND_FLUSH")
     with ctx.session() as s:
-        if ctx.args.writable and not ctx.info.has(P.TF_READ_ONLY):
+        if ctx.may_write:
             write_pattern(ctx, s, spot(ctx, 2, 4 * KIB), 4 * KIB, "flush")
             ctx.expect_ok(s.flush(), "FLUSH after WRITE")
             return
@@ -148,9 +146,10 @@ def zero_case(ctx, s, flags, label):
             ctx.should("a fast zero refused with ENOTSUP changed the export (SHOULD NOT)")
         ctx.note("fast zero refused with ENOTSUP")
         return
-    ctx.expect_ok(reply, "WRITE_ZEROES %s %d@%d" % (label, z_len, offset + z_from))
+    name = ("WRITE_ZEROES " + label).strip()
+    ctx.expect_ok(reply, "%s %d@%d" % (name, z_len, offset + z_from))
     expected = data[:z_from] + bytes(z_len) + data[z_from + z_len:]
-    ctx.expect_data(s.read(offset, length), expected, "READ after WRITE_ZEROES %s" % label)
+    ctx.expect_data(s.read(offset, length), expected, "READ after " + name)
 
 
 @check("io.write-zeroes", MODES)
@@ -192,7 +191,8 @@ def over_max(ctx, cmd, label):
         elif reply.error in (P.EOVERFLOW, P.EINVAL):
             ctx.note("%s of %d bytes refused with %s" % (label, length, reply.describe()))
         else:
-            raise Fail("%s of %d bytes failed: %s (allowed: success, EOVERFLOW, EINVAL)" % (label, length, reply.describe()))
+            raise Fail("%s of %d bytes failed: %s (allowed: success, EOVERFLOW, EINVAL)"
+                       % (label, length, reply.describe()))
         ctx.still_works(s, "an over-maximum %s" % label)
 
 

@@ -28,7 +28,8 @@ def extents_of(ctx, s, offset, length, flags=0):
 def queries(ctx):
     size = ctx.info.size
     odd = ctx.align(size // 3 + 7 * ctx.minimum)
-    return [(0, min(size, 64 * MIB)), (odd, min(4 * KIB, size - odd)), (ctx.align(size - ctx.minimum), ctx.minimum)]
+    last = ctx.align(size - ctx.minimum)
+    return [(0, min(size, 64 * MIB)), (odd, min(4 * KIB, size - odd)), (last, ctx.minimum)]
 
 
 @check("io.block-status")
@@ -80,7 +81,7 @@ def lay_out_sparse(ctx, s, offset, unit):
 def block_status_matches_data(ctx):
     """STATE_ZERO means the bytes read as zeroes; data just written is never STATE_ZERO."""
     with status_session(ctx) as s:
-        written = ctx.args.writable and not ctx.info.has(P.TF_READ_ONLY)
+        written = ctx.may_write
         if written:
             unit = max(64 * KIB, ctx.minimum)
             offset, length = spot(ctx, 5, 4 * unit), 4 * unit
@@ -110,7 +111,7 @@ def read_df(ctx):
         # The parser fails a DF reply with more than one content chunk.
         ctx.expect_ok(s.read(0, ctx.align(length), P.CF_DF), "READ 64 KiB with DF (MUST be supported)")
         unit = 16 * KIB
-        if ctx.args.writable and not ctx.info.has(P.TF_READ_ONLY) and ctx.minimum <= unit:
+        if ctx.may_write and ctx.minimum <= unit:
             offset = spot(ctx, 6, 4 * unit)
             expected = lay_out_sparse(ctx, s, offset, unit)
             ctx.expect_data(s.read(offset, 4 * unit, P.CF_DF), expected, "DF READ of data | zeroes | data")

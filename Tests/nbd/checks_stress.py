@@ -1,6 +1,5 @@
 """Stress: many connections opened and dropped, a client that stops reading, DISC in flight."""
 
-import threading
 import time
 
 import nbdproto as P
@@ -11,7 +10,7 @@ from nbdwire import Closed, Timeout
 from checks_io import KIB, MIB, read_range, spot, write_pattern
 
 
-def drop_during_handshake(ctx, wire, step):
+def drop_during_handshake(wire, step):
     """0: connect only; 1: after the greeting; 2: after the client flags; 3: mid-option."""
     if step >= 1:
         greet(wire)
@@ -39,13 +38,14 @@ def hangup_in_flight(ctx):
     """Clients that queue READs and hang up without reading the replies (a hard disconnect the
     spec allows a client only on a MUST violation, but one a server must survive)."""
     rounds = 50 if ctx.quick else 200
+    read = P.request(P.CMD_READ, 0, max(min(64 * KIB, ctx.max_payload), ctx.minimum), 1)
     with ctx.session(structured=False, contexts=()) as witness:
         for i in range(rounds):
             try:
                 with ctx.wire() as wire:
                     start(wire)
-                    s = ctx.negotiate(wire, structured=bool(i % 2) and ctx.structured_ok, contexts=())
-                    s.send(b"".join(s.encode(P.CMD_READ, 0, max(64 * KIB, ctx.minimum))[1] for _ in range(16)))
+                    ctx.negotiate(wire, structured=bool(i % 2) and ctx.structured_ok, contexts=())
+                    wire.send(read * 16)  # one cookie for all: nobody reads the replies
             except (OSError, Closed, Timeout) as err:
                 raise Fail("connection %d of %d failed after earlier clients hung up with READs in flight: %s"
                            % (i + 1, rounds, err))
@@ -70,7 +70,7 @@ def connect_drop(ctx):
             with wire:
                 if i % 2 == 0:
                     try:
-                        drop_during_handshake(ctx, wire, (i // 2) % 4)
+                        drop_during_handshake(wire, (i // 2) % 4)
                     except Closed:
                         pass
                 else:
@@ -94,39 +94,29 @@ def stalled_reader(ctx):
     stall = 1.0 if ctx.quick else 3.0
     with ctx.session(structured=False, contexts=()) as staller, ctx.session(contexts=()) as other:
         expected = read_range(ctx, staller, 0, count * length, "reference")
-        encoded = [staller.encode(P.CMD_READ, i * length, length) for i in range(count)]
-        failure = []
-        thread = threading.Thread(target=send_all, args=(staller, encoded, failure), daemon=True)
-        thread.start()
-        time.sleep(stall / 2)
-        for _ in range(3):
-            ctx.expect_ok(other.read(0, ctx.minimum), "READ on another connection during the stall")
-            time.sleep(stall / 6)
-        replies = {}
-        for _ in range(count):
-            reply = staller.receive()
-            replies[reply.cookie] = reply
-        thread.join(ctx.timeout)
-        if failure:
-            raise Fail("sending the pipelined READs failed: %s" % failure[0])
-        for i, (cookie, _) in enumerate(encoded):
+
+        def meanwhile():
+            time.sleep(stall / 2)
+            for _ in range(3):
+                try:
+                    reply = other.read(0, ctx.minimum)
+                except Timeout as err:
+                    raise Fail("another connection got no reply while one client was not reading its "
+                               "replies (%s)" % err)
+                ctx.expect_ok(reply, "READ on another connection during the stall")
+                time.sleep(stall / 6)
+
+        replies = staller.pipeline([(P.CMD_READ, i * length, length) for i in range(count)], meanwhile)
+        for i, reply in enumerate(replies):
             want = expected[i * length:(i + 1) * length]
-            ctx.expect_data(replies[cookie], want, "READ %d of %d after the stall" % (i + 1, count))
+            ctx.expect_data(reply, want, "READ %d of %d after the stall" % (i + 1, count))
     ctx.note("%d READs of %d bytes in flight, %.0fs without reading" % (count, length, stall))
-
-
-def send_all(session, encoded, failure):
-    try:
-        for _, blob in encoded:
-            session.wire.send(blob)
-    except Exception as err:
-        failure.append(err)
 
 
 @check("stress.disc-in-flight")
 def disc_in_flight(ctx):
     """NBD_CMD_DISC after requests still in flight: the server MUST handle them all, then close."""
-    writable = ctx.args.writable and not ctx.info.has(P.TF_READ_ONLY)
+    writable = ctx.may_write
     length, count = max(64 * KIB, ctx.minimum), 16
     base = spot(ctx, 13, count * length)
     tag = ctx.new_tag("disc")
@@ -134,7 +124,8 @@ def disc_in_flight(ctx):
     datas = [ctx.patterns.make(tag, at, length) for at in places]
     s = ctx.session(structured=False, contexts=())
     try:
-        ops = [(P.CMD_WRITE, at, length, 0, d) if writable else (P.CMD_READ, at, length) for at, d in zip(places, datas)]
+        ops = [(P.CMD_WRITE, at, length, 0, d) if writable else (P.CMD_READ, at, length)
+               for at, d in zip(places, datas)]
         encoded = [s.encode(*op) for op in ops]
         s.send(b"".join(blob for _, blob in encoded) + P.request(P.CMD_DISC, 0, 0, 1))
         try:
@@ -174,7 +165,7 @@ def disc_writes_landed(ctx, places, datas, replies):
 def alive(ctx):
     with ctx.session() as s:
         ctx.expect_ok(s.read(0, ctx.minimum), "READ on a new connection at the end")
-        if ctx.args.writable and not ctx.info.has(P.TF_READ_ONLY):
+        if ctx.may_write:
             offset = spot(ctx, 14, 4 * KIB)
             data = write_pattern(ctx, s, offset, 4 * KIB, "alive")
             ctx.expect_data(s.read(offset, 4 * KIB), data, "READ after WRITE at the end")

@@ -31,7 +31,7 @@ from nbdwire import Target  # noqa: E402
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    where = parser.add_mutually_exclusive_group(required=True)
+    where = parser.add_mutually_exclusive_group()
     where.add_argument("--unix", metavar="PATH", help="server's Unix socket")
     where.add_argument("--tcp", metavar="HOST:PORT", help="server's TCP address")
     parser.add_argument("--export", metavar="NAME",
@@ -47,7 +47,10 @@ def parse_args(argv):
     parser.add_argument("--timeout", type=float, default=10.0,
                         help="seconds any single wait may take (default 10)")
     parser.add_argument("--seed", type=int, default=None, help="seed for cookies and data patterns")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if not args.list and not (args.unix or args.tcp):
+        parser.error("one of --unix or --tcp is required")
+    return args
 
 
 def target_of(args):

@@ -11,7 +11,7 @@ import sys
 import traceback
 
 import nbdproto as P
-from nbdhandshake import (ExportInfo, default_client_flags, export_info, greet, meta_contexts,
+from nbdhandshake import (default_client_flags, export_info, greet, list_exports, meta_contexts,
                           send_option, start)
 from nbdsession import Session
 from nbdwire import Closed, Timeout, Violation, Wire
@@ -99,6 +99,11 @@ class Ctx:
             self.notes.append(("INFO", text))
 
     # --- requirements ------------------------------------------------------------------------
+    @property
+    def may_write(self):
+        """--writable was given and the export is not read-only."""
+        return self.args.writable and not self.info.has(P.TF_READ_ONLY)
+
     def require_writable(self):
         if not self.args.writable:
             raise Skip("needs --writable")
@@ -117,10 +122,6 @@ class Ctx:
         self.require_structured()
         if "base:allocation" not in self.context_names:
             raise Skip("server does not offer base:allocation")
-
-    def require_size(self, needed):
-        if self.info.size < needed:
-            raise Skip("export of %d bytes is smaller than the %d this check needs" % (self.info.size, needed))
 
     # --- sizes -------------------------------------------------------------------------------
     @property
@@ -200,7 +201,8 @@ class Ctx:
         if got != expected:
             first = next(i for i in range(min(len(got), len(expected)) + 1)
                          if i == min(len(got), len(expected)) or got[i] != expected[i])
-            raise Fail("%s returned different bytes (first difference at +%d of %d)" % (what, first, len(expected)))
+            raise Fail("%s returned different bytes (first difference at +%d of %d)"
+                       % (what, first, len(expected)))
 
     def still_works(self, session, what):
         """A valid READ after an error: the connection must still be usable."""
@@ -234,12 +236,14 @@ def probe(ctx):
                 replies = send_option(wire, P.OPT_LIST_META_CONTEXT,
                                       P.meta_data(ctx.export, ["base:allocation"]))
                 ctx.context_names += [n for _, n in meta_contexts(replies)]
-        send_option(wire, P.OPT_ABORT)
+        try:
+            send_option(wire, P.OPT_ABORT)
+        except Closed:
+            pass  # hs.abort judges the reply to NBD_OPT_ABORT
 
 
 def pick_export(ctx, wire):
     """The server's default export ("") when it has one, else the first name NBD_OPT_LIST gives."""
-    from nbdhandshake import list_exports
     replies = send_option(wire, P.OPT_INFO, P.go_data("", ()))
     if replies[-1].rtype == P.REP_ACK:
         return ""
@@ -316,4 +320,4 @@ def server_gone(ctx):
         return str(err) or type(err).__name__
 
 
-__all__ = ["Fail", "Skip", "check", "MODES", "Ctx", "probe", "run_all", "describe_flags", "ExportInfo"]
+__all__ = ["Fail", "Skip", "check", "MODES", "Ctx", "probe", "run_all", "describe_flags"]

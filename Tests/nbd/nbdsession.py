@@ -133,9 +133,10 @@ class Session:
             if done is not None:
                 self.finished[done.cookie] = done
 
-    def pipeline(self, ops):
+    def pipeline(self, ops, before_reading=None):
         """Send every op from a helper thread while replies are read here, so neither side can
-        deadlock on full socket buffers. Returns the replies in the order of `ops`."""
+        deadlock on full socket buffers. `before_reading`, when given, runs after sending has begun
+        and before any reply is read (a client that stalls). Returns the replies in op order."""
         encoded = [self.encode(*op) for op in ops]
         failure = []
 
@@ -149,6 +150,8 @@ class Session:
         thread = threading.Thread(target=sender, daemon=True)
         thread.start()
         try:
+            if before_reading is not None:
+                before_reading()
             replies = {}
             for _ in encoded:
                 reply = self.receive()
@@ -306,7 +309,8 @@ def status_chunk(session, reply, payload):
 def error_chunk(reply, rtype, payload):
     fixed = 14 if rtype == P.RT_ERROR_OFFSET else 6
     if len(payload) < fixed:
-        raise Violation("%s chunk of %d bytes; length MUST be at least %d" % (chunk_name(rtype), len(payload), fixed))
+        raise Violation("%s chunk of %d bytes; length MUST be at least %d"
+                        % (chunk_name(rtype), len(payload), fixed))
     error, msglen = struct.unpack(">IH", payload[:6])
     if error == 0:
         raise Violation("%s with error 0 (MUST be nonzero)" % chunk_name(rtype))

@@ -87,7 +87,7 @@ class Wire:
             try:
                 n = self.sock.recv_into(view[got:], count - got)
             except socket.timeout:
-                raise Timeout("no %s within %gs (%d of %d bytes)" % (what, self.timeout, got, count))
+                raise Timeout("waited %gs for %s (%d of %d bytes)" % (self.timeout, what, got, count))
             except OSError as err:
                 if err.errno in CLOSING_ERRNOS:
                     raise Closed("connection reset while %s was expected" % what)
