@@ -64,7 +64,7 @@ public struct ClientMessageDecoder: NBDStreamDecoding, Sendable {
         guard input.buffered >= 16 else { return nil }
         let code = NBDOption(rawValue: input.peek(8))
         let length: UInt32 = input.peek(12)
-        guard UInt64(length) <= UInt64(limits.maxOptionData) else {
+        guard Int(length) <= limits.maxOptionData else {
             input.consume(16)
             input.skip(UInt64(length))
             throw .optionTooLarge(code, length: length, limit: limits.maxOptionData)

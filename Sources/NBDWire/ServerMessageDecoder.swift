@@ -71,7 +71,7 @@ public struct ServerMessageDecoder: NBDStreamDecoding, Sendable {
         let option = NBDOption(rawValue: input.peek(8))
         let type = OptionReplyType(rawValue: input.peek(12))
         let length: UInt32 = input.peek(16)
-        guard UInt64(length) <= UInt64(limits.maxOptionData) else {
+        guard Int(length) <= limits.maxOptionData else {
             input.consume(20)
             input.skip(UInt64(length))
             throw .optionReplyTooLarge(option, type, length: length, limit: limits.maxOptionData)
@@ -116,7 +116,7 @@ public struct ServerMessageDecoder: NBDStreamDecoding, Sendable {
         let cookie: UInt64 = input.peek(8)
         let length: UInt32 = input.peek(16)
         if type == .offsetData { return try offsetData(flags: flags, cookie: cookie, length: length) }
-        guard UInt64(length) <= UInt64(limits.maxChunkPayload) else {
+        guard Int(length) <= limits.maxChunkPayload else {
             try refuse(length, .chunkTooLarge(cookie: cookie, type, length: length, limit: limits.maxChunkPayload))
         }
         guard input.buffered >= StructuredChunk.headerLength + Int(length) else { return nil }
@@ -135,8 +135,10 @@ public struct ServerMessageDecoder: NBDStreamDecoding, Sendable {
             try refuse(length, .invalidChunk(cookie: cookie, .offsetData, reason: "length \(length) is less than 9"))
         }
         let dataLength = length - 8
-        guard UInt64(dataLength) <= UInt64(limits.maxPayload) else {
-            try refuse(length, .chunkTooLarge(cookie: cookie, .offsetData, length: length, limit: limits.maxPayload + 8))
+        guard Int(dataLength) <= limits.maxPayload else {
+            // The limit on the whole chunk: the data limit plus the 8-byte offset.
+            let limit = limits.maxPayload.addingReportingOverflow(8).overflow ? Int.max : limits.maxPayload + 8
+            try refuse(length, .chunkTooLarge(cookie: cookie, .offsetData, length: length, limit: limit))
         }
         guard input.buffered >= StructuredChunk.headerLength + 8 else { return nil }
         let offset: UInt64 = input.peek(StructuredChunk.headerLength)

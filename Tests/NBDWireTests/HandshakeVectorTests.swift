@@ -7,24 +7,14 @@ import XCTest
 final class HandshakeVectorTests: XCTestCase {
     func checkClient(_ vector: String, _ expected: ClientMessage, phase: ClientMessageDecoder.Phase = .options,
                      file: StaticString = #filePath, line: UInt = #line) {
-        let bytes = hex(vector)
-        for pieces in [[Int.max], [1]] {
-            var decoder = ClientMessageDecoder(phase: phase)
-            XCTAssertEqual(decodeAll(&decoder, bytes, pieces: pieces), [.message(expected, payload: [])], file: file, line: line)
-            XCTAssertEqual(decoder.bytesConsumed, UInt64(bytes.count), file: file, line: line)
-        }
-        XCTAssertEqual(expected.encoded, bytes, "encoding", file: file, line: line)
+        assertDecodes({ ClientMessageDecoder(phase: phase) }, hex(vector), [.message(expected, payload: [])], file: file, line: line)
+        XCTAssertEqual(expected.encoded, hex(vector), "encoding", file: file, line: line)
     }
 
     func checkServer(_ vector: String, _ expected: ServerMessage, phase: ServerMessageDecoder.Phase = .optionReplies,
                      file: StaticString = #filePath, line: UInt = #line) {
-        let bytes = hex(vector)
-        for pieces in [[Int.max], [1]] {
-            var decoder = ServerMessageDecoder(phase: phase)
-            XCTAssertEqual(decodeAll(&decoder, bytes, pieces: pieces), [.message(expected, payload: [])], file: file, line: line)
-            XCTAssertEqual(decoder.bytesConsumed, UInt64(bytes.count), file: file, line: line)
-        }
-        XCTAssertEqual(expected.encoded, bytes, "encoding", file: file, line: line)
+        assertDecodes({ ServerMessageDecoder(phase: phase) }, hex(vector), [.message(expected, payload: [])], file: file, line: line)
+        XCTAssertEqual(expected.encoded, hex(vector), "encoding", file: file, line: line)
     }
 
     func testGreetingAndClientFlags() {

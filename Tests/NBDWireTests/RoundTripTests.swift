@@ -12,11 +12,7 @@ final class RoundTripTests: XCTestCase {
                                      random: inout SeededRandom, after: (inout D, D.Message) -> Void = { _, _ in },
                                      file: StaticString = #filePath, line: UInt = #line) {
         let randomPieces = (0..<16).map { _ in Int.random(in: 1...64, using: &random) }
-        for pieces in [[Int.max], [1], randomPieces] {
-            var decoder = make()
-            XCTAssertEqual(decodeAll(&decoder, bytes, pieces: pieces, afterMessage: after), expected, "pieces \(pieces)", file: file, line: line)
-            XCTAssertEqual(decoder.bytesConsumed, UInt64(bytes.count), file: file, line: line)
-        }
+        assertDecodes(make, bytes, expected, pieces: [[Int.max], [1], randomPieces], after: after, file: file, line: line)
     }
 
     func testOptions() {

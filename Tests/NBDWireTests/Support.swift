@@ -78,6 +78,18 @@ func decodeAll<D: NBDStreamDecoding>(_ decoder: inout D, _ bytes: [UInt8], piece
     return out
 }
 
+/// Decodes `bytes` with a fresh decoder once per way of cutting them into pieces (default: whole,
+/// then one byte at a time); each way must give `expected` and consume every byte.
+func assertDecodes<D: NBDStreamDecoding>(_ make: () -> D, _ bytes: [UInt8], _ expected: [Decoded<D.Message>],
+                                         pieces: [[Int]] = [[Int.max], [1]], after: (inout D, D.Message) -> Void = { _, _ in },
+                                         file: StaticString = #filePath, line: UInt = #line) {
+    for sizes in pieces {
+        var decoder = make()
+        XCTAssertEqual(decodeAll(&decoder, bytes, pieces: sizes, afterMessage: after), expected, "pieces \(sizes)", file: file, line: line)
+        XCTAssertEqual(decoder.bytesConsumed, UInt64(bytes.count), "pieces \(sizes)", file: file, line: line)
+    }
+}
+
 /// What a client does on a server's stream: a simple reply to a READ of `readLength(cookie)`
 /// bytes announces that many bytes of data.
 func expectReads(_ readLength: @escaping (UInt64) -> Int?) -> (inout ServerMessageDecoder, ServerMessage) -> Void {

@@ -10,11 +10,7 @@ final class TransmissionVectorTests: XCTestCase {
     func checkRequest(_ vector: String, _ expected: NBDRequest, payload: [UInt8] = [],
                       file: StaticString = #filePath, line: UInt = #line) {
         let bytes = hex(vector) + payload
-        for pieces in [[Int.max], [1]] {
-            var decoder = ClientMessageDecoder(phase: .transmission)
-            XCTAssertEqual(decodeAll(&decoder, bytes, pieces: pieces), [.message(.request(expected), payload: payload)], file: file, line: line)
-            XCTAssertEqual(decoder.bytesConsumed, UInt64(bytes.count), file: file, line: line)
-        }
+        assertDecodes({ ClientMessageDecoder(phase: .transmission) }, bytes, [.message(.request(expected), payload: payload)], file: file, line: line)
         XCTAssertEqual(expected.encoded + payload, bytes, "encoding", file: file, line: line)
         XCTAssertEqual(expected.payloadLength, payload.count, file: file, line: line)
     }
@@ -22,12 +18,8 @@ final class TransmissionVectorTests: XCTestCase {
     func checkReply(_ vector: String, _ expected: ServerMessage, payload: [UInt8] = [],
                     file: StaticString = #filePath, line: UInt = #line) {
         let bytes = hex(vector) + payload
-        for pieces in [[Int.max], [1]] {
-            var decoder = ServerMessageDecoder(phase: .transmission)
-            let decoded = decodeAll(&decoder, bytes, pieces: pieces, afterMessage: expectReads { _ in payload.count })
-            XCTAssertEqual(decoded, [.message(expected, payload: payload)], file: file, line: line)
-            XCTAssertEqual(decoder.bytesConsumed, UInt64(bytes.count), file: file, line: line)
-        }
+        assertDecodes({ ServerMessageDecoder(phase: .transmission) }, bytes, [.message(expected, payload: payload)],
+                      after: expectReads { _ in payload.count }, file: file, line: line)
         XCTAssertEqual(expected.encoded + payload, bytes, "encoding", file: file, line: line)
     }
 

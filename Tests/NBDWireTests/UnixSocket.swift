@@ -14,31 +14,28 @@ final class UnixSocket {
     init(fd: Int32) { self.fd = fd }
     deinit { close(fd) }
 
-    private static func address(_ path: String) -> sockaddr_un {
+    /// A new socket and the result of `call` (bind or connect) on it with the address of `path`.
+    private static func open(_ path: String, _ call: (Int32, UnsafePointer<sockaddr>, socklen_t) -> Int32) -> (UnixSocket, Int32) {
+        let socket = UnixSocket(fd: Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0))
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
             for (i, byte) in path.utf8.prefix(raw.count - 1).enumerated() { raw[i] = byte }
         }
-        return address
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { call(socket.fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        return (socket, result)
     }
 
     static func connect(_ path: String) throws -> UnixSocket {
-        let socket = UnixSocket(fd: Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0))
-        var address = address(path)
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(socket.fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
+        let (socket, result) = open(path) { Glibc.connect($0, $1, $2) }
         guard result == 0 else { throw Failure("connect \(path)") }
         return socket
     }
 
     static func listen(_ path: String) throws -> UnixSocket {
-        let socket = UnixSocket(fd: Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0))
-        var address = address(path)
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(socket.fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
+        let (socket, result) = open(path) { Glibc.bind($0, $1, $2) }
         guard result == 0, Glibc.listen(socket.fd, 4) == 0 else { throw Failure("listen \(path)") }
         return socket
     }
