@@ -5,7 +5,7 @@ extension Experiments {
     /// The limit's premises, checked on a small pair: the plan moves the bytes RDR's resync
     /// reports moving (its `--json` summary), and fio's replay reads and writes exactly the
     /// plan's copy bytes (psync, whose byte counters are exact), besides the per-run checks
-    /// (I/O counts, fio's pattern in every copy extent) that the lane's engine passes.
+    /// (punches are holes, I/O counts, fio's pattern in every copy extent) of the lane's engine.
     mutating func limitCheck() throws {
         let p = try pair("limitcheck", .init(size: 256 << 20, allocated: 0.25, sourceFraction: 0.1))
         defer { p.remove() }
@@ -34,7 +34,7 @@ extension Experiments {
                 row("bytes written by fio (\(name))", plan.copyBytes, jobs.first { $0.name == "writes" }?.bytes)
             }
             row("reads + writes issued by fio (\(name))", Int64(2 * plan.copies.count), Int64(jobs.reduce(0) { $0 + $1.ios }))
-            report += "| per-run check of the \(name) replay (counts, pattern in every copy extent) | | | \(problem ?? "passed") |\n"
+            report += "| per-run check of the \(name) replay (punches are holes, I/O counts, pattern in every copy extent) | | | \(problem ?? "passed") |\n"
         }
     }
 }

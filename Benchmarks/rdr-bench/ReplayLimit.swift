@@ -113,10 +113,19 @@ final class ReplayLimit {
         return Runner.Result(seconds: punchSeconds + fioSeconds, status: 0, maxRSSKiB: 0, output: "")
     }
 
-    /// The replay did the plan's I/O: no fio error, one read and one write per copy extent
-    /// (and repeat) issued, with psync their bytes too, and every copy extent of the target
-    /// holds fio's write pattern.
+    /// The replay did the plan's I/O: every punch extent of the target is a hole, no fio error,
+    /// one read and one write per copy extent (and repeat) issued, with psync their bytes too,
+    /// and every copy extent of the target holds fio's write pattern.
     func check() -> String? {
+        do {
+            let fd = try FileDescriptor.open(target, .readOnly, sys: LinuxSystemCalls())
+            defer { fd.close() }
+            for p in punches {
+                if let next = try fd.nextData(from: p.bytes.lowerBound), next < p.bytes.upperBound { return "the punch at \(p.bytes.lowerBound) left data" }
+            }
+        } catch {
+            return "cannot check the punches: \(error)"
+        }
         guard !copies.isEmpty else { return nil }
         guard let jobs else { return "fio JSON unreadable" }
         let ios = copies.count * repeats, bytes = copyBytes * Int64(repeats)
