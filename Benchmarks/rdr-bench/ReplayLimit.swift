@@ -104,6 +104,7 @@ final class ReplayLimit {
         }
         let punchSeconds = Monotonic.now() - begin
         guard !copies.isEmpty else { return Runner.Result(seconds: punchSeconds, status: 0, maxRSSKiB: 0, output: "") }
+        unlink(json)  // so a fio that writes no JSON is never judged by the previous run's
         let r = Runner.shell(command)
         guard r.ok else { return r }
         guard let jobs, jobs.count == 2 else {
