@@ -23,4 +23,7 @@ int rdr_spawn_detached(const char *path, char *const argv[], int log_fd, int kee
 /// waits, and returns its wait status (or -errno).
 int rdr_run_wait(char *const argv[], int out_fd);
 
+// io_uring (CRDRIOURing.h): this header is the module's umbrella, so it brings that one in.
+#include "CRDRIOURing.h"
+
 #endif
