@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "ActiveUpgrade", targets: ["ActiveUpgrade"]),
         .library(name: "RDRArguments", targets: ["RDRArguments"]),
         .library(name: "NBDWire", targets: ["NBDWire"]),
+        .library(name: "RDRServer", targets: ["RDRServer"]),
         .executable(name: "rdr", targets: ["rdr"]),
         .executable(name: "rdr-bench", targets: ["rdr-bench"]),
         .executable(name: "rdr-torture", targets: ["rdr-torture"]),
@@ -21,13 +22,16 @@ let package = Package(
         .target(name: "RDRArguments", dependencies: ["RDR"]),
         // The NBD wire codec: standard library only (no Foundation, no Glibc), no I/O.
         .target(name: "NBDWire"),
-        .executableTarget(name: "rdr", dependencies: ["RDR", "ActiveUpgrade", "RDRArguments", "CRDRSys"]),
+        // The NBD server over RDR disks: sockets, connections, worker pool (Glibc, no Foundation).
+        .target(name: "RDRServer", dependencies: ["RDR", "NBDWire"]),
+        .executableTarget(name: "rdr", dependencies: ["RDR", "ActiveUpgrade", "RDRArguments", "RDRServer", "CRDRSys"]),
         .executableTarget(name: "rdr-bench", dependencies: ["RDR", "CRDRSys"], path: "Benchmarks/rdr-bench"),
         .executableTarget(name: "rdr-torture", dependencies: ["RDR"], path: "Tests/torture"),
         .testTarget(name: "RDRTests", dependencies: ["RDR", "CRDRSys"]),
         .testTarget(name: "ActiveUpgradeTests", dependencies: ["ActiveUpgrade", "RDR"]),
         .testTarget(name: "CLITests", dependencies: ["rdr", "RDR", "ActiveUpgrade"]),
         .testTarget(name: "NBDWireTests", dependencies: ["NBDWire"]),
+        .testTarget(name: "ServerTests", dependencies: ["rdr", "RDRServer", "RDR", "NBDWire"]),
     ],
     swiftLanguageModes: [.v6]
 )

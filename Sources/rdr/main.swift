@@ -17,6 +17,7 @@ enum CLI {
             ("write", "Write bytes to a disk as one side."),
             ("read", "Read bytes from a disk as one side."),
             ("workload", "Run a write load on one side of a disk."),
+            ("serve", "Serve every disk over NBD (no TLS, no authentication)."),
             ("disk", "split, merge, resync, verify (engine level, outside a session)."),
             ("check", "Readiness check (Idle)."),
             ("split", "Idle → PrepareSplit → Split."),
@@ -41,6 +42,7 @@ enum CLI {
         DemoCommand.spec, InitCommand.spec, StatusCommand.spec, IOCommands.write, IOCommands.read, IOCommands.workload,
         DiskCommands.group, DiskCommands.split, DiskCommands.merge, DiskCommands.resync, DiskCommands.verify,
         UpgradeCommands.restart, UpgradeCommands.log, UpgradeCommands.services, UpgradeCommands.config,
+        ServeCommand.spec,
     ] + UpgradeCommands.specs
 
     /// The longest command path that prefixes `args`, and the rest.

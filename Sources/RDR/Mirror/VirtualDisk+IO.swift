@@ -74,35 +74,15 @@ extension VirtualDisk {
 
     /// Writes a batch as one unit: every range is locked at once (a region being resynced is
     /// waited for), every newly dirtied region's bit is persisted once for the batch
-    /// (write-intent), then the data goes to each live member.
+    /// (write-intent), then the data goes to each live member (see `mutate`).
     public func write(side: SideSelector?, _ requests: [WriteRequest]) throws(RDRError) {
         try requireWritable()
         for q in requests { try checkBounds(offset: q.offset, length: Int64(q.bytes.count)) }
-        let byteRanges = requests.filter { $0.bytes.count > 0 }.map { $0.offset..<$0.offset + Int64($0.bytes.count) }
-        guard !byteRanges.isEmpty else { return }
-        try ranges.withLock(byteRanges) { () throws(RDRError) in
-            let route = try state.withLock { (s) throws(RDRError) -> Route in
-                let route = try writeRoute(side, s.record)
-                for e in route.mark {
-                    var changed = false
-                    for range in byteRanges {
-                        for r in regions(of: range) where s.bitmaps[e.index].set(r) { changed = true }
-                    }
-                    if changed { try persist(e, in: &s) }
-                }
-                for range in byteRanges {
-                    for r in regions(of: range) {
-                        if s.record.mode == .duplex { s.duplexMarked.set(r) }
-                        if route.mirroredDuringResync { s.mirroredDuringResync?.set(r) }
-                    }
-                }
-                return route
-            }
-            for e in route.members {
-                for q in requests where q.bytes.count > 0 {
-                    guard let base = q.bytes.baseAddress else { continue }
-                    try io { () throws(Errno) in try images[e.index].write(from: base, count: q.bytes.count, at: q.offset) }
-                }
+        let byteRanges = requests.map { $0.offset..<$0.offset + Int64($0.bytes.count) }
+        try mutate(side: side, byteRanges) { (image) throws(Errno) in
+            for q in requests where q.bytes.count > 0 {
+                guard let base = q.bytes.baseAddress else { continue }
+                try image.write(from: base, count: q.bytes.count, at: q.offset)
             }
         }
     }

@@ -1,0 +1,95 @@
+import NBDWire
+import RDR
+import Synchronization
+
+/// One request admitted by a connection's reader, on its way to a worker.
+struct Job: Sendable {
+    let transmission: Transmission
+    let request: NBDRequest
+    /// The READ target or the WRITE payload.
+    let buffer: PooledBuffer?
+    /// Bytes charged to the budgets (released with the buffer once the reply has left).
+    let charge: Int
+}
+
+/// What a worker thread keeps between jobs: the buffer reply headers are encoded into.
+struct WorkerScratch {
+    var header: [UInt8] = []
+    init() { header.reserveCapacity(4096) }
+}
+
+/// The state every connection shares: configuration, disks, buffers, budget, workers, the log
+/// and the registry of live connections (for the connection cap and for `stop`).
+final class ServerCore: @unchecked Sendable {
+    let configuration: ServerConfiguration
+    let disks: any VirtualDiskProvider
+    let buffers: BufferPool
+    let budget: Budget
+    let log: @Sendable (String) -> Void
+    let workers: WorkerPool<Job>
+
+    private let registry = Mutex(Registry())
+    let stopping = Atomic<Bool>(false)
+    /// Set when `stop` stops waiting for clients: queued replies are dropped.
+    let cutOff = Atomic<Bool>(false)
+    private let nextID = Atomic<Int>(1)
+
+    struct Registry {
+        var sockets: [Int: Socket] = [:]
+        var transmissions: [Int: Transmission] = [:]
+        /// Disks a client used, by name: `stop` flushes them.
+        var used: [String: VirtualDisk] = [:]
+    }
+
+    init(configuration: ServerConfiguration, disks: any VirtualDiskProvider, log: @escaping @Sendable (String) -> Void) {
+        self.configuration = configuration
+        self.disks = disks
+        self.log = log
+        buffers = BufferPool(keepIdle: configuration.keepIdleBuffers)
+        budget = Budget(maxRequests: configuration.totalRequests, maxBytes: configuration.totalBytes)
+        workers = WorkerPool(threads: configuration.workerThreads, scratch: { WorkerScratch() }) { job, scratch in
+            RequestExecution.run(job, &scratch)
+        }
+    }
+
+    /// Registers a new connection's socket; nil (and nothing registered) past the cap.
+    func admitConnection(_ socket: Socket) -> Int? {
+        registry.withLock { r in
+            guard r.sockets.count < configuration.maxConnections, !stopping.load(ordering: .acquiring) else { return nil }
+            let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
+            r.sockets[id] = socket
+            return id
+        }
+    }
+
+    func entered(_ t: Transmission) {
+        registry.withLock { r in
+            r.transmissions[t.id] = t
+            r.used[t.export.name.disk] = t.export.disk
+        }
+    }
+
+    /// The connection is done; it closes its socket only after this returns.
+    func ended(_ id: Int) {
+        registry.withLock { r in
+            r.sockets[id] = nil
+            r.transmissions[id] = nil
+        }
+    }
+
+    var connectionCount: Int { registry.withLock { $0.sockets.count } }
+
+    func clientCount(disk: String) -> Int {
+        registry.withLock { $0.transmissions.values.filter { $0.export.name.disk == disk }.count }
+    }
+
+    var usedDisks: [(String, VirtualDisk)] { registry.withLock { $0.used.sorted { $0.key < $1.key } } }
+
+    /// Shuts down every live connection's socket as `how` says (SHUT_RD: readers see the end
+    /// of the stream and finish what is in flight; SHUT_RDWR: replies cannot leave either).
+    /// Under the registry lock: a connection leaves the registry before it closes its
+    /// descriptor, so the number cannot belong to another file by then.
+    func shutdownConnections(_ how: Int32) {
+        registry.withLock { r in for socket in r.sockets.values { socket.shutdown(how) } }
+    }
+}

@@ -1,0 +1,35 @@
+import RDR
+import Synchronization
+
+/// Where the server gets its disks. The server never opens a disk itself: every connection, and
+/// whatever else the owner process runs (forwarded commands, resyncs), must share one
+/// `VirtualDisk` per disk so their range locks and state mutex coordinate them.
+public protocol VirtualDiskProvider: Sendable {
+    /// The disks that can be served, in a stable order (NBD_OPT_LIST shows them so).
+    var diskNames: [String] { get }
+    /// The one shared instance of disk `name`.
+    func disk(named name: String) throws(RDRError) -> VirtualDisk
+}
+
+/// The simplest provider: the disks of one open system, each opened read-write on first use
+/// and kept open for the process's lifetime.
+public final class SystemDiskProvider: VirtualDiskProvider {
+    public let system: RDRSystem
+    private let opened = Mutex<[String: VirtualDisk]>([:])
+
+    public init(system: RDRSystem) { self.system = system }
+
+    public var diskNames: [String] { system.manifest.disks.map(\.name) }
+
+    public func disk(named name: String) throws(RDRError) -> VirtualDisk {
+        try opened.withLock { (disks) throws(RDRError) -> VirtualDisk in
+            if let disk = disks[name] { return disk }
+            let disk = try system.disk(name)
+            disks[name] = disk
+            return disk
+        }
+    }
+
+    /// The disks opened so far (a server flushes these when it stops).
+    public var openDisks: [VirtualDisk] { opened.withLock { Array($0.values) } }
+}

@@ -1,0 +1,178 @@
+import Glibc
+import NBDWire
+import RDR
+import Synchronization
+
+/// A connection in the transmission phase: what was negotiated, its own budget (requests and
+/// bytes in flight), and its reply path. Workers of the shared pool call `send` concurrently;
+/// the send lock keeps each reply's bytes together on the wire.
+///
+/// A worker never blocks on the socket: it sends with MSG_DONTWAIT, and when the client is not
+/// reading fast enough the rest of the reply is queued for this connection's writer thread
+/// (started on demand). So a client that stops reading holds only its own budget's worth of
+/// memory and no worker; every other client keeps being served.
+final class Transmission: @unchecked Sendable {
+    let id: Int
+    let socket: Socket
+    let core: ServerCore
+    let export: ExportTarget
+    let structured: Bool
+    let contexts: [MetaContext]
+    let flags: TransmissionFlags
+    let budget: Budget
+
+    private let sendLock = ConditionLock()
+    private var pending: [PendingReply] = []
+    private var writerRunning = false
+    private var broken = false
+    private let lastRefusal = Mutex<String?>(nil)
+
+    /// What releasing a reply gives back: its buffer and the bytes charged for it.
+    struct Completion {
+        let buffer: PooledBuffer?
+        let charge: Int
+    }
+
+    /// The unsent rest of a reply that could not leave at once.
+    private struct PendingReply {
+        var header: [UInt8]
+        var headerSent = 0
+        let data: UnsafeRawBufferPointer
+        var dataSent = 0
+        let completion: Completion
+    }
+
+    init(id: Int, socket: Socket, core: ServerCore, export: ExportTarget, structured: Bool, contexts: [MetaContext], flags: TransmissionFlags) {
+        self.id = id
+        self.socket = socket
+        self.core = core
+        self.export = export
+        self.structured = structured
+        self.contexts = contexts
+        self.flags = flags
+        budget = Budget(maxRequests: core.configuration.connectionRequests, maxBytes: core.configuration.connectionBytes)
+    }
+
+    /// Takes room for one request of `charge` data bytes in this connection's budget and the
+    /// server's (waiting while either is full); false when the server stops.
+    func admit(_ charge: Int) -> Bool {
+        guard budget.acquire(charge) else { return false }
+        guard core.budget.acquire(charge) else {
+            budget.release(charge)
+            return false
+        }
+        return true
+    }
+
+    /// A reply has left (or can never leave): give its buffer and budget back.
+    func complete(_ c: Completion) {
+        if let buffer = c.buffer { core.buffers.give(buffer) }
+        core.budget.release(c.charge)
+        budget.release(c.charge)
+    }
+
+    /// Sends one reply (`header` then `data`), or queues what the socket does not take now.
+    func send(header: UnsafeRawBufferPointer, data: UnsafeRawBufferPointer, completion: Completion) {
+        sendLock.lock()
+        if broken {
+            sendLock.unlock()
+            return complete(completion)
+        }
+        var reply: PendingReply?
+        if pending.isEmpty {
+            let n = socket.send(header, data, wait: false)
+            let total = header.count + data.count
+            if n == total {
+                sendLock.unlock()
+                return complete(completion)
+            }
+            if n < 0 && n != -Int(EAGAIN) {
+                broken = true
+                sendLock.unlock()
+                socket.shutdown(Int32(SHUT_RDWR))  // the reader sees it and ends the connection
+                return complete(completion)
+            }
+            reply = remainder(header, data, sent: max(n, 0), completion)
+        } else {
+            reply = remainder(header, data, sent: 0, completion)
+        }
+        if let reply { pending.append(reply) }
+        let startWriter = !writerRunning
+        writerRunning = true
+        sendLock.unlock()
+        if startWriter && !Threads.start({ [self] in writeQueued() }) {
+            failQueued()
+        }
+    }
+
+    private func remainder(_ header: UnsafeRawBufferPointer, _ data: UnsafeRawBufferPointer, sent: Int, _ c: Completion) -> PendingReply {
+        let headerSent = min(sent, header.count)
+        return PendingReply(header: Array(header[headerSent...]), data: data, dataSent: sent - headerSent, completion: c)
+    }
+
+    /// The writer thread: sends the queued replies in order, blocking, and ends when the queue
+    /// is empty (the next stall starts another). SO_SNDTIMEO wakes it now and then, so a server
+    /// that stops can cut off a client that never reads again.
+    private func writeQueued() {
+        while true {
+            sendLock.lock()
+            guard !broken, var reply = pending.first else {
+                let dropped = pending
+                pending.removeAll()
+                writerRunning = false
+                sendLock.unlock()
+                for r in dropped { complete(r.completion) }
+                return
+            }
+            sendLock.unlock()
+            let sent = sendBlocking(&reply)
+            sendLock.lock()
+            pending.removeFirst()
+            if !sent { broken = true }
+            sendLock.unlock()
+            if !sent { socket.shutdown(Int32(SHUT_RDWR)) }
+            complete(reply.completion)
+        }
+    }
+
+    private func sendBlocking(_ reply: inout PendingReply) -> Bool {
+        while reply.headerSent < reply.header.count || reply.dataSent < reply.data.count {
+            let n = reply.header.withUnsafeBytes { header in
+                socket.send(UnsafeRawBufferPointer(rebasing: header[reply.headerSent...]),
+                            UnsafeRawBufferPointer(rebasing: reply.data[reply.dataSent...]), wait: true)
+            }
+            if n == -Int(EAGAIN) {
+                if core.cutOff.load(ordering: .relaxed) { return false }
+                continue
+            }
+            guard n > 0 else { return false }
+            let toHeader = min(n, reply.header.count - reply.headerSent)
+            reply.headerSent += toHeader
+            reply.dataSent += n - toHeader
+        }
+        return true
+    }
+
+    /// No writer thread could be started: the replies cannot leave, so the connection ends.
+    private func failQueued() {
+        sendLock.lock()
+        broken = true
+        let dropped = pending
+        pending.removeAll()
+        writerRunning = false
+        sendLock.unlock()
+        socket.shutdown(Int32(SHUT_RDWR))
+        core.log("connection \(id): no thread to send replies (out of threads?); connection closed")
+        for r in dropped { complete(r.completion) }
+    }
+
+    /// Logs why a request was refused access, once per distinct reason per connection (a
+    /// client retrying in a loop must not flood the log).
+    func logRefusal(_ message: String) {
+        let fresh = lastRefusal.withLock { last -> Bool in
+            defer { last = message }
+            return last != message
+        }
+        if fresh { core.log("connection \(id) (\(export.name.text)): requests refused with EPERM: \(message)") }
+    }
+}

@@ -1,0 +1,88 @@
+import Glibc
+
+/// A connected stream socket (Unix or TCP). Reads are exact (a message header, a WRITE payload
+/// straight into its buffer); sends gather a reply header and its data into one `sendmsg`, so
+/// READ data goes from the aligned buffer to the kernel without a copy in between.
+struct Socket: Sendable {
+    let fd: Int32
+
+    enum Received: Equatable {
+        case complete
+        /// The peer closed (or shut down its sending side) before `count` bytes came.
+        case closed
+        /// SO_RCVTIMEO expired before `count` bytes came.
+        case timedOut
+        case failed(Int32)
+    }
+
+    /// Reads exactly `count` bytes into `buffer`.
+    func receive(into buffer: UnsafeMutableRawPointer, count: Int) -> Received {
+        var done = 0
+        while done < count {
+            let n = recv(fd, buffer + done, count - done, Int32(MSG_WAITALL))
+            if n > 0 { done += n; continue }
+            if n == 0 { return .closed }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN: return .timedOut
+            case ECONNRESET: return .closed
+            case let e: return .failed(e)
+            }
+        }
+        return .complete
+    }
+
+    /// Sends `header` then `data` with one `sendmsg`; returns the bytes the kernel took, or
+    /// -errno. Without `wait` it never blocks (MSG_DONTWAIT: -EAGAIN when the buffer is full).
+    func send(_ header: UnsafeRawBufferPointer, _ data: UnsafeRawBufferPointer, wait: Bool) -> Int {
+        let flags = Int32(MSG_NOSIGNAL) | (wait ? 0 : Int32(MSG_DONTWAIT))
+        return withUnsafeTemporaryAllocation(of: iovec.self, capacity: 2) { iov in
+            iov[0] = iovec(iov_base: UnsafeMutableRawPointer(mutating: header.baseAddress), iov_len: header.count)
+            iov[1] = iovec(iov_base: UnsafeMutableRawPointer(mutating: data.baseAddress), iov_len: data.count)
+            var message = msghdr()
+            message.msg_iov = iov.baseAddress
+            message.msg_iovlen = data.count > 0 ? 2 : 1
+            while true {
+                let n = sendmsg(fd, &message, flags)
+                if n >= 0 { return n }
+                if errno == EINTR { continue }
+                return -Int(errno)
+            }
+        }
+    }
+
+    /// Sends all of `bytes`, blocking (handshake replies; SO_SNDTIMEO bounds the wait).
+    /// Returns 0, or the errno that stopped it.
+    func sendAll(_ bytes: [UInt8]) -> Int32 {
+        bytes.withUnsafeBytes { raw in
+            var done = 0
+            while done < raw.count {
+                let n = send(UnsafeRawBufferPointer(rebasing: raw[done...]), UnsafeRawBufferPointer(start: nil, count: 0), wait: true)
+                if n < 0 { return Int32(-n) }
+                done += n
+            }
+            return 0
+        }
+    }
+
+    /// SO_RCVTIMEO / SO_SNDTIMEO; nil or 0 means wait for ever.
+    func setTimeouts(receive: Double?, send: Double?) {
+        for (option, seconds) in [(SO_RCVTIMEO, receive), (SO_SNDTIMEO, send)] {
+            let s = max(0, seconds ?? 0)
+            var value = timeval(tv_sec: Int(s), tv_usec: Int((s - Double(Int(s))) * 1e6))
+            if s > 0 && value.tv_sec == 0 && value.tv_usec == 0 { value.tv_usec = 1 }
+            _ = setsockopt(fd, SOL_SOCKET, option, &value, socklen_t(MemoryLayout<timeval>.size))
+        }
+    }
+
+    /// TCP_NODELAY: a reply goes out at once instead of waiting to be merged with the next.
+    func setNoDelay() {
+        var on: Int32 = 1
+        _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    /// Wakes a thread blocked on this socket (SHUT_RD: its reads return end of stream).
+    func shutdown(_ how: Int32) { _ = Glibc.shutdown(fd, how) }
+
+    func close() { _ = Glibc.close(fd) }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import RDR
+import RDRArguments
+import RDRServer
+
+/// `rdr serve`: every virtual disk as a live NBD export, in the foreground, holding the lock.
+enum ServeCommand {
+    static let spec = CommandSpec(
+        path: ["serve"],
+        overview: "Serve every virtual disk over NBD (qemu, nbdfuse, qemu-img, fio, nbdcopy can use them).",
+        usage: "rdr serve [--socket <path>] [--listen <host:port>] [--allow-remote] [--read-only] [--max-connections <n>]",
+        options: Common.options + [
+            OptionSpec(names: ["--socket"], value: "path", help: "Unix socket to listen on (default <system>/nbd.sock; mode 0600)."),
+            OptionSpec(names: ["--listen"], value: "host:port", help: "Also (or, without --socket, only) listen on TCP, e.g. 127.0.0.1:10809."),
+            OptionSpec(names: ["--allow-remote"], value: nil, help: "Allow --listen on an address that is not loopback."),
+            OptionSpec(names: ["--read-only"], value: nil, help: "Every export is read-only (writes fail with EPERM)."),
+            OptionSpec(names: ["--max-connections"], value: "n", help: "Clients at once (default 128)."),
+            OptionSpec(names: ["--workers"], value: "n", help: "Threads executing requests (default 8).", hidden: true),
+        ],
+        discussion: """
+            There is no TLS and no authentication: whoever can connect can read and write every
+            disk. The Unix socket is created with mode 0600, and --listen refuses addresses that
+            are not loopback unless --allow-remote is given.
+
+            Exports, for each disk D: D (the disk as the Production Side sees it), D@production,
+            D@upgrade, D@10 and D@11. Access follows the mirror semantics and is checked on every
+            request: while split, the Upgrade Side of a data disk is refused (NBD_OPT_GO answers
+            NBD_REP_ERR_POLICY), and a mode change that takes access away from a connected client
+            makes its requests fail with EPERM. A write is answered once its write-intent bits are
+            durable and its bytes are in every member it goes to; FLUSH makes every answered write
+            durable on every member; FUA makes its own write durable.
+
+            Runs in the foreground and holds the system's lock. SIGINT or SIGTERM: stop accepting,
+            finish the requests already received, flush every disk, exit 0.
+            """,
+        run: run)
+
+    static func run(_ p: Parsed) throws -> Int32 {
+        try p.noMorePositionals(than: 0)
+        var configuration = ServerConfiguration()
+        configuration.readOnly = p.has("--read-only")
+        if let n = try p.integer("--max-connections") {
+            guard n > 0 else { throw p.usage("--max-connections needs a positive number") }
+            configuration.maxConnections = n
+        }
+        if let n = try p.integer("--workers") {
+            guard n > 0, n <= 256 else { throw p.usage("--workers needs a number from 1 to 256") }
+            configuration.workerThreads = n
+        }
+        if p.has("--allow-remote") && !p.has("--listen") { throw p.usage("--allow-remote needs --listen") }
+        let system = try Common.open(p)
+        let lock = try system.lock(command: Common.commandLine)
+        defer { lock.release() }
+        let signals = ServeSignals.block()  // before any thread starts, so all inherit the mask
+        var listeners: [Listener] = []
+        do {
+            if p.has("--socket") || !p.has("--listen") {
+                listeners.append(try Listener.unix(path: p.value("--socket") ?? system.path + "/nbd.sock"))
+            }
+            if let address = p.value("--listen") {
+                listeners.append(try Listener.tcp(address, allowRemote: p.has("--allow-remote")))
+            }
+        } catch {
+            for listener in listeners { listener.close() }
+            throw error
+        }
+        let disks = SystemDiskProvider(system: system)
+        let server = NBDServer(disks: disks, configuration: configuration) { Terminal.err("rdr serve: " + $0) }
+        for listener in listeners { try server.serve(listener) }
+        announce(system: system, disks: disks, listeners: listeners, readOnly: configuration.readOnly)
+        let signal = signals.wait()
+        Terminal.out("rdr serve: \(signal == SIGINT ? "SIGINT" : "SIGTERM"): stopping (\(server.connectionCount) connection(s) open)")
+        let report = server.stop()
+        for error in report.errors { Terminal.err("Error: \(error)") }
+        let cut = report.cutOff > 0 ? "; \(report.cutOff) client(s) that did not read their replies were cut off" : ""
+        Terminal.out("rdr serve: stopped; flushed \(report.flushed.isEmpty ? "nothing (no disk was used)" : report.flushed.joined(separator: ", "))\(cut)")
+        return report.errors.isEmpty ? ExitCode.success : ExitCode.failure
+    }
+
+    /// Where to connect and what can be reached now.
+    static func announce(system: RDRSystem, disks: SystemDiskProvider, listeners: [Listener], readOnly: Bool) {
+        Terminal.out("rdr serve: system \(system.path), pid \(getpid())\(readOnly ? ", read-only" : ""); no TLS, no authentication")
+        for listener in listeners {
+            Terminal.out("listening on \(listener.address)\(listener.address.hasPrefix("unix:") ? " (mode 0600)" : "")  e.g. \(listener.uri(export: "EXPORT"))")
+        }
+        Terminal.out("exports:")
+        for name in disks.diskNames {
+            let names = [name, name + "@production", name + "@upgrade", name + "@10", name + "@11"].joined(separator: " ")
+            do {
+                let disk = try disks.disk(named: name)
+                Terminal.out("  \(names)  (\(disk.role), \(ByteSize.format(disk.size)), \(disk.record.mode))")
+            } catch {
+                Terminal.out("  \(names)  (not served: \(error.message))")
+            }
+        }
+        Terminal.out("Stop with Ctrl-C or SIGTERM.")
+    }
+}
+
+/// SIGINT and SIGTERM taken synchronously: blocked in every thread, awaited by `sigwait`.
+struct ServeSignals {
+    var set = sigset_t()
+
+    static func block() -> ServeSignals {
+        var s = ServeSignals()
+        sigemptyset(&s.set)
+        sigaddset(&s.set, SIGINT)
+        sigaddset(&s.set, SIGTERM)
+        pthread_sigmask(SIG_BLOCK, &s.set, nil)
+        signal(SIGPIPE, SIG_IGN)  // a client that hangs up must not kill the server
+        return s
+    }
+
+    func wait() -> Int32 {
+        var set = self.set
+        var received: Int32 = 0
+        while sigwait(&set, &received) != 0 {}
+        return received
+    }
+}
