@@ -19,8 +19,11 @@ extension Connection {
             _ = send(OptionReply(option: .abort, body: .ack).encoded)
             return .end
         case .list:
+            // Only what a client can use now: nbdinfo --list and others GO to every name listed,
+            // and an export the mirror semantics refuse would fail the whole listing.
             var out: [UInt8] = []
             for export in ExportName.all(disks: core.disks.diskNames) {
+                guard case .found = resolve(export.name) else { continue }
                 OptionReply(option: .list, body: .server(name: export.name, details: export.details)).encode(into: &out)
             }
             OptionReply(option: .list, body: .ack).encode(into: &out)
