@@ -1,0 +1,93 @@
+import Foundation
+import Glibc
+import XCTest
+
+/// `rdr serve` end to end: help, refusals with their exit codes, the socket's mode, the lock,
+/// and a clean stop on SIGTERM that flushes and exits 0.
+final class ServeCommandTests: XCTestCase {
+    private func scratch() throws -> String {
+        let dir = NSTemporaryDirectory() + "rdr-serve-" + UUID().uuidString.prefix(8)
+        try ServeProcess.initSystem(dir, disks: ["boot:16M:mandatory", "data:16M:data"])
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
+        return dir
+    }
+
+    func testHelpSaysThereIsNoTLSOrAuthentication() throws {
+        let r = try Tools.run(Tools.rdr, ["serve", "--help"])
+        XCTAssertEqual(r.status, 0)
+        XCTAssertTrue(r.stdout.contains("There is no TLS and no authentication"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("--allow-remote") && r.stdout.contains("--read-only") && r.stdout.contains("--max-connections"))
+    }
+
+    func testRemoteAddressesAreRefusedUnlessAllowed() throws {
+        let dir = try scratch()
+        let r = try Tools.run(Tools.rdr, ["serve", "--system", dir, "--listen", "0.0.0.0:0"])
+        XCTAssertEqual(r.status, 64, r.output)
+        XCTAssertTrue(r.stderr.hasPrefix("Error: refusing to listen on 0.0.0.0"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("--allow-remote"), r.stderr)
+        let bad = try Tools.run(Tools.rdr, ["serve", "--system", dir, "--listen", "localhost"])
+        XCTAssertEqual(bad.status, 64, bad.output)
+        XCTAssertTrue(bad.stderr.contains("--listen wants HOST:PORT"), bad.stderr)
+        XCTAssertEqual(try Tools.run(Tools.rdr, ["serve", "--system", dir, "--allow-remote"]).status, 64)
+    }
+
+    func testServesOnTCPLoopbackAndStopsCleanly() throws {
+        try Tools.require("nbdinfo")
+        let dir = try scratch()
+        let (p, out, err) = try Tools.start(Tools.rdr, ["serve", "--system", dir, "--listen", "127.0.0.1:0"])
+        var port = ""
+        let handle = out.fileHandleForReading
+        var text = ""
+        while port.isEmpty, p.isRunning {
+            let chunk = handle.availableData
+            if chunk.isEmpty { break }
+            text += String(decoding: chunk, as: UTF8.self)
+            if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("listening on tcp:127.0.0.1:") }) {
+                port = String(line.dropFirst("listening on tcp:127.0.0.1:".count).prefix { $0.isNumber })
+            }
+        }
+        XCTAssertFalse(port.isEmpty, text)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/nbd.sock"), "--listen alone must not open the Unix socket")
+        let info = try Tools.run("nbdinfo", ["--size", "nbd://127.0.0.1:\(port)/data"])
+        XCTAssertEqual(info.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "\(16 << 20)", info.output)
+        kill(p.processIdentifier, SIGTERM)
+        let r = Tools.finish(p, out, err)
+        XCTAssertEqual(r.status, 0, r.output)
+    }
+
+    func testUnixSocketIsPrivateTheLockIsHeldAndSIGTERMFlushes() throws {
+        try Tools.require("qemu-io")
+        let dir = try scratch()
+        let serve = try ServeProcess(system: dir)
+        var st = stat()
+        XCTAssertEqual(stat(serve.socket, &st), 0)
+        XCTAssertEqual(st.st_mode & 0o777, 0o600)
+        let busy = try Tools.run(Tools.rdr, ["write", "boot", "--offset", "0", "--pattern", "1", "--length", "4K", "--system", dir])
+        XCTAssertEqual(busy.status, 75, busy.output)
+        XCTAssertTrue(busy.stderr.contains("rdr serve"), busy.stderr)
+        let second = try Tools.run(Tools.rdr, ["serve", "--system", dir, "--socket", dir + "/other.sock"])
+        XCTAssertEqual(second.status, 75, second.output)
+        let w = try Tools.run("qemu-io", ["-f", "raw", "-c", "write -P 0x42 0 65536", serve.uri("boot")])
+        XCTAssertEqual(w.status, 0, w.output)
+        let r = serve.stop(SIGTERM)
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.stdout.contains("stopped; flushed boot"), r.stdout)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: serve.socket), "the socket file was left behind")
+        // Flushed duplex writes leave the disk in sync: no `Resync needed`.
+        let status = try Tools.run(Tools.rdr, ["status", "boot", "--system", dir])
+        XCTAssertTrue(status.stdout.contains("Status: None"), status.stdout)
+    }
+
+    func testALiveSocketIsNotTakenOverAndAStaleOneIs() throws {
+        let dir = try scratch()
+        let serve = try ServeProcess(system: dir)
+        let other = try scratch()
+        let r = try Tools.run(Tools.rdr, ["serve", "--system", other, "--socket", serve.socket])
+        XCTAssertEqual(r.status, 75, r.output)
+        XCTAssertTrue(r.stderr.contains("another server is listening on \(serve.socket)"), r.stderr)
+        serve.stop(SIGKILL)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: serve.socket), "a killed server leaves its socket file")
+        let again = try ServeProcess(system: dir)  // replaces the stale socket
+        XCTAssertEqual(again.stop().status, 0)
+    }
+}
