@@ -14,10 +14,12 @@ enum RequestExecution {
             case .read:
                 try read(job, &scratch)
                 return
-            case .write:
+            case .write where r.length > 0:
                 guard let buffer = job.buffer else { throw RDRError(.io, "no buffer for the payload") }
                 try t.export.disk.write(side: t.export.name.side, offset: Int64(r.offset), from: buffer.pointer,
                                         count: Int(r.length), durable: r.flags.contains(.fua))
+            case .write:
+                try t.export.disk.checkAccess(side: t.export.name.side)  // 0 bytes: nothing to write
             case .flush:
                 if !t.core.configuration.readOnly { try t.export.disk.flush() }
             case .trim, .writeZeroes:

@@ -8,14 +8,14 @@ enum ServeCommand {
     static let spec = CommandSpec(
         path: ["serve"],
         overview: "Serve every virtual disk over NBD (qemu, nbdfuse, qemu-img, fio, nbdcopy can use them).",
-        usage: "rdr serve [--socket <path>] [--listen <host:port>] [--allow-remote] [--read-only] [--max-connections <n>]",
+        usage: "rdr serve [--socket <path>] [--listen <host:port>] [--allow-remote] [--read-only] [--max-connections <n>] [--workers <n>]",
         options: Common.options + [
             OptionSpec(names: ["--socket"], value: "path", help: "Unix socket to listen on (default <system>/nbd.sock; mode 0600)."),
             OptionSpec(names: ["--listen"], value: "host:port", help: "Also (or, without --socket, only) listen on TCP, e.g. 127.0.0.1:10809."),
             OptionSpec(names: ["--allow-remote"], value: nil, help: "Allow --listen on an address that is not loopback."),
             OptionSpec(names: ["--read-only"], value: nil, help: "Every export is read-only (writes fail with EPERM)."),
             OptionSpec(names: ["--max-connections"], value: "n", help: "Clients at once (default 128)."),
-            OptionSpec(names: ["--workers"], value: "n", help: "Threads executing requests (default 8).", hidden: true),
+            OptionSpec(names: ["--workers"], value: "n", help: "Threads executing requests, shared by all clients (default 8)."),
         ],
         discussion: """
             There is no TLS and no authentication: whoever can connect can read and write every
