@@ -5,15 +5,15 @@ extension VirtualDisk {
     /// write-intent: every region the ranges touch is marked in the route's bitmaps, and a newly
     /// set bit is durable before any byte of its region is written.
     ///
-    /// The changed bitmap pages are written under the state mutex, but their fdatasync runs
-    /// outside it, so writers that dirty new regions at the same time sync concurrently (the
-    /// kernel merges their flushes) instead of queueing one fdatasync each behind the mutex
-    /// (measured with fio, 4 × 16 random writes on fresh regions: 4 KiB 23 → 67 MiB/s,
-    /// 64 KiB 480 → 1192 MiB/s). What makes that safe is the range lock, taken on whole regions: a
-    /// writer whose region's bit is already set can only get the region after the writer that
-    /// set it has finished its sync. The route and the marks are decided under the state mutex
-    /// from the record of that instant; a mode change (which takes the whole-disk range lock)
-    /// happens wholly before or wholly after.
+    /// New bits are made durable by group commit (`WriteIntentCommit`): the sync runs outside
+    /// the state mutex and covers every writer that set bits meanwhile, instead of one fdatasync
+    /// per writer queued behind the mutex (fio, 4 × 16 random writes on fresh regions of a split
+    /// disk: 4 KiB 23 → 105 MiB/s, 64 KiB 480 → 1200 MiB/s). Writers whose bits were already set
+    /// need no sync: the range lock is taken on whole regions, so the writer that set a bit
+    /// holds its region until the bit is durable. While resyncing, the resync's checkpoint may
+    /// persist the same bitmap without range locks, so bits are then synced under the mutex as
+    /// the checkpoint does. The route and the marks come from the record of one instant; a mode
+    /// change (whole-disk range lock) happens wholly before or after.
     @discardableResult
     func mutate(side: SideSelector?, _ byteRanges: [Range<Int64>],
                 apply: (FileDescriptor) throws(Errno) -> Void) throws(RDRError) -> [Enclosure] {
@@ -22,18 +22,20 @@ extension VirtualDisk {
         guard !byteRanges.isEmpty else { return [] }
         let regionRanges = byteRanges.map { byteRange(regions: regions(of: $0)) }
         return try ranges.withLock(regionRanges) { () throws(RDRError) -> [Enclosure] in
-            let (route, unsynced) = try state.withLock { (s) throws(RDRError) -> (Route, [FileDescriptor]) in
+            let (route, tickets) = try state.withLock { (s) throws(RDRError) -> (Route, [(Enclosure, UInt64)]) in
                 let route = try writeRoute(side, s.record)
-                var unsynced: [FileDescriptor] = []
+                var tickets: [(Enclosure, UInt64)] = []
                 for e in route.mark {
                     var changed = false
                     for range in byteRanges {
                         for r in regions(of: range) where s.bitmaps[e.index].set(r) { changed = true }
                     }
                     guard changed else { continue }
-                    let bitmap = s.bitmaps[e.index]
-                    try io { () throws(Errno) in _ = try s.metadata[e.index].persist(bitmap, sync: false) }
-                    unsynced.append(s.metadata[e.index].fd)
+                    if route.mirroredDuringResync {
+                        try persist(e, in: &s)
+                    } else {
+                        tickets.append((e, intentCommits[e.index].request()))
+                    }
                 }
                 for range in byteRanges {
                     for r in regions(of: range) {
@@ -41,15 +43,28 @@ extension VirtualDisk {
                         if route.mirroredDuringResync { s.mirroredDuringResync?.set(r) }
                     }
                 }
-                return (route, unsynced)
+                return (route, tickets)
             }
-            // A failed sync fails the write before any data is written; the page's durability is
-            // then unknown, as after any failed fsync, and the disk must be treated as failed.
-            for metadata in unsynced { try io { () throws(Errno) in try metadata.dataSync() } }
+            for (e, ticket) in tickets { try commitIntent(e, ticket) }
             for e in route.members {
                 try io { () throws(Errno) in try apply(images[e.index]) }
             }
             return route.members
+        }
+    }
+
+    /// Waits until `ticket`'s bits of member `e` are durable, leading the commit if no one is:
+    /// the changed pages are written under the state mutex, the fdatasync runs outside it.
+    private func commitIntent(_ e: Enclosure, _ ticket: UInt64) throws(RDRError) {
+        let commit = intentCommits[e.index]
+        try commit.wait(for: ticket) { () throws(RDRError) -> UInt64 in
+            let (metadata, covered) = try state.withLock { (s) throws(RDRError) -> (FileDescriptor, UInt64) in
+                let bitmap = s.bitmaps[e.index]
+                try io { () throws(Errno) in _ = try s.metadata[e.index].persist(bitmap, sync: false) }
+                return (s.metadata[e.index].fd, commit.lastTicket)
+            }
+            try io { () throws(Errno) in try metadata.dataSync() }
+            return covered
         }
     }
 

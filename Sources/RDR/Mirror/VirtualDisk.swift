@@ -17,6 +17,8 @@ public final class VirtualDisk: Sendable {
     public let imagePaths: [String]
     public let metadataPaths: [String]
     let ranges = RangeLock()
+    /// Write-intent group commit, per member (see `mutate`).
+    let intentCommits = [WriteIntentCommit(), WriteIntentCommit()]
     let state: Mutex<State>
     let writable: Bool
 
