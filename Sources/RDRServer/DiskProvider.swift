@@ -11,20 +11,25 @@ public protocol VirtualDiskProvider: Sendable {
     func disk(named name: String) throws(RDRError) -> VirtualDisk
 }
 
-/// The simplest provider: the disks of one open system, each opened read-write on first use
-/// and kept open for the process's lifetime.
+/// The simplest provider: the disks of one open system, each opened on first use and kept open
+/// for the process's lifetime. `.readOnly` (a read-only server) never writes a metadata file,
+/// not even to roll a lagging member's header forward.
 public final class SystemDiskProvider: VirtualDiskProvider {
     public let system: RDRSystem
+    public let access: FileDescriptor.Access
     private let opened = Mutex<[String: VirtualDisk]>([:])
 
-    public init(system: RDRSystem) { self.system = system }
+    public init(system: RDRSystem, access: FileDescriptor.Access = .readWrite) {
+        self.system = system
+        self.access = access
+    }
 
     public var diskNames: [String] { system.manifest.disks.map(\.name) }
 
     public func disk(named name: String) throws(RDRError) -> VirtualDisk {
         try opened.withLock { (disks) throws(RDRError) -> VirtualDisk in
             if let disk = disks[name] { return disk }
-            let disk = try system.disk(name)
+            let disk = try system.disk(name, access: access)
             disks[name] = disk
             return disk
         }

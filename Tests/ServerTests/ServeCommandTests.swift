@@ -78,6 +78,24 @@ final class ServeCommandTests: XCTestCase {
         XCTAssertTrue(status.stdout.contains("Status: None"), status.stdout)
     }
 
+    /// `--read-only`: writes fail with EPERM and no file of the system changes, metadata included.
+    func testReadOnlyServerChangesNoFile() throws {
+        try Tools.require("qemu-io")
+        let dir = try scratch()
+        func files() -> [String: Data] {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+            return Dictionary(uniqueKeysWithValues: names.filter { !$0.hasPrefix(".rdr.lock") && $0 != "nbd.sock" }
+                .map { ($0, FileManager.default.contents(atPath: dir + "/" + $0) ?? Data()) })
+        }
+        let before = files()
+        let serve = try ServeProcess(system: dir, arguments: ["--read-only"])
+        let w = try Tools.run("qemu-io", ["-f", "raw", "-c", "write -P 0x42 0 4096", serve.uri("boot")])
+        XCTAssertNotEqual(w.status, 0, w.output)
+        XCTAssertEqual(try Tools.run("qemu-io", ["-f", "raw", "-r", "-c", "read -P 0 0 4096", serve.uri("data@11")]).status, 0)
+        XCTAssertEqual(serve.stop().status, 0)
+        XCTAssertEqual(files(), before, "a read-only server changed a file")
+    }
+
     func testALiveSocketIsNotTakenOverAndAStaleOneIs() throws {
         let dir = try scratch()
         let serve = try ServeProcess(system: dir)

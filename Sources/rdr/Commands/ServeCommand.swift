@@ -64,7 +64,7 @@ enum ServeCommand {
             for listener in listeners { listener.close() }
             throw error
         }
-        let disks = SystemDiskProvider(system: system)
+        let disks = SystemDiskProvider(system: system, access: configuration.readOnly ? .readOnly : .readWrite)
         let server = NBDServer(disks: disks, configuration: configuration) { Terminal.err("rdr serve: " + $0) }
         for listener in listeners { try server.serve(listener) }
         announce(system: system, disks: disks, listeners: listeners, readOnly: configuration.readOnly)

@@ -24,7 +24,7 @@ final class ServedSystem {
             DiskSpec(name: "boot", size: Self.diskSize, role: .mandatory, regionSize: region),
             DiskSpec(name: "data", size: Self.diskSize, role: .data, regionSize: region),
         ], primary: .ten, force: false)
-        disks = SystemDiskProvider(system: system)
+        disks = SystemDiskProvider(system: system, access: configuration.readOnly ? .readOnly : .readWrite)
         socket = path + "/nbd.sock"
         let lines = log
         server = NBDServer(disks: disks, configuration: configuration) { line in lines.append(line) }
