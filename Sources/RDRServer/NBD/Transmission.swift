@@ -7,10 +7,11 @@ import Synchronization
 /// bytes in flight), and its reply path. Workers of the shared pool call `send` concurrently;
 /// the send lock keeps each reply's bytes together on the wire.
 ///
-/// A worker never blocks on the socket: it sends with MSG_DONTWAIT, and when the client is not
-/// reading fast enough the rest of the reply is queued for this connection's writer thread
-/// (started on demand). So a client that stops reading holds only its own budget's worth of
-/// memory and no worker; every other client keeps being served.
+/// A worker never blocks on the socket for long: it sends without blocking, waits at most
+/// `patience` for a client to drain a full socket buffer, and otherwise queues the rest of the
+/// reply for this connection's writer thread (started on demand). So a client that stops
+/// reading holds only its own budget's worth of memory and no worker; every other client keeps
+/// being served.
 final class Transmission: @unchecked Sendable {
     let id: Int
     let socket: Socket
@@ -26,6 +27,10 @@ final class Transmission: @unchecked Sendable {
     private var writerRunning = false
     private var broken = false
     private let lastRefusal = Mutex<String?>(nil)
+
+    /// How long a worker waits for a client to drain its socket before it queues the rest of
+    /// a reply for the writer thread (seconds). Waiting holds this connection's send lock only.
+    static let patience = 0.02
 
     /// What releasing a reply gives back: its buffer and the bytes charged for it.
     struct Completion {
@@ -78,9 +83,11 @@ final class Transmission: @unchecked Sendable {
             sendLock.unlock()
             return complete(completion)
         }
-        var reply: PendingReply?
+        let reply: PendingReply
         if pending.isEmpty {
-            let n = socket.send(header, data, wait: false)
+            // A client that reads keeps up within a few milliseconds; only one that does not
+            // gets its replies queued for the writer thread.
+            let n = socket.send(header, data, patience: Self.patience)
             let total = header.count + data.count
             if n == total {
                 sendLock.unlock()
@@ -96,8 +103,9 @@ final class Transmission: @unchecked Sendable {
         } else {
             reply = remainder(header, data, sent: 0, completion)
         }
-        if let reply { pending.append(reply) }
+        pending.append(reply)
         let startWriter = !writerRunning
+        if writerRunning { sendLock.signal() }
         writerRunning = true
         sendLock.unlock()
         if startWriter && !Threads.start({ [self] in writeQueued() }) {
@@ -110,12 +118,14 @@ final class Transmission: @unchecked Sendable {
         return PendingReply(header: Array(header[headerSent...]), data: data, dataSent: sent - headerSent, completion: c)
     }
 
-    /// The writer thread: sends the queued replies in order, blocking, and ends when the queue
-    /// is empty (the next stall starts another). SO_SNDTIMEO wakes it now and then, so a server
-    /// that stops can cut off a client that never reads again.
+    /// The writer thread: sends the queued replies in order, blocking, and ends once the queue
+    /// has stayed empty for a second (a client reading large replies keeps one writer instead of
+    /// starting one per reply). SO_SNDTIMEO wakes it now and then, so a server that stops can
+    /// cut off a client that never reads again.
     private func writeQueued() {
         while true {
             sendLock.lock()
+            if pending.isEmpty && !broken { sendLock.wait(seconds: 1) }
             guard !broken, var reply = pending.first else {
                 let dropped = pending
                 pending.removeAll()

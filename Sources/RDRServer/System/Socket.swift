@@ -51,6 +51,26 @@ struct Socket: Sendable {
         }
     }
 
+    /// Sends `header` then `data` without blocking longer than `patience` seconds in all: when
+    /// the socket buffer is full it waits (poll) for the client to drain it. Returns the bytes
+    /// sent (fewer than all when the client was too slow), or -errno on an error.
+    func send(_ header: UnsafeRawBufferPointer, _ data: UnsafeRawBufferPointer, patience: Double) -> Int {
+        let total = header.count + data.count
+        let deadline = monotonicSeconds() + patience
+        var sent = 0
+        while sent < total {
+            let h = min(sent, header.count)
+            let n = send(UnsafeRawBufferPointer(rebasing: header[h...]), UnsafeRawBufferPointer(rebasing: data[(sent - h)...]), wait: false)
+            if n > 0 { sent += n; continue }
+            guard n == -Int(EAGAIN) else { return sent > 0 ? sent : n }
+            let left = Int32((deadline - monotonicSeconds()) * 1000)
+            guard left > 0 else { break }
+            var ready = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            if poll(&ready, 1, left) < 0 && errno != EINTR { break }
+        }
+        return sent
+    }
+
     /// Sends all of `bytes`, blocking (handshake replies; SO_SNDTIMEO bounds the wait).
     /// Returns 0, or the errno that stopped it.
     func sendAll(_ bytes: [UInt8]) -> Int32 {
