@@ -58,6 +58,24 @@ final class ServingIOTests: XCTestCase {
         }
     }
 
+    /// syncData: what was written before it survives a power cut on both members, and the
+    /// duplex bits stay set (only `flush` clears them).
+    func testSyncDataMakesReturnedWritesDurableAndKeepsTheBits() throws {
+        let t = try TempSystem()
+        let sys = PowerCutSystemCalls()
+        let boot = try RDRSystem.open(at: t.path, sys: sys).disk("boot")
+        let data = pattern(8192, seed: 8, offset: 2 * region)
+        try data.withUnsafeBytes { raw in
+            try boot.write(side: nil, offset: 2 * region, from: raw.baseAddress!, count: raw.count, durable: false)
+        }
+        try boot.syncData()
+        sys.crash(.dropAll)
+        for e in Enclosure.allCases { XCTAssertTrue(bytes(t.image("boot", e), 2 * region, data.count) == data, "member \(e)") }
+        let reopened = try t.reopen().disk("boot", access: .readOnly)
+        XCTAssertEqual(reopened.bitmap(.ten).runs, [2..<3])
+        XCTAssertEqual(reopened.bitmap(.eleven).runs, [2..<3])
+    }
+
     /// Write-intent: a write to a fresh region returns only after its bit is durable (the bit
     /// survives a power cut that drops the data), and in split mode it marks only its side.
     func testWriteIntentIsDurableBeforeTheWriteReturns() throws {

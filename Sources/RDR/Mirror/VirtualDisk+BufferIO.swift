@@ -20,4 +20,14 @@ extension VirtualDisk {
         }
         if durable { try syncImages(members) }
     }
+
+    /// Makes every write that has returned durable on every member: fdatasync of both images,
+    /// without waiting for writes in flight and without touching the bitmaps (a write's bits
+    /// were durable before its data was written). Unlike `flush`, it does not clear the bits of
+    /// synced duplex writes, so it never stops the other writers; a caller that wants them
+    /// cleared calls `flush` now and then (md clears its bitmap lazily the same way).
+    public func syncData() throws(RDRError) {
+        try requireWritable()
+        try syncImages([.ten, .eleven])
+    }
 }

@@ -85,6 +85,24 @@ final class ServerCore: @unchecked Sendable {
 
     var usedDisks: [(String, VirtualDisk)] { registry.withLock { $0.used.sorted { $0.key < $1.key } } }
 
+    /// NBD_CMD_FLUSH: every answered write of every connection made durable on every member.
+    /// Usually just fdatasync of the images (`syncData`), which lets other writers go on; at
+    /// most every `bitClearInterval` seconds a disk's full `flush` (which waits for the writes
+    /// in flight) also clears the bits of synced duplex writes, so a crash then reports
+    /// `Resync needed` only for regions written in the last few seconds.
+    func flush(_ export: ExportTarget) throws(RDRError) {
+        let now = monotonicSeconds()
+        let clear = lastBitClear.withLock { last -> Bool in
+            guard now - (last[export.name.disk] ?? 0) >= Self.bitClearInterval else { return false }
+            last[export.name.disk] = now
+            return true
+        }
+        if clear { try export.disk.flush() } else { try export.disk.syncData() }
+    }
+
+    static let bitClearInterval = 5.0
+    private let lastBitClear = Mutex<[String: Double]>([:])
+
     /// Shuts down every live connection's socket as `how` says (SHUT_RD: readers see the end
     /// of the stream and finish what is in flight; SHUT_RDWR: replies cannot leave either).
     /// Under the registry lock: a connection leaves the registry before it closes its

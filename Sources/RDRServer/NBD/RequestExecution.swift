@@ -21,7 +21,7 @@ enum RequestExecution {
             case .write:
                 try t.export.disk.checkAccess(side: t.export.name.side)  // 0 bytes: nothing to write
             case .flush:
-                if !t.core.configuration.readOnly { try t.export.disk.flush() }
+                if !t.core.configuration.readOnly { try t.core.flush(t.export) }
             case .trim, .writeZeroes:
                 try zero(t, r)
             case .blockStatus:
