@@ -96,11 +96,97 @@ struct Oracle {
     }
 }
 
+/// Every non-hidden file of the system with its bytes (member images, metadata, manifest).
+func snapshot(_ system: String) -> [String: Data] {
+    var out: [String: Data] = [:]
+    for name in (try? FileManager.default.contentsOfDirectory(atPath: system)) ?? [] where !name.hasPrefix(".") {
+        if let d = FileManager.default.contents(atPath: system + "/" + name) { out[name] = d }
+    }
+    return out
+}
+
+/// Hostile move: the manifest edited so a member names a file that is not its own (another
+/// member's image or metadata, rdr's own files, a path outside). The oracle: every command is
+/// refused with 65 and no file changes; the edit is then undone.
+@MainActor func hostileManifestEdit(_ system: String) -> String? {
+    let manifestPath = system + "/rdr.json"
+    guard let original = FileManager.default.contents(atPath: manifestPath),
+          var object = (try? JSONSerialization.jsonObject(with: original)) as? [String: Any],
+          var disksJSON = object["disks"] as? [[String: Any]] else { return "cannot read the manifest" }
+    let d = Int(rng.next() % UInt64(disksJSON.count))
+    var members = disksJSON[d]["members"] as? [[String: Any]] ?? []
+    let m = Int(rng.next() % UInt64(max(1, members.count)))
+    let other = disks[(d + 1) % disks.count]
+    let key = pick(["image", "metadata"])
+    let value = pick(["\(other)-10.img", "\(other)-11.rdrmeta", "\(disks[d])-\([11, 10][m]).img", "rdr.json", ".rdr.lock",
+                      "session.json", "../outside.img", "/tmp/outside.img", "", "activity.log.jsonl"])
+    members[m][key] = value
+    disksJSON[d]["members"] = members
+    object["disks"] = disksJSON
+    guard let edited = try? JSONSerialization.data(withJSONObject: object) else { return "cannot write the manifest" }
+    try? edited.write(to: URL(fileURLWithPath: manifestPath))
+    defer { try? original.write(to: URL(fileURLWithPath: manifestPath)) }
+    return expectRefused(system, what: "manifest edit \(disks[d]) member \(m) \(key)=\(value)")
+}
+
+/// Hostile move: member images swapped (within a disk or between disks) or one replaced by a
+/// copy of another file. The oracle: writes and resyncs are refused with 65, status says
+/// Error, no file changes; the images are then put back.
+@MainActor func swapOrReplaceImages(_ system: String) -> String? {
+    let a = "\(system)/\(pick(disks))-\(pick([10, 11])).img"
+    let kind = pick(["within", "between", "replace"])
+    let b: String
+    switch kind {
+    case "within": b = a.hasSuffix("-10.img") ? a.replacingOccurrences(of: "-10.img", with: "-11.img") : a.replacingOccurrences(of: "-11.img", with: "-10.img")
+    case "between": b = a.contains("/boot-") ? a.replacingOccurrences(of: "/boot-", with: "/data-") : a.replacingOccurrences(of: "/data-", with: "/boot-")
+    default: b = a + ".saved"
+    }
+    let fm = FileManager.default
+    if kind == "replace" {
+        try? fm.moveItem(atPath: a, toPath: b)
+        try? fm.copyItem(atPath: b, toPath: a)  // same bytes, another file: a restore from a backup
+    } else {
+        try? fm.moveItem(atPath: a, toPath: a + ".swap")
+        try? fm.moveItem(atPath: b, toPath: a)
+        try? fm.moveItem(atPath: a + ".swap", toPath: b)
+    }
+    defer {
+        if kind == "replace" {
+            try? fm.removeItem(atPath: a)
+            try? fm.moveItem(atPath: b, toPath: a)
+        } else {
+            try? fm.moveItem(atPath: a, toPath: a + ".swap")
+            try? fm.moveItem(atPath: b, toPath: a)
+            try? fm.moveItem(atPath: a + ".swap", toPath: b)
+        }
+    }
+    let disk = String(a.split(separator: "/").last?.split(separator: "-").first ?? "boot")
+    let (_, out) = rdr(["status", "--json", disk], system: system)
+    guard out.contains("\"status\":\"Error\"") else { return "\(kind) swap of \(a): status does not say Error" }
+    // (--full is left out here: it is the way out, and rebuilds from the member the user names.)
+    return expectRefused(system, what: "\(kind) swap of \(a)", disks: [disk], full: false)
+}
+
+/// Runs a random changing command, which must be refused with 65 and change no file.
+@MainActor func expectRefused(_ system: String, what: String, disks names: [String] = disks, full: Bool = true) -> String? {
+    let before = snapshot(system)
+    let disk = pick(names), side = pick(["production", "upgrade"])
+    var commands = [["write", disk, "--side", side, "--offset", "0", "--pattern", "1", "--length", "4096"],
+                    ["disk", "resync", disk, "--from", pick(["10", "11"])],
+                    ["workload", disk, "--side", side, "--bytes", "64K"]]
+    if full { commands.append(["disk", "resync", disk, "--from", pick(["10", "11"]), "--full", "--force"]) }
+    let args = pick(commands)
+    let (status, _) = rdr(args, system: system)
+    if status != 65 { return "\(what): 'rdr \(args.joined(separator: " "))' exited \(status), must be refused with 65" }
+    if snapshot(system) != before { return "\(what): 'rdr \(args.joined(separator: " "))' changed files" }
+    return nil
+}
+
 var rng = SplitMixRandom(seed: options.seed)
 @MainActor func chance(_ percent: Int) -> Bool { Int(rng.next() % 100) < percent }
 @MainActor func pick<T>(_ xs: [T]) -> T { xs[Int(rng.next() % UInt64(xs.count))] }
 
-var kills = 0, mismatches = 0, runs = 0
+var kills = 0, mismatches = 0, runs = 0, hostile = 0
 for run in 0..<options.runs {
     let runSeed = rng.next()
     rng = SplitMixRandom(seed: runSeed)
@@ -126,6 +212,12 @@ for run in 0..<options.runs {
 
     for _ in 0..<options.steps {
         settle()
+        if chance(15) && SystemLock.holder(systemPath: system, sys: LinuxSystemCalls()) == nil {
+            hostile += 1
+            failure = chance(50) ? hostileManifestEdit(system) : swapOrReplaceImages(system)
+            if failure != nil { break }
+            continue
+        }
         let state = oracle.state
         let killIt = chance(options.killPercent)
         let delay = Double(rng.next() % 60) / 1000
@@ -205,5 +297,5 @@ for run in 0..<options.runs {
         print("MISMATCH run \(run) (replay: --seed \(options.seed) --runs \(run + 1)): \(failure)")
     }
 }
-print("\(runs) runs, \(kills) kills, \(mismatches) mismatches (seed \(options.seed))")
+print("\(runs) runs, \(kills) kills, \(mismatches) mismatches, \(hostile) hostile edits and swaps refused (seed \(options.seed))")
 exit(mismatches == 0 ? 0 : 1)

@@ -14,8 +14,8 @@ enum ServeCommand {
             OptionSpec(names: ["--listen"], value: "host:port", help: "Also (or, without --socket, only) listen on TCP, e.g. 127.0.0.1:10809."),
             OptionSpec(names: ["--allow-remote"], value: nil, help: "Allow --listen on an address that is not loopback."),
             OptionSpec(names: ["--read-only"], value: nil, help: "Every export is read-only (writes fail with EPERM)."),
-            OptionSpec(names: ["--max-connections"], value: "n", help: "Clients at once (default 128)."),
-            OptionSpec(names: ["--workers"], value: "n", help: "Threads executing requests, shared by all clients (default 8)."),
+            OptionSpec(names: ["--max-connections"], value: "n", help: "Clients at once, 1 to 65536 (default 128)."),
+            OptionSpec(names: ["--workers"], value: "n", help: "Threads executing requests for all clients, 1 to 256 (default 8)."),
         ],
         discussion: """
             There is no TLS and no authentication: whoever can connect can read and write every
@@ -39,14 +39,8 @@ enum ServeCommand {
         try p.noMorePositionals(than: 0)
         var configuration = ServerConfiguration()
         configuration.readOnly = p.has("--read-only")
-        if let n = try p.integer("--max-connections") {
-            guard n > 0 else { throw p.usage("--max-connections needs a positive number") }
-            configuration.maxConnections = n
-        }
-        if let n = try p.integer("--workers") {
-            guard n > 0, n <= 256 else { throw p.usage("--workers needs a number from 1 to 256") }
-            configuration.workerThreads = n
-        }
+        configuration.maxConnections = try p.integer("--max-connections", in: 1...65536) ?? configuration.maxConnections
+        configuration.workerThreads = try p.integer("--workers", in: 1...256) ?? configuration.workerThreads
         if p.has("--allow-remote") && !p.has("--listen") { throw p.usage("--allow-remote needs --listen") }
         let system = try Common.open(p)
         let lock = try system.lock(command: Common.commandLine)
