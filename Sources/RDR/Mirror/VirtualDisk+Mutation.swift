@@ -17,12 +17,18 @@ extension VirtualDisk {
     @discardableResult
     func mutate(side: SideSelector?, _ byteRanges: [Range<Int64>],
                 apply: (FileDescriptor) throws(Errno) -> Void) throws(RDRError) -> [Enclosure] {
-        try requireWritable()
         let byteRanges = byteRanges.filter { !$0.isEmpty }
-        guard !byteRanges.isEmpty else { return [] }
+        guard !byteRanges.isEmpty else {
+            try requireWritable()
+            return []
+        }
         let regionRanges = byteRanges.map { byteRange(regions: regions(of: $0)) }
         return try ranges.withLock(regionRanges) { () throws(RDRError) -> [Enclosure] in
             let (route, tickets) = try state.withLock { (s) throws(RDRError) -> (Route, [(Enclosure, UInt64)]) in
+                // `requireWritable`'s checks, under the lock this section takes anyway (taking the
+                // contended state mutex once per write instead of twice).
+                guard writable else { throw RDRError(.invalidState, "disk '\(name)' was opened read-only") }
+                if let problem = s.identity.error(disk: name, images: imagePaths) { throw problem }
                 let route = try writeRoute(side, s.record)
                 var tickets: [(Enclosure, UInt64)] = []
                 for e in route.mark {
