@@ -34,7 +34,4 @@ public final class SystemDiskProvider: VirtualDiskProvider {
             return disk
         }
     }
-
-    /// The disks opened so far (a server flushes these when it stops).
-    public var openDisks: [VirtualDisk] { opened.withLock { Array($0.values) } }
 }

@@ -1,7 +1,7 @@
 /// A fixed set of threads shared by every connection, running requests in arrival order. The
 /// queue is bounded by the budgets (a reader admits a request before it enqueues it), so it
-/// needs no cap of its own. A worker may block on disk I/O or a range lock; it never blocks on
-/// a client's socket (see `Transmission.send`).
+/// needs no cap of its own. A worker may block on disk I/O or a range lock; on a client's
+/// socket it waits at most `Transmission.patience` (see `Transmission.send`).
 final class WorkerPool<Job>: @unchecked Sendable {
     private let lock = ConditionLock()
     private var queue: [Job?] = []
@@ -15,6 +15,7 @@ final class WorkerPool<Job>: @unchecked Sendable {
     init<Scratch>(threads count: Int, scratch: @escaping @Sendable () -> Scratch,
                   execute: @escaping @Sendable (Job, inout Scratch) -> Void) {
         for _ in 0..<max(1, count) {
+            lock.withLock { running += 1 }  // before the thread can end and count itself out
             let started = Threads.start { [self] in
                 var state = scratch()
                 while let job = next() { execute(job, &state) }
@@ -23,11 +24,9 @@ final class WorkerPool<Job>: @unchecked Sendable {
                     lock.broadcast()
                 }
             }
-            if started { lock.withLock { running += 1 } }
+            if !started { lock.withLock { running -= 1 } }
         }
     }
-
-    var threadCount: Int { lock.withLock { running } }
 
     func submit(_ job: Job) {
         lock.withLock {
