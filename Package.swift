@@ -1,6 +1,7 @@
 // swift-tools-version: 6.0
-// RDR — Rapid Disk Resync. No third-party packages (see DESIGN.md): Foundation, Dispatch,
-// Glibc, Synchronization and XCTest only, plus a tiny C target for the syscalls Swift cannot see.
+// RDR — Rapid Disk Resync. No third-party packages: Foundation (the engine only
+// FoundationEssentials), Dispatch, Glibc, Synchronization and XCTest, plus a tiny C target for
+// the syscalls Swift cannot see.
 import PackageDescription
 
 let package = Package(
@@ -18,6 +19,9 @@ let package = Package(
     targets: [
         .target(name: "CRDRSys"),
         .target(name: "RDR", dependencies: ["CRDRSys"]),
+        // Test doubles of the OS seam (fault injection, power cuts): for the test targets only,
+        // never a product and never linked into `rdr`.
+        .target(name: "RDRTestSupport", dependencies: ["RDR"]),
         .target(name: "ActiveUpgrade", dependencies: ["RDR"]),
         .target(name: "RDRArguments", dependencies: ["RDR"]),
         // The NBD wire codec: standard library only (no Foundation, no Glibc), no I/O.
@@ -27,8 +31,8 @@ let package = Package(
         .executableTarget(name: "rdr", dependencies: ["RDR", "ActiveUpgrade", "RDRArguments", "RDRServer", "CRDRSys"]),
         .executableTarget(name: "rdr-bench", dependencies: ["RDR", "CRDRSys"], path: "Benchmarks/rdr-bench"),
         .executableTarget(name: "rdr-torture", dependencies: ["RDR"], path: "Tests/torture"),
-        .testTarget(name: "RDRTests", dependencies: ["RDR", "CRDRSys"]),
-        .testTarget(name: "ActiveUpgradeTests", dependencies: ["ActiveUpgrade", "RDR"]),
+        .testTarget(name: "RDRTests", dependencies: ["RDR", "RDRTestSupport", "CRDRSys"]),
+        .testTarget(name: "ActiveUpgradeTests", dependencies: ["ActiveUpgrade", "RDR", "RDRTestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["rdr", "RDR", "ActiveUpgrade"]),
         .testTarget(name: "NBDWireTests", dependencies: ["NBDWire"]),
         .testTarget(name: "ServerTests", dependencies: ["rdr", "RDRServer", "RDR", "NBDWire"]),

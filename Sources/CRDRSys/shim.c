@@ -2,6 +2,7 @@
 #include "CRDRSys.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <spawn.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -22,11 +23,10 @@ int64_t rdr_copy_file_range(int fd_in, int64_t off_in, int fd_out, int64_t off_o
     return copy_file_range(fd_in, &in, fd_out, &out, length, 0);
 }
 
-int rdr_errno(void) { return errno; }
-
-int rdr_fstat(int fd, struct rdr_file_status *out) {
+/// statx at (`dirfd`, `path`, `flags`), falling back to fstatat where statx is missing.
+static int file_status(int dirfd, const char *path, int flags, struct rdr_file_status *out) {
     struct statx sx;
-    if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS | STATX_BTIME, &sx) == 0) {
+    if (statx(dirfd, path, flags | AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS | STATX_BTIME, &sx) == 0) {
         out->size = (int64_t)sx.stx_size;
         out->allocated = (int64_t)sx.stx_blocks * 512;
         out->inode = sx.stx_ino;
@@ -38,7 +38,7 @@ int rdr_fstat(int fd, struct rdr_file_status *out) {
     }
     if (errno != ENOSYS) return -1;
     struct stat st;
-    if (fstat(fd, &st) != 0) return -1;
+    if (fstatat(dirfd, path, &st, flags) != 0) return -1;
     out->size = st.st_size;
     out->allocated = (int64_t)st.st_blocks * 512;
     out->inode = st.st_ino;
@@ -48,7 +48,15 @@ int rdr_fstat(int fd, struct rdr_file_status *out) {
     out->birth_nsec = 0;
     return 0;
 }
+
+int rdr_fstat(int fd, struct rdr_file_status *out) { return file_status(fd, "", AT_EMPTY_PATH, out); }
+
+int rdr_stat_path(const char *path, int follow, struct rdr_file_status *out) {
+    return file_status(AT_FDCWD, path, follow ? 0 : AT_SYMLINK_NOFOLLOW, out);
+}
+
 int rdr_flock(int fd, int operation) { return flock(fd, operation); }
+int rdr_set_thread_name(const char *name) { return pthread_setname_np(pthread_self(), name); }
 int rdr_advise_random(int fd, int random) { return posix_fadvise(fd, 0, 0, random ? POSIX_FADV_RANDOM : POSIX_FADV_SEQUENTIAL); }
 
 int rdr_spawn_detached(const char *path, char *const argv[], int log_fd, int keep_fd) {

@@ -12,7 +12,8 @@ public struct RDRError: Error, Sendable, CustomStringConvertible, Equatable {
         case busy
         /// Metadata or images are missing, corrupt, mismatched or from another disk.
         case corrupt
-        /// The operating system failed an operation.
+        /// The operating system failed an operation, or a check right before a write refused
+        /// it (`RDRError.internalCheck`: a bug in rdr, and nothing was written).
         case io
         /// The user stopped the operation (a signal); it can be resumed.
         case interrupted
@@ -29,6 +30,12 @@ public struct RDRError: Error, Sendable, CustomStringConvertible, Equatable {
     public var description: String { message }
 
     static func io(_ e: Errno) -> RDRError { RDRError(.io, e.description) }
+
+    /// A structure about to be written failed the check its reader would apply: rdr refuses to
+    /// write it (nothing was written) instead of trapping or persisting what it could not read.
+    static func internalCheck(_ what: String) -> RDRError {
+        RDRError(.io, "internal error: \(what); nothing was written. This is a bug in rdr: please report it")
+    }
 }
 
 /// Runs `body`, turning a raw `Errno` into an `RDRError` of kind `.io`.

@@ -17,7 +17,7 @@ extension RDRSystem {
         }
         guard !disks.isEmpty else { throw RDRError(.invalidArgument, "a system needs at least one disk") }
         let planned = [Manifest.fileName] + disks.flatMap { d in Enclosure.allCases.flatMap { [imageName(d.name, $0), metadataName(d.name, $0)] } }
-        if !force { try refuseExisting(planned, in: path) }
+        if !force { try refuseExisting(planned, in: path, sys: sys) }
         let made = try io { () throws(Errno) in try Directory.make(path, sys: sys) }
         var created: [String] = []
         do throws(RDRError) {
@@ -50,11 +50,11 @@ extension RDRSystem {
     static func imageName(_ disk: String, _ e: Enclosure) -> String { "\(disk)-\(e)\(MemberFiles.imageSuffix)" }
     static func metadataName(_ disk: String, _ e: Enclosure) -> String { "\(disk)-\(e)\(MemberFiles.metadataSuffix)" }
 
-    private static func refuseExisting(_ names: [String], in path: String) throws(RDRError) {
-        if exists(at: path) {
+    private static func refuseExisting(_ names: [String], in path: String, sys: any SystemCalls) throws(RDRError) {
+        if exists(at: path, sys: sys) {
             throw RDRError(.invalidState, "a system already exists at \(path); use --force to replace it (its images are deleted) or pick another --system")
         }
-        for name in names where access(path + "/" + name, F_OK) == 0 {
+        for name in names where Directory.exists(path + "/" + name, sys: sys) {
             throw RDRError(.invalidState, "\(path)/\(name) already exists and init never replaces a file it did not create; move it away, pick another --system, or use --force (which deletes it)")
         }
     }
@@ -68,7 +68,7 @@ extension RDRSystem {
                 _ = sys.unlink(path + "/" + m.image)
                 _ = sys.unlink(path + "/" + m.metadata)
             }
-            _ = sys.unlink(path + "/." + d.name + ".progress.json")
+            _ = sys.unlink(path + "/" + progressName(disk: d.name))
         }
         for name in planned { _ = sys.unlink(path + "/" + name) }
     }
@@ -78,28 +78,37 @@ extension RDRSystem {
     private static func writeMembers(_ disks: [DiskSpec], primary: Enclosure, in path: String, created: inout [String],
                                      sys: any SystemCalls) throws(RDRError) -> Manifest {
         var manifestDisks: [Manifest.Disk] = []
-        let generation = UInt64.random(in: 1...UInt64.max)
+        let generation = sys.random.generation()
         for d in disks {
-            let id = MirrorID.random()
+            let id = MirrorID.random(sys.random)
             var members: [Manifest.Member] = []
             for e in Enclosure.allCases {
                 let image = imageName(d.name, e), meta = metadataName(d.name, e)
-                try io { () throws(Errno) in
-                    let fd = try FileDescriptor.create(path + "/" + image, sys: sys)
-                    created.append(path + "/" + image)
-                    defer { fd.close() }
-                    try fd.truncate(to: d.size)
-                    try fd.sync()
-                    let header = MemberHeader(mirrorID: id, diskName: d.name, enclosure: e, size: d.size, regionSize: d.regionSize,
-                                              record: .fresh(generation: generation, primary: primary), image: MemberIdentity(try fd.status()))
-                    _ = try MetadataFile.create(path: path + "/" + meta, header: header, allDirty: false, replace: false, sys: sys)
-                    created.append(path + "/" + meta)
-                }
+                let identity = try createImage(path + "/" + image, size: d.size, created: &created, sys: sys)
+                let record = MirrorRecord.fresh(generation: generation, primary: primary)
+                let header = MemberHeader(mirrorID: id, diskName: d.name, enclosure: e, size: d.size,
+                                          regionSize: d.regionSize, record: record, image: identity)
+                _ = try MetadataFile.create(path: path + "/" + meta, header: header, allDirty: false, replace: false,
+                                            sys: sys)
+                created.append(path + "/" + meta)
                 members.append(Manifest.Member(enclosure: e.rawValue, image: image, metadata: meta))
             }
             manifestDisks.append(Manifest.Disk(name: d.name, role: d.role, size: d.size, regionSize: d.regionSize,
                                                mirrorID: MirrorID.hex(id), members: members))
         }
         return Manifest(format: Manifest.formatName, primary: primary.rawValue, disks: manifestDisks)
+    }
+
+    /// A new sparse image of `size` bytes, durable; returns which file it is.
+    private static func createImage(_ path: String, size: Int64, created: inout [String],
+                                    sys: any SystemCalls) throws(RDRError) -> MemberIdentity {
+        try io { () throws(Errno) in
+            let fd = try FileDescriptor.create(path, sys: sys)
+            created.append(path)
+            defer { fd.close() }
+            try fd.truncate(to: size)
+            try fd.sync()
+            return MemberIdentity(try fd.status())
+        }
     }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Glibc
 
 /// A system directory: the manifest, each virtual disk's two member images and metadata files,
@@ -18,17 +18,19 @@ public final class RDRSystem: Sendable {
 
     public func file(_ name: String) -> String { path + "/" + name }
 
-    public func progressPath(disk: String) -> String { path + "/." + disk + ".progress.json" }
+    public func progressPath(disk: String) -> String { path + "/" + Self.progressName(disk: disk) }
 
-    public static func exists(at path: String) -> Bool {
-        access(path + "/" + Manifest.fileName, F_OK) == 0
+    /// The progress record a running resync of `disk` publishes (hidden: rdr's own file).
+    static func progressName(disk: String) -> String { "." + disk + ".progress.json" }
+
+    public static func exists(at path: String, sys: any SystemCalls = LinuxSystemCalls()) -> Bool {
+        Directory.exists(path + "/" + Manifest.fileName, sys: sys)
     }
 
     /// Reads and validates the manifest of an existing system.
     public static func open(at path: String, sys: any SystemCalls = LinuxSystemCalls()) throws(RDRError) -> RDRSystem {
         let manifestPath = path + "/" + Manifest.fileName
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else {
+        guard Directory.isDirectory(path, sys: sys) else {
             throw RDRError(.invalidArgument, "no system at \(path): the directory does not exist; create one with 'rdr init --system \(path)'")
         }
         let fd: FileDescriptor
@@ -39,7 +41,7 @@ public final class RDRSystem: Sendable {
             throw RDRError.io(error)
         }
         defer { fd.close() }
-        let bytes = try io { () throws(Errno) in try fd.readWholeFile(limit: 16 << 20) }
+        let bytes = try io { () throws(Errno) in try fd.readWholeFile(limit: Manifest.maxBytes) }
         let manifest: Manifest
         do { manifest = try JSONDecoder().decode(Manifest.self, from: Data(bytes)) } catch {
             throw RDRError(.corrupt, "manifest \(manifestPath) is not valid: \(describe(decoding: error)); restore it from a backup (the member images and metadata are untouched)")

@@ -48,9 +48,9 @@ extension NBDServer {
     }
 
     private func waitForConnections(seconds: Double) -> Bool {
-        let deadline = monotonicSeconds() + seconds
+        let deadline = Monotonic.now() + seconds
         while core.connectionCount > 0 {
-            if monotonicSeconds() >= deadline { return false }
+            if Monotonic.now() >= deadline { return false }
             usleep(20_000)
         }
         return true

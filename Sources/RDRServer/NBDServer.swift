@@ -27,16 +27,17 @@ public final class NBDServer: Sendable {
             listeners.append(listener)
             acceptThreads += 1
         }
-        let started = Threads.start { [self] in
-            acceptLoop(listener)
-            accepting.withLock {
-                acceptThreads -= 1
-                accepting.broadcast()
+        do {
+            try Threads.start(name: "rdr-nbd-accept") { [self] in
+                acceptLoop(listener)
+                accepting.withLock {
+                    acceptThreads -= 1
+                    accepting.broadcast()
+                }
             }
-        }
-        guard started else {
+        } catch {
             accepting.withLock { acceptThreads -= 1 }
-            throw RDRError(.io, "cannot start a thread to accept clients on \(listener.address)")
+            throw RDRError(.io, "cannot start a thread to accept clients on \(listener.address): \(error)")
         }
     }
 
@@ -48,17 +49,18 @@ public final class NBDServer: Sendable {
                 socket.close()
                 if refusedSince == nil && !core.stopping.load(ordering: .relaxed) {
                     core.log("too many connections (--max-connections \(core.configuration.maxConnections)); new clients are closed until some leave")
-                    refusedSince = monotonicSeconds()
+                    refusedSince = Monotonic.now()
                 }
                 continue
             }
             refusedSince = nil
             let connection = Connection(id: id, socket: socket, core: core)
-            guard Threads.start({ connection.run() }) else {
+            do {
+                try Threads.start(name: "rdr-nbd-c\(id)") { connection.run() }
+            } catch {
                 core.ended(id)
                 socket.close()
-                core.log("cannot start a thread for a new client (out of threads?); it was closed")
-                continue
+                core.log("cannot start a thread for a new client (\(error)); it was closed")
             }
         }
     }

@@ -49,11 +49,11 @@ final class ProgressDisplay: @unchecked Sendable {
             let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
             Terminal.write("\r\u{1B}[2K\(label) [\(bar)] \(text)")
             drewBar = true
-            if p.state != "running" { Terminal.write("\n"); drewBar = false }
+            if p.state != .running { Terminal.write("\n"); drewBar = false }
         } else {
             let now = Monotonic.now()
-            if p.state != "running" || now - lastLine >= 1 {
-                Terminal.out("\(label): \(text)\(p.state == "running" ? "" : " (\(p.state))")")
+            if p.state != .running || now - lastLine >= 1 {
+                Terminal.out("\(label): \(text)\(p.state == .running ? "" : " (\(p.state))")")
                 lastLine = now
             }
         }

@@ -1,3 +1,4 @@
+import RDRTestSupport
 import XCTest
 @testable import ActiveUpgrade
 @testable import RDR

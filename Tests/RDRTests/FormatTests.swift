@@ -33,7 +33,7 @@ final class FormatTests: XCTestCase {
         let record = MirrorRecord(events: 7, mode: .resyncing, primary: .eleven, baseGeneration: 3, generations: [4, 5],
                                   resyncSource: .ten, planBytes: 12345, resyncStartedMillis: 99, modeBeforeResync: .merged)
         let h = MemberHeader(mirrorID: MirrorID.random(), diskName: "boot", enclosure: .eleven, size: 1 << 30, regionSize: 65536, record: record)
-        let bytes = h.encode()
+        let bytes = try h.encode()
         XCTAssertEqual(try MemberHeader.decode(bytes), h)
         for i in stride(from: 0, to: 200, by: 3) {
             var flipped = bytes

@@ -39,11 +39,12 @@ final class MetadataTests: XCTestCase {
         // Damage the newest copy (slot 0 of page 0). It may be a torn write or rot of bits already
         // relied on, so the whole page counts as dirty; page 1 is untouched.
         let fd = try FileDescriptor.open(path, .readWrite, sys: sys)
-        try fd.write([UInt8](repeating: 0xAB, count: 100), at: MetadataFile.bitmapOffset + 2000)
+        try fd.write([UInt8](repeating: 0xAB, count: 100), at: MetadataLayout.bitmapOffset + 2000)
         fd.close()
         let (reloaded, _) = try MetadataFile.open(path: path, access: .readWrite, sys: sys)
         XCTAssertEqual(reloaded.suspectPages, [0])
-        XCTAssertEqual(reloaded.durable.count, MetadataFile.regionsPerPage, "every region of page 0, none of page 1")
+        XCTAssertEqual(reloaded.durable.count, MetadataLayout.Page.regionsPerPage,
+                       "every region of page 0, none of page 1")
         XCTAssertTrue(reloaded.durable.isSet(11))
         // Rewriting the page (a resync clearing it) heals the damaged slot.
         var cleared = reloaded.durable
@@ -57,7 +58,7 @@ final class MetadataTests: XCTestCase {
     func testPageWithNoValidSlotIsRefused() throws {
         let (path, _) = try makeFile()
         let fd = try FileDescriptor.open(path, .readWrite, sys: sys)
-        try fd.write([0xFF], at: MetadataFile.bitmapOffset + 4096 * 2 + 40)  // page 1 slot 0 (slot 1 never written)
+        try fd.write([0xFF], at: MetadataLayout.bitmapOffset + 4096 * 2 + 40)  // page 1 slot 0 (slot 1 never written)
         fd.close()
         XCTAssertThrowsError(try MetadataFile.open(path: path, access: .readOnly, sys: sys)) { error in
             guard case MetadataFile.LoadError.page(1)? = error as? MetadataFile.LoadError else { return XCTFail("\(error)") }

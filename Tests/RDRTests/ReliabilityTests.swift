@@ -1,3 +1,4 @@
+import RDRTestSupport
 import XCTest
 @testable import RDR
 
@@ -216,7 +217,7 @@ final class ReliabilityTests: XCTestCase {
             return
         }
         if let status = try? system.status() {
-            for d in status.disks where d.status == "None" {
+            for d in status.disks where d.status.description == "None" {
                 XCTAssertTrue(differing(dir).isEmpty, "\(label): Status: None on members that differ")
             }
         }
@@ -244,7 +245,7 @@ final class ReliabilityTests: XCTestCase {
         let header = Array(0..<320) + Array(stride(from: 320, to: 4092, by: 97)) + Array(4092..<4096)
         for file in ["d-10.rdrmeta", "d-11.rdrmeta"] {
             try flip(tmpl, file, header + header.map { $0 + 4096 }, tally)
-            let bitmap = Int(MetadataFile.bitmapOffset)
+            let bitmap = Int(MetadataLayout.bitmapOffset)
             try flip(tmpl, file, Array(stride(from: bitmap, to: bitmap + 4 * 4096, by: 29)), tally)
         }
         try flip(tmpl, "rdr.json", Array(0..<contents(tmpl + "/rdr.json").count), tally)

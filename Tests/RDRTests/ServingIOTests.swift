@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import XCTest
 @testable import RDR
+import RDRTestSupport
 
 /// The engine calls an NBD server makes: reads into a caller's buffer, FUA writes, hole punches
 /// and written zeroes (marked like writes), allocation and dirty-bitmap extents, access checks.

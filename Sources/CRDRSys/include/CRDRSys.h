@@ -11,7 +11,6 @@ int64_t rdr_seek_data(int fd, int64_t offset);
 int64_t rdr_seek_hole(int fd, int64_t offset);
 int rdr_punch_hole(int fd, int64_t offset, int64_t length);
 int64_t rdr_copy_file_range(int fd_in, int64_t off_in, int fd_out, int64_t off_out, uint64_t length);
-int rdr_errno(void);
 
 /// What the engine needs to know about an open file: its size and allocation, its type, and
 /// its identity (inode and, where the filesystem reports one, birth time).
@@ -26,7 +25,11 @@ struct rdr_file_status {
 };
 /// statx(2) on an open file (fstat where statx is missing). Returns 0 or -1 with errno set.
 int rdr_fstat(int fd, struct rdr_file_status *out);
+/// The same for a path; `follow` = 0 describes a symbolic link itself. Returns 0 or -1 with errno set.
+int rdr_stat_path(const char *path, int follow, struct rdr_file_status *out);
 int rdr_flock(int fd, int operation);
+/// Names the calling thread (the kernel keeps 15 bytes); 0 or an errno value.
+int rdr_set_thread_name(const char *name);
 /// posix_fadvise with POSIX_FADV_RANDOM (random = 1) or POSIX_FADV_SEQUENTIAL (random = 0) over the file.
 int rdr_advise_random(int fd, int random);
 /// Starts `argv[0]` detached (new session, stdin from /dev/null, stdout/stderr to `log_fd`),

@@ -1,52 +1,40 @@
-/// Little-endian encoding into a fixed-size byte array (metadata slots are fixed 4 KiB blocks).
+/// Little-endian encoding into a fixed-size byte array (metadata slots are fixed 4 KiB blocks),
+/// each field at its named offset (`MetadataLayout`).
 struct ByteWriter {
     private(set) var bytes: [UInt8]
-    private(set) var offset = 0
 
     init(size: Int) { bytes = [UInt8](repeating: 0, count: size) }
 
-    mutating func put<T: FixedWidthInteger>(_ value: T) {
-        withUnsafeBytes(of: value.littleEndian) { raw in
-            for b in raw { bytes[offset] = b; offset += 1 }
-        }
-    }
-
-    mutating func put(bytes data: [UInt8]) {
-        for b in data { bytes[offset] = b; offset += 1 }
-    }
-
-    mutating func put(at position: Int, _ value: UInt32) {
+    mutating func put<T: FixedWidthInteger>(_ value: T, at position: Int) {
         withUnsafeBytes(of: value.littleEndian) { raw in
             for (i, b) in raw.enumerated() { bytes[position + i] = b }
         }
     }
+
+    mutating func put(bytes data: [UInt8], at position: Int) {
+        for (i, b) in data.enumerated() { bytes[position + i] = b }
+    }
 }
 
-/// Bounds-checked little-endian decoding; every read past the end throws instead of trapping,
-/// because the bytes come from disk and may be anything.
+/// Bounds-checked little-endian decoding at named offsets; a read past the end throws instead
+/// of trapping, because the bytes come from disk and may be anything.
 struct ByteReader {
     let bytes: [UInt8]
-    private(set) var offset: Int
 
     struct OutOfBounds: Error {}
 
-    init(_ bytes: [UInt8], at offset: Int = 0) {
-        self.bytes = bytes
-        self.offset = offset
-    }
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
 
-    mutating func get<T: FixedWidthInteger>(_: T.Type) throws(OutOfBounds) -> T {
+    func get<T: FixedWidthInteger>(_: T.Type, at offset: Int) throws(OutOfBounds) -> T {
         let size = MemoryLayout<T>.size
         guard offset >= 0, offset + size <= bytes.count else { throw OutOfBounds() }
         var value: T = 0
         for i in 0..<size { value |= T(truncatingIfNeeded: bytes[offset + i]) << (8 * i) }
-        offset += size
         return value
     }
 
-    mutating func get(count: Int) throws(OutOfBounds) -> [UInt8] {
-        guard count >= 0, offset + count <= bytes.count else { throw OutOfBounds() }
-        defer { offset += count }
+    func get(count: Int, at offset: Int) throws(OutOfBounds) -> [UInt8] {
+        guard count >= 0, offset >= 0, offset + count <= bytes.count else { throw OutOfBounds() }
         return Array(bytes[offset..<offset + count])
     }
 }

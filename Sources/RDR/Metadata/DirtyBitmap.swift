@@ -39,9 +39,19 @@ public struct DirtyBitmap: Sendable, Equatable {
 
     public mutating func setAll() {
         for i in words.indices { words[i] = ~0 }
-        let tail = regionCount & 63
-        if tail != 0, !words.isEmpty { words[words.count - 1] = (1 << UInt64(tail)) - 1 }
+        self = maskedToRegionCount()
     }
+
+    /// This bitmap with every bit past `regionCount` (the last word's unused tail) cleared.
+    func maskedToRegionCount() -> DirtyBitmap {
+        var copy = self
+        let tail = regionCount & 63
+        if tail != 0, !copy.words.isEmpty { copy.words[copy.words.count - 1] &= (1 << UInt64(tail)) - 1 }
+        return copy
+    }
+
+    /// Whether the words hold exactly `regionCount` bits' worth (a bitmap built from raw words).
+    var hasWordsForRegionCount: Bool { words.count == (regionCount + 63) / 64 }
 
     public mutating func clearAll() {
         for i in words.indices { words[i] = 0 }

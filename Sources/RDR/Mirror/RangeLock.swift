@@ -1,10 +1,11 @@
-import Foundation
-
 /// Byte-range locks inside one process: a resync worker holds the extent it copies, a writer
 /// holds the ranges it writes, and transitions hold the whole disk. A request takes all of
 /// its ranges at once or waits, so two holders can never wait on each other (no deadlock).
+///
+/// `@unchecked Sendable`: `held` and `nextToken` are read and written only while `condition`'s
+/// mutex is held, which every method takes first.
 final class RangeLock: @unchecked Sendable {
-    private let condition = NSCondition()
+    private let condition = ConditionLock()
     private var held: [Int: [Range<Int64>]] = [:]
     private var nextToken = 0
 
@@ -20,10 +21,10 @@ final class RangeLock: @unchecked Sendable {
     }
 
     func unlock(_ token: Token) {
-        condition.lock()
-        held[token.id] = nil
-        condition.broadcast()
-        condition.unlock()
+        condition.withLock {
+            held[token.id] = nil
+            condition.broadcast()
+        }
     }
 
     func withLock<T, E: Error>(_ ranges: [Range<Int64>], _ body: () throws(E) -> T) throws(E) -> T {

@@ -1,4 +1,3 @@
-import Foundation
 import Glibc
 import Synchronization
 
@@ -6,7 +5,8 @@ import Synchronization
 /// that may change the system. The holder describes itself in `.rdr.lock.holder`, replaced by
 /// rename after the lock is taken and removed before it is released, so a refused process never
 /// reads a half-written or a previous holder's description. Status queries never take the lock.
-public final class SystemLock: @unchecked Sendable {
+/// Every file operation, the holder's description included, goes through the seam.
+public final class SystemLock: Sendable {
     public static let fileName = ".rdr.lock"
     public let fd: FileDescriptor
     private let holderPath: String
@@ -21,30 +21,38 @@ public final class SystemLock: @unchecked Sendable {
 
     /// A shared lock, or nil on read-only media that hold no lock file (no writer can exist
     /// there). Refused, naming the holder, while a writer holds the lock.
-    public static func acquireShared(systemPath: String, command: String, sys: any SystemCalls) throws(RDRError) -> SystemLock? {
+    public static func acquireShared(systemPath: String, command: String,
+                                     sys: any SystemCalls) throws(RDRError) -> SystemLock? {
         let path = systemPath + "/" + fileName
         var fd: FileDescriptor
         do { fd = try FileDescriptor.openRaw(path, flags: O_RDONLY | O_CLOEXEC | O_NOFOLLOW, mode: 0, sys: sys) } catch {
             guard error.code == ENOENT else { throw RDRError.io(error) }
-            do { fd = try FileDescriptor.openRaw(path, flags: O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, mode: 0o644, sys: sys) } catch {
+            do {
+                fd = try FileDescriptor.openRaw(path, flags: O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, mode: 0o644,
+                                                sys: sys)
+            } catch {
                 if error.code == EROFS { return nil }
                 throw RDRError.io(error)
             }
         }
         try take(fd, LOCK_SH, systemPath: systemPath)
-        return SystemLock(fd: fd, holderPath: path + ".holder", shared: true)
+        return SystemLock(fd: fd, holderPath: holderPath(path), shared: true)
     }
 
-    public static func acquire(systemPath: String, fileName: String = SystemLock.fileName, command: String, sys: any SystemCalls) throws(RDRError) -> SystemLock {
+    public static func acquire(systemPath: String, fileName: String = SystemLock.fileName, command: String,
+                               sys: any SystemCalls) throws(RDRError) -> SystemLock {
         let path = systemPath + "/" + fileName
         let fd = try io { () throws(Errno) in
             try FileDescriptor.openRaw(path, flags: O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, mode: 0o644, sys: sys)
         }
         try take(fd, LOCK_EX, systemPath: systemPath)
-        let lock = SystemLock(fd: fd, holderPath: path + ".holder")
+        let lock = SystemLock(fd: fd, holderPath: holderPath(path))
         lock.recordHolder(command: command)
         return lock
     }
+
+    /// Where the holder of the lock file at `lockPath` describes itself.
+    private static func holderPath(_ lockPath: String) -> String { lockPath + ".holder" }
 
     /// flock without waiting; refused (busy, naming the holder) when another process has it.
     /// Closes `fd` on failure.
@@ -53,7 +61,8 @@ public final class SystemLock: @unchecked Sendable {
         guard r < 0 else { return }
         fd.close()
         if -r == EWOULDBLOCK {
-            throw RDRError(.busy, "system \(systemPath) is busy: \(describeHolder(fd.path + ".holder")); wait for it to finish or stop it (status still works)")
+            throw RDRError(.busy, "system \(systemPath) is busy: \(describeHolder(holderPath(fd.path), sys: fd.sys)); "
+                + "wait for it to finish or stop it (status still works)")
         }
         throw RDRError.io(Errno(code: -r, operation: "flock", path: fd.path))
     }
@@ -64,14 +73,15 @@ public final class SystemLock: @unchecked Sendable {
         let fd = FileDescriptor(rawValue: raw, path: path, sys: sys)
         let r = sys.flock(raw, LOCK_EX | LOCK_NB)
         guard r >= 0 else { throw RDRError(.busy, "background resync did not inherit the lock of \(systemPath)") }
-        _ = fcntl(raw, F_SETFD, FD_CLOEXEC)
-        let lock = SystemLock(fd: fd, holderPath: path + ".holder")
+        _ = sys.setCloseOnExec(raw)
+        let lock = SystemLock(fd: fd, holderPath: holderPath(path))
         lock.recordHolder(command: command)
         return lock
     }
 
     /// Who holds the lock now, or nil when nobody does (never blocks for long).
-    public static func holder(systemPath: String, fileName: String = SystemLock.fileName, sys: any SystemCalls) -> String? {
+    public static func holder(systemPath: String, fileName: String = SystemLock.fileName,
+                              sys: any SystemCalls) -> String? {
         let path = systemPath + "/" + fileName
         guard let fd = try? FileDescriptor.open(path, .readOnly, sys: sys) else { return nil }
         defer { fd.close() }
@@ -79,23 +89,24 @@ public final class SystemLock: @unchecked Sendable {
             _ = sys.flock(fd.rawValue, LOCK_UN)
             return nil
         }
-        return describeHolder(path + ".holder")
+        return describeHolder(holderPath(path), sys: sys)
     }
 
     private func recordHolder(command: String) {
-        let text = "pid \(getpid()) is running '\(command)' since \(UTCTimestamp.now())\n"
+        let since = UTCTimestamp.string(epochSeconds: Int(fd.sys.clock.wallMillis() / 1000))
+        let text = "pid \(getpid()) is running '\(command)' since \(since)\n"
         // Display only: a refused process reads it; nothing depends on it surviving a crash.
         try? Directory.writeAtomically(Array(text.utf8), to: holderPath, durable: false, sys: fd.sys)
     }
 
     /// The holder's own description, once it has written one (a description whose process is
     /// gone is a killed holder's leftover and is not trusted).
-    private static func describeHolder(_ holderPath: String) -> String {
+    private static func describeHolder(_ holderPath: String, sys: any SystemCalls) -> String {
         for attempt in 0..<25 {
-            if let data = FileManager.default.contents(atPath: holderPath),
-               let line = String(decoding: data, as: UTF8.self).split(separator: "\n").first.map(String.init),
+            if let bytes = try? FileDescriptor.readFile(holderPath, limit: 64 << 10, sys: sys),
+               let line = String(decoding: bytes, as: UTF8.self).split(separator: "\n").first.map(String.init),
                let pid = line.split(separator: " ").dropFirst().first.flatMap({ Int32($0) }),
-               kill(pid, 0) == 0 || errno == EPERM {
+               processIsAlive(pid) {
                 return line
             }
             if attempt < 24 { usleep(8_000) }

@@ -22,7 +22,7 @@ extension VirtualDisk {
             try requireWritable()
             return []
         }
-        let regionRanges = byteRanges.map { byteRange(regions: regions(of: $0)) }
+        let regionRanges = byteRanges.map { geometry.bytes(of: geometry.regions(of: $0)) }
         return try ranges.withLock(regionRanges) { () throws(RDRError) -> [Enclosure] in
             let (route, tickets) = try state.withLock { (s) throws(RDRError) -> (Route, [(Enclosure, UInt64)]) in
                 // `requireWritable`'s checks, under the lock this section takes anyway (taking the
@@ -34,7 +34,7 @@ extension VirtualDisk {
                 for e in route.mark {
                     var changed = false
                     for range in byteRanges {
-                        for r in regions(of: range) where s.bitmaps[e.index].set(r) { changed = true }
+                        for r in geometry.regions(of: range) where s.bitmaps[e.index].set(r) { changed = true }
                     }
                     guard changed else { continue }
                     if route.mirroredDuringResync {
@@ -44,7 +44,7 @@ extension VirtualDisk {
                     }
                 }
                 for range in byteRanges {
-                    for r in regions(of: range) {
+                    for r in geometry.regions(of: range) {
                         if s.record.mode == .duplex { s.duplexMarked.set(r) }
                         if route.mirroredDuringResync { s.mirroredDuringResync?.set(r) }
                     }
@@ -66,7 +66,7 @@ extension VirtualDisk {
         try commit.wait(for: ticket) { () throws(RDRError) -> UInt64 in
             let (metadata, covered) = try state.withLock { (s) throws(RDRError) -> (FileDescriptor, UInt64) in
                 let bitmap = s.bitmaps[e.index]
-                try io { () throws(Errno) in _ = try s.metadata[e.index].persist(bitmap, sync: false) }
+                _ = try s.metadata[e.index].persist(bitmap, sync: false)
                 return (s.metadata[e.index].fd, commit.lastTicket)
             }
             try io { () throws(Errno) in try metadata.dataSync() }

@@ -160,22 +160,9 @@ extension VirtualDisk {
             header.record = n
             do { try metadata[lagging].writeHeader(header) } catch {
                 cleanup()
-                throw RDRError.io(error)
+                throw error
             }
         }
         return n
-    }
-
-    /// Writes the images found at open into both headers (as one transition, so a crash in
-    /// between rolls forward like any other) and trusts them from now on.
-    func recordIdentities() throws(RDRError) {
-        guard writable else { throw RDRError(.invalidState, "disk '\(name)' was opened read-only") }
-        try ranges.withLock([wholeDisk]) { () throws(RDRError) in
-            try state.withLock { (s) throws(RDRError) in
-                var next = s.record
-                try commit(&next, in: &s, first: next.primary)
-                s.identity = .trusted
-            }
-        }
     }
 }

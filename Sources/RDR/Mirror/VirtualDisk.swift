@@ -1,17 +1,68 @@
-import Foundation
 import Synchronization
 
-/// One open virtual disk: its two member images, their metadata, and the mirror record both
-/// members share. Thread-safe: writers, resync workers and transitions coordinate through the
-/// byte-range lock (`ranges`) and the state mutex, which guards the record and the bitmaps
-/// together so a bit can never change without the metadata write that makes it durable.
+/// One open virtual disk: two member images, their metadata, and the mirror record both members
+/// share. This file is the index of everything a disk does; each operation lives beside it in
+/// `VirtualDisk+<Operation>.swift`.
+///
+/// ## Operations (file, and the locks each takes, in the order taken)
+///
+/// - Open — `RDRSystem.disk(_:access:identity:)` (+Open): no lock while opening; a format 1
+///   disk opened for writing records its images (`recordIdentities`): `ranges` whole disk →
+///   `state`.
+/// - Status — `record`, `dirtyBytes`, `bitmap(_:)`, `identityProblem`, `metadataWarnings`,
+///   `geometry`, `wholeDisk` (+Status): `state`, for a snapshot.
+/// - Read — `read(side:offset:length:)`, `readStream` (+Read): `state` (which member serves
+///   the side), then the image read holds no lock: a read racing a write sees old or new bytes.
+/// - Write — `write(side:_:)`, `write(side:offset:bytes:)`, `writeStream` (+Write), and for a
+///   server `write(side:offset:from:count:durable:)` (+BufferIO, `durable` = FUA) and
+///   `zero(side:offset:length:method:durable:)` (+Zeroing): all go through `mutate`
+///   (+Mutation): `ranges` (the whole regions of every range at once) → `state` (bits set,
+///   a ticket of the member's `WriteIntentCommit`) → `state` released; one writer at a time
+///   leads the group commit (`state` again to write the changed pages, then the fdatasync with
+///   no lock) while the others wait on the commit; then the data is written under `ranges`.
+///   While resyncing, bits are persisted and synced under `state` (the checkpoint's way).
+/// - Read into a buffer — `read(side:offset:into:count:)` (+BufferIO); maps for block status —
+///   `allocationExtents`, `dirtyExtents` (+Extents); access — `checkAccess(side:)`,
+///   `enclosure(of:)` (+Access): `state`, for a snapshot (the image read or seek holds no lock).
+/// - Flush — `flush()` (+Flush): `ranges` whole disk → images synced → `state` (bits of
+///   duplex writes cleared). `syncData()` (+BufferIO) syncs the images under no lock and
+///   clears nothing: it does not stop writers.
+/// - Split — `split(primary:)` (+Split): `ranges` whole disk → `state`.
+/// - Merge — `merge()` (+Merge): `ranges` whole disk → `state`.
+/// - Begin a resync — `beginResync(from:)` (+Resync): `ranges` whole disk → `state` (copy set
+///   and direction made durable, nothing copied).
+/// - Resync — `resync(from:options:extra:observer:)` (+Resync): begins as above; each worker
+///   holds `ranges` over the extent it copies; checkpoints take `state` alone; the end
+///   (`finishResync`) takes `ranges` whole disk → `state`.
+/// - Planned extents — `plannedResyncExtents(from:maxIOSize:)` (+PlannedExtents): `state`, for
+///   a snapshot of the bitmaps; nothing is copied or changed.
+/// - Verify — `verify(workers:chunkSize:repairFrom:options:observer:)` (+Verify): `state` for a
+///   snapshot of the bitmaps; each worker holds `ranges` over the chunk it reads; a repair is a
+///   resync.
+/// - Adopt — `adoptImages(workers:)` (+Adopt): `state` (the identity finding), a verify, then
+///   `ranges` whole disk → `state` (the images' identities recorded).
+///
+/// `RDRSystem.prepareFullResync(disk:from:)` (Resync/FullResync.swift) rebuilds a disk's
+/// metadata without opening the disk: it takes no disk lock, only the system lock its caller
+/// holds.
+///
+/// ## Lock order
+///
+/// `ranges` before `state`, never the reverse: nothing that holds `state` waits for `ranges`.
+/// A `WriteIntentCommit`'s lock is taken inside `state` and released before its leader takes
+/// `state`, so it never waits for `state` while held.
+/// `ranges` (`RangeLock`) is the byte-range lock: writers, resync workers and verify readers
+/// hold the bytes they touch, transitions hold the whole disk so no write is in flight. `state`
+/// (a `Mutex`) guards the record, the bitmaps and the metadata files together, so a bit never
+/// changes without the metadata write that makes it durable; it is held across that write,
+/// never across image I/O (write-intent's fdatasync runs outside it, see Write). Taking `ranges` for the whole disk waits for every
+/// write, copy and compare in flight to finish.
 public final class VirtualDisk: Sendable {
     public let system: RDRSystem
     public let name: String
     public let role: DiskRole
-    public let size: Int64
-    public let regionSize: Int64
-    public let regionCount: Int
+    /// Size, region size and the region ↔ byte arithmetic of this disk.
+    public let geometry: RegionGeometry
     let mirrorID: [UInt8]
     let images: [FileDescriptor]
     /// Which files the images are (found at open); every header this process writes records them.
@@ -38,16 +89,17 @@ public final class VirtualDisk: Sendable {
         var identity: IdentityFinding
     }
 
+    public var size: Int64 { geometry.size }
+    public var regionSize: Int64 { geometry.regionSize }
+    public var regionCount: Int { geometry.regionCount }
     var sys: any SystemCalls { system.sys }
 
-    init(system: RDRSystem, disk: Manifest.Disk, images: [FileDescriptor], identities: [MemberIdentity], imagePaths: [String],
-         metadataPaths: [String], state: State, writable: Bool) {
+    init(system: RDRSystem, disk: Manifest.Disk, images: [FileDescriptor], identities: [MemberIdentity],
+         imagePaths: [String], metadataPaths: [String], state: sending State, writable: Bool) {
         self.system = system
         name = disk.name
         role = disk.role
-        size = disk.size
-        regionSize = disk.regionSize
-        regionCount = MetadataFile.regionCount(size: disk.size, regionSize: disk.regionSize)
+        geometry = RegionGeometry(size: disk.size, regionSize: disk.regionSize)
         mirrorID = MirrorID.bytes(hex: disk.mirrorID) ?? []
         self.images = images
         self.identities = identities
@@ -58,67 +110,4 @@ public final class VirtualDisk: Sendable {
     }
 
     deinit { for fd in images { fd.close() } }
-
-    // MARK: Snapshot accessors
-
-    public var record: MirrorRecord { state.withLock { $0.record } }
-
-    /// Why the member images are not trusted (opened with `.report`), or nil.
-    public var identityProblem: RDRError? {
-        state.withLock { $0.identity }.error(disk: name, images: imagePaths)
-    }
-
-    /// Bitmap pages found with a damaged slot at open (all their regions are treated as dirty).
-    public var metadataWarnings: [String] {
-        state.withLock { s in
-            s.metadata.enumerated().compactMap { i, m in
-                m.suspectPages.isEmpty ? nil : "member \(Enclosure(index: i)?.description ?? "?") metadata has \(m.suspectPages.count) bitmap page(s) with a damaged copy (torn write or corruption); their regions are resynced in full"
-            }
-        }
-    }
-
-    /// Bytes marked dirty on each member (indexed by `Enclosure.index`).
-    public var dirtyBytes: [Int64] { state.withLock { s in s.bitmaps.map { bytes(of: $0) } } }
-
-    public func bitmap(_ e: Enclosure) -> DirtyBitmap { state.withLock { $0.bitmaps[e.index] } }
-
-    func bytes(of bitmap: DirtyBitmap) -> Int64 {
-        var total = Int64(bitmap.count) * regionSize
-        if bitmap.regionCount > 0, bitmap.isSet(bitmap.regionCount - 1) {
-            total -= Int64(bitmap.regionCount) * regionSize - size  // the last region may be partial
-        }
-        return total
-    }
-
-    func byteRange(regions: Range<Int>) -> Range<Int64> {
-        Int64(regions.lowerBound) * regionSize..<min(Int64(regions.upperBound) * regionSize, size)
-    }
-
-    public var wholeDisk: Range<Int64> { 0..<size }
-
-    // MARK: Record transitions
-
-    /// Writes `record` (with `events` bumped) to both members, `first` first.
-    func commit(_ record: inout MirrorRecord, in s: inout State, first: Enclosure) throws(RDRError) {
-        record.events = s.record.events + 1
-        for e in [first, first.other] {
-            let header = MemberHeader(mirrorID: mirrorID, diskName: name, enclosure: e, size: size, regionSize: regionSize,
-                                      record: record, image: identities[e.index])
-            try io { () throws(Errno) in try s.metadata[e.index].writeHeader(header) }
-        }
-        s.record = record
-    }
-
-    func persist(_ e: Enclosure, in s: inout State) throws(RDRError) {
-        let bitmap = s.bitmaps[e.index]
-        try io { () throws(Errno) in _ = try s.metadata[e.index].persist(bitmap) }
-    }
-
-    static func newGeneration() -> UInt64 { UInt64.random(in: 1...UInt64.max) }
-
-    /// Every change goes through here: refused on a read-only open and on images not trusted.
-    func requireWritable() throws(RDRError) {
-        guard writable else { throw RDRError(.invalidState, "disk '\(name)' was opened read-only") }
-        if let problem = identityProblem { throw problem }
-    }
 }

@@ -1,5 +1,3 @@
-import Foundation
-
 /// Group commit of one member's write-intent bits. Writers that set new bits take a ticket
 /// (under the disk's state mutex, where they set them); one of them at a time leads: it writes
 /// every changed bitmap page and fdatasyncs the metadata file, covering every ticket taken
@@ -12,7 +10,7 @@ import Foundation
 /// every later wait on this member fails with it (after a failed fsync the file's state is
 /// unknown, and a retried fsync proves nothing) until the disk is opened again.
 final class WriteIntentCommit: @unchecked Sendable {
-    private let condition = NSCondition()
+    private let condition = ConditionLock()
     private var requested: UInt64 = 0
     private var durable: UInt64 = 0
     private var leading = false

@@ -1,5 +1,3 @@
-import Foundation
-
 /// Parses and prints byte sizes with K/M/G/T suffixes in powers of 1024.
 public enum ByteSize {
     public struct ParseError: Error, Sendable, CustomStringConvertible {
@@ -47,7 +45,7 @@ public enum ByteSize {
         }
         if unit == 0 { return "\(bytes) B" }
         if value == value.rounded() { return "\(Int64(value)) \(units[unit])" }
-        return String(format: "%.1f %@", value, units[unit])
+        return TextFormat.fixed(value, decimals: 1) + " " + units[unit]
     }
 
     /// Compact form for flags and names: 64K, 1G, 1T.

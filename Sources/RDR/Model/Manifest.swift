@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// What a user asks `init` for: one virtual disk.
 public struct DiskSpec: Sendable, Equatable {
@@ -51,7 +51,10 @@ public struct DiskSpec: Sendable, Equatable {
     /// Disk and system names: 1-64 letters, digits, '-', '_' or '.', starting with neither '.'
     /// (hidden files are rdr's own) nor '-' (it would read as an option).
     public static func validateName(_ name: String, what: String = "disk name") throws(RDRError) {
-        let allowed = name.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) && $0.isASCII || "-_.".unicodeScalars.contains($0) }
+        let allowed = name.unicodeScalars.allSatisfy { c in
+            ("a"..."z").contains(c) || ("A"..."Z").contains(c) || ("0"..."9").contains(c)
+                || "-_.".unicodeScalars.contains(c)
+        }
         guard !name.isEmpty, name.count <= 64, allowed, !name.hasPrefix("."), !name.hasPrefix("-") else {
             throw RDRError(.invalidArgument, "\(what) '\(name)' must be 1-64 characters of letters, digits, '-', '_' or '.', and cannot start with '-' or '.'")
         }
@@ -70,6 +73,8 @@ public struct DiskSpec: Sendable, Equatable {
 public struct Manifest: Codable, Sendable, Equatable {
     public static let fileName = "rdr.json"
     public static let formatName = "rdr-system/1"
+    /// A manifest is a few KiB; anything past this is not one (and is not read into memory).
+    public static let maxBytes = 16 << 20
 
     public struct Member: Codable, Sendable, Equatable {
         public var enclosure: UInt8
@@ -132,13 +137,9 @@ public struct Manifest: Codable, Sendable, Equatable {
 
 /// A virtual disk's identity: 16 random bytes, written as hex in the manifest.
 public enum MirrorID {
-    public static func random() -> [UInt8] {
-        var g = SystemRandomNumberGenerator()
-        return (0..<16).map { _ in UInt8.random(in: 0...255, using: &g) }
-    }
+    public static func random(_ source: any RandomSource = SystemRandomSource()) -> [UInt8] { source.bytes(16) }
 
-    public static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
-
+    public static func hex(_ bytes: [UInt8]) -> String { bytes.map { TextFormat.hex(UInt64($0), width: 2) }.joined() }
 
     public static func bytes(hex: String) -> [UInt8]? {
         let chars = Array(hex.utf8)

@@ -1,4 +1,3 @@
-import Foundation
 import Glibc
 
 extension RDRSystem {
@@ -30,19 +29,20 @@ extension RDRSystem {
         guard targetStatus.inode != sourceIdentity.inode else {
             throw RDRError(.corrupt, "member images \(sourceImage) and \(targetImage) of disk '\(diskName)' are one file (hard links); remove \(targetImage) and run the full resync again to recreate it")
         }
-        let g = UInt64.random(in: 1...UInt64.max)
-        let record = MirrorRecord(events: newestEvents(sm, tm) + 1, mode: .resyncing, primary: manifest.primaryEnclosure,
-                                  baseGeneration: g, generations: [g, g], resyncSource: source,
-                                  planBytes: UInt64(d.size), resyncStartedMillis: UInt64(Date().timeIntervalSince1970 * 1000),
-                                  modeBeforeResync: nil)
+        let g = sys.random.generation()
+        let record = MirrorRecord(events: newestEvents(sm, tm) + 1, mode: .resyncing,
+                                  primary: manifest.primaryEnclosure, baseGeneration: g, generations: [g, g],
+                                  resyncSource: source, planBytes: UInt64(d.size),
+                                  resyncStartedMillis: UInt64(max(0, sys.clock.wallMillis())), modeBeforeResync: nil)
         try io { () throws(Errno) in
             if targetStatus.size != d.size { try targetFD.truncate(to: d.size) }
             try targetFD.sync()
-            for (m, e, allDirty, image) in [(tm, target, true, MemberIdentity(targetStatus)), (sm, source, false, sourceIdentity)] {
-                let header = MemberHeader(mirrorID: id, diskName: d.name, enclosure: e, size: d.size, regionSize: d.regionSize,
-                                          record: record, image: image)
-                try replaceMetadata(file(m.metadata), header: header, allDirty: allDirty)
-            }
+        }
+        let members = [(tm, target, true, MemberIdentity(targetStatus)), (sm, source, false, sourceIdentity)]
+        for (m, e, allDirty, image) in members {
+            let header = MemberHeader(mirrorID: id, diskName: d.name, enclosure: e, size: d.size,
+                                      regionSize: d.regionSize, record: record, image: image)
+            try replaceMetadata(file(m.metadata), header: header, allDirty: allDirty)
         }
     }
 
@@ -77,16 +77,16 @@ extension RDRSystem {
 
     /// New metadata written beside the old file and renamed over it; the temporary file never
     /// outlives a failure (and a crash's leftover is swept by the next command under the lock).
-    private func replaceMetadata(_ path: String, header: MemberHeader, allDirty: Bool) throws(Errno) {
+    private func replaceMetadata(_ path: String, header: MemberHeader, allDirty: Bool) throws(RDRError) {
         let temp = path + TemporaryFiles.metadataSuffix
         _ = sys.unlink(temp)
-        do {
+        do throws(RDRError) {
             _ = try MetadataFile.create(path: temp, header: header, allDirty: allDirty, replace: false, sys: sys)
-            try Directory.rename(temp, to: path, sys: sys)
+            try io { () throws(Errno) in try Directory.rename(temp, to: path, sys: sys) }
         } catch {
             _ = sys.unlink(temp)
             throw error
         }
-        try Directory.sync(self.path, sys: sys)
+        try io { () throws(Errno) in try Directory.sync(self.path, sys: sys) }
     }
 }

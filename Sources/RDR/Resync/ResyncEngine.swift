@@ -1,11 +1,11 @@
-import Foundation
+import Glibc
 import Synchronization
 
-/// Runs one resync of a virtual disk: dedicated worker threads pull tasks from the planner,
-/// copy or punch under the disk's range lock (so a concurrent write to the same region waits),
-/// and report completed regions. The calling thread checkpoints (target durable, then the
-/// completed regions' bits cleared and persisted) and publishes progress.
-final class ResyncEngine: @unchecked Sendable {
+/// Runs one resync of a virtual disk: worker threads (`WorkerPool`) pull tasks from the
+/// planner, copy or punch under the disk's range lock (so a concurrent write to the same region
+/// waits), and report completed regions. The calling thread checkpoints (target durable, then
+/// the completed regions' bits cleared and persisted) and publishes progress.
+final class ResyncEngine: Sendable {
     let disk: VirtualDisk
     let start: VirtualDisk.ResyncStart
     let options: ResyncOptions
@@ -27,8 +27,8 @@ final class ResyncEngine: @unchecked Sendable {
         self.options = options
         source = disk.images[start.source.index]
         target = disk.images[start.source.other.index]
-        planner = Mutex(ResyncPlanner(work: start.work, regionSize: disk.regionSize, size: disk.size,
-                                      maxIOSize: options.maxIOSize, source: disk.images[start.source.index]))
+        planner = Mutex(ResyncPlanner(work: start.work, geometry: disk.geometry, maxIOSize: options.maxIOSize,
+                                      source: disk.images[start.source.index]))
         throttle = options.maxRate.map { Throttle(bytesPerSecond: $0, maxChunk: Int(options.maxIOSize)) }
     }
 
@@ -38,6 +38,84 @@ final class ResyncEngine: @unchecked Sendable {
 
     private func fail(_ error: RDRError) {
         failure.withLock { if $0 == nil { $0 = error } }
+    }
+
+    // MARK: Driver
+
+    func run(observer: (@Sendable (ResyncProgress) -> Void)?) throws(RDRError) -> ResyncSummary {
+        disk.trackWritesDuringResync(true)
+        // Diverged regions are scattered: kernel readahead past each one is wasted disk time.
+        source.adviseRandomAccess(true)
+        defer { source.adviseRandomAccess(false) }
+        let reporter = ProgressReporter(disk: disk, start: start, observer: observer)
+        var schedule = Schedule(now: disk.sys.clock.monotonicSeconds())
+        var checkpoints = 0
+        reporter.report(.running, done: done.load(ordering: .relaxed))
+        let interval = Double(max(1, min(50, Int(options.publishSeconds * 1000)))) / 1000
+        do {
+            try WorkerPool.run(count: options.workers, name: "rdr-resync", interval: interval,
+                               tick: { checkpoints += tick(&schedule, reporter) },
+                               work: { [self] _ in workerLoop() })
+        } catch {
+            fail(error)
+        }
+        // Keep what was completed, even when stopping on an error or a cancel.
+        checkpoints += checkpointOrFail()
+        try stopIfFailedOrCancelled(reporter)
+        try disk.finishResync()
+        reporter.report(.finished, done: done.load(ordering: .relaxed))
+        return ResyncSummary(disk: disk.name, source: start.source, target: start.source.other,
+                             bytesPlanned: start.planBytes, bytesDoneBefore: start.doneBefore,
+                             bytesCopied: copied.load(ordering: .relaxed),
+                             bytesPunched: punched.load(ordering: .relaxed), checkpoints: checkpoints,
+                             seconds: reporter.elapsed)
+    }
+
+    /// When the calling thread last checkpointed and published.
+    private struct Schedule {
+        var lastCheckpoint: Double
+        var doneAtCheckpoint: Int64 = 0
+        var lastPublish: Double
+
+        init(now: Double) {
+            lastCheckpoint = now
+            lastPublish = now
+        }
+    }
+
+    /// The calling thread's round while the workers copy: a checkpoint when one is due (by time
+    /// or by bytes), progress when due. Returns the checkpoints made (0 or 1).
+    private func tick(_ schedule: inout Schedule, _ reporter: ProgressReporter) -> Int {
+        let now = disk.sys.clock.monotonicSeconds()
+        let d = done.load(ordering: .relaxed)
+        var made = 0
+        if now - schedule.lastCheckpoint >= options.checkpointSeconds
+            || d - schedule.doneAtCheckpoint >= options.checkpointBytes {
+            made = checkpointOrFail()
+            schedule.lastCheckpoint = now
+            schedule.doneAtCheckpoint = d
+        }
+        if now - schedule.lastPublish >= options.publishSeconds {
+            reporter.report(.running, done: d)
+            schedule.lastPublish = now
+        }
+        return made
+    }
+
+    /// After the workers stopped: an error or a cancel ends the run here, published, with the
+    /// checkpointed work kept as the resume record.
+    private func stopIfFailedOrCancelled(_ reporter: ProgressReporter) throws(RDRError) {
+        if let error = failure.withLock({ $0 }) {
+            reporter.report(.failed, done: done.load(ordering: .relaxed))
+            disk.trackWritesDuringResync(false)
+            throw error
+        }
+        if options.cancellation?.isCancelled ?? false {
+            let p = reporter.report(.interrupted, done: done.load(ordering: .relaxed))
+            disk.trackWritesDuringResync(false)
+            throw RDRError(.interrupted, "resync of '\(disk.name)' interrupted at \(p.percent)%; resume it with "
+                + "'rdr disk resync \(disk.name) --from \(start.source)'")
+        }
     }
 
     // MARK: Workers
@@ -72,22 +150,14 @@ final class ResyncEngine: @unchecked Sendable {
         switch task.kind {
         case .punch:
             try punch(task.bytes)
+            return true
         case .copy where task.allData:
             return try copy(task.bytes, buffer: buffer)
         case .copy:
             // Mixed region(s): copy the source's data segments, punch its holes.
-            var pos = task.bytes.lowerBound
-            let end = task.bytes.upperBound
-            while pos < end {
-                let d = min(try source.nextData(from: pos) ?? end, end)
-                if d > pos { try punch(pos..<d) }
-                if d >= end { break }
-                let h = min(try source.nextHole(from: d), end)
-                guard try copy(d..<h, buffer: buffer) else { return false }
-                pos = h
-            }
+            return try source.forEachSegment(of: task.bytes, hole: { (r) throws(Errno) in try punch(r) },
+                                             data: { (r) throws(Errno) in try copy(r, buffer: buffer) })
         }
-        return true
     }
 
     private func punch(_ range: Range<Int64>) throws(Errno) {
@@ -106,18 +176,11 @@ final class ResyncEngine: @unchecked Sendable {
                 n = min(n, throttle.grain)
                 guard throttle.acquire(n, cancellation: options.cancellation) else { return false }
             }
-            if options.copyMethod == .copyFileRange && !copyFileRangeRefused.load(ordering: .relaxed) {
-                do {
-                    let moved = try source.copyRange(to: target, from: pos, to: pos, count: n)
-                    if moved > 0 {
-                        pos += Int64(moved)
-                        copied.add(Int64(moved), ordering: .relaxed)
-                        continue
-                    }
-                    copyFileRangeRefused.store(true, ordering: .relaxed)
-                } catch where [EXDEV, ENOSYS, EOPNOTSUPP, EINVAL].contains(error.code) {
-                    copyFileRangeRefused.store(true, ordering: .relaxed)
-                }
+            if options.copyMethod == .copyFileRange, !copyFileRangeRefused.load(ordering: .relaxed),
+               let moved = try copyInKernel(at: pos, count: n) {
+                pos += Int64(moved)
+                copied.add(Int64(moved), ordering: .relaxed)
+                continue
             }
             try source.readFully(into: buffer.pointer, count: n, at: pos)
             try target.write(from: buffer.pointer, count: n, at: pos)
@@ -127,7 +190,27 @@ final class ResyncEngine: @unchecked Sendable {
         return true
     }
 
+    /// copy_file_range; nil (and never again) when the kernel or filesystem refuses it, so the
+    /// caller falls back to pread/pwrite.
+    private func copyInKernel(at pos: Int64, count: Int) throws(Errno) -> Int? {
+        do {
+            let moved = try source.copyRange(to: target, from: pos, to: pos, count: count)
+            if moved > 0 { return moved }
+        } catch where [EXDEV, ENOSYS, EOPNOTSUPP, EINVAL].contains(error.code) {}
+        copyFileRangeRefused.store(true, ordering: .relaxed)
+        return nil
+    }
+
     // MARK: Checkpoints
+
+    /// A checkpoint; an error is kept as the run's failure (the workers then stop). 1 when one
+    /// was made.
+    private func checkpointOrFail() -> Int {
+        do { return try checkpoint() ? 1 : 0 } catch {
+            fail(error)
+            return 0
+        }
+    }
 
     /// Makes every completed task durable on the target, then clears its regions' bits —
     /// except regions written to both members during this run, which `finishResync` clears.
@@ -150,109 +233,5 @@ final class ResyncEngine: @unchecked Sendable {
             try disk.persist(t, in: &s)
         }
         return true
-    }
-
-    // MARK: Driver
-
-    func run(observer: (@Sendable (ResyncProgress) -> Void)?) throws(RDRError) -> ResyncSummary {
-        disk.state.withLock { $0.mirroredDuringResync = DirtyBitmap(regionCount: disk.regionCount) }
-        // Diverged regions are scattered: kernel readahead past each one is wasted disk time.
-        source.adviseRandomAccess(true)
-        defer { source.adviseRandomAccess(false) }
-        let begin = Monotonic.now()
-        let publisher = ProgressPublisher(path: disk.system.progressPath(disk: disk.name), sys: disk.system.sys)
-        var window = RateWindow()
-        func progress(_ state: String) -> ResyncProgress {
-            let now = Monotonic.now()
-            let d = start.doneBefore + done.load(ordering: .relaxed)
-            window.add(time: now, bytes: d)
-            let rate = window.shortRate
-            let remaining = max(0, start.planBytes - d)
-            return ResyncProgress(
-                disk: disk.name, pid: getpid(), state: state, source: start.source.rawValue, target: start.source.other.rawValue,
-                bytesTotal: start.planBytes, bytesDone: min(d, start.planBytes),
-                percent: ResyncProgress.percent(done: d, total: start.planBytes, finished: state == "finished"),
-                rateBytesPerSecond: rate, rateLongBytesPerSecond: window.longRate,
-                etaSeconds: state == "finished" ? 0 : (rate > 0 ? Double(remaining) / rate : nil),
-                elapsedSeconds: now - begin, updatedMillis: Int64(Date().timeIntervalSince1970 * 1000))
-        }
-        func report(_ state: String) {
-            let p = progress(state)
-            publisher.publish(p)
-            observer?(p)
-        }
-
-        let group = DispatchGroup()
-        for i in 0..<options.workers {
-            group.enter()
-            let thread = Thread { [self] in
-                workerLoop()
-                group.leave()
-            }
-            thread.name = "rdr-resync-\(i)"
-            thread.start()
-        }
-        report("running")
-        var checkpoints = 0
-        var lastCheckpoint = Monotonic.now()
-        var doneAtCheckpoint: Int64 = 0
-        var lastPublish = Monotonic.now()
-        let tick = DispatchTimeInterval.milliseconds(max(1, min(50, Int(options.publishSeconds * 1000))))
-        while group.wait(timeout: .now() + tick) == .timedOut {
-            let now = Monotonic.now()
-            let d = done.load(ordering: .relaxed)
-            if now - lastCheckpoint >= options.checkpointSeconds || d - doneAtCheckpoint >= options.checkpointBytes {
-                do {
-                    if try checkpoint() { checkpoints += 1 }
-                } catch {
-                    fail(error)
-                }
-                lastCheckpoint = now
-                doneAtCheckpoint = d
-            }
-            if now - lastPublish >= options.publishSeconds {
-                report("running")
-                lastPublish = now
-            }
-        }
-        // Keep what was completed, even when stopping on an error or a cancel.
-        do {
-            if try checkpoint() { checkpoints += 1 }
-        } catch {
-            fail(error)
-        }
-        if let error = failure.withLock({ $0 }) {
-            report("failed")
-            disk.state.withLock { $0.mirroredDuringResync = nil }
-            throw error
-        }
-        if options.cancellation?.isCancelled ?? false {
-            let p = progress("interrupted")
-            publisher.publish(p)
-            observer?(p)
-            disk.state.withLock { $0.mirroredDuringResync = nil }
-            throw RDRError(.interrupted, "resync of '\(disk.name)' interrupted at \(p.percent)%; resume it with 'rdr disk resync \(disk.name) --from \(start.source)'")
-        }
-        try disk.finishResync()
-        report("finished")
-        return ResyncSummary(disk: disk.name, source: start.source, target: start.source.other,
-                             bytesPlanned: start.planBytes, bytesDoneBefore: start.doneBefore,
-                             bytesCopied: copied.load(ordering: .relaxed), bytesPunched: punched.load(ordering: .relaxed),
-                             checkpoints: checkpoints, seconds: Monotonic.now() - begin)
-    }
-}
-
-extension VirtualDisk {
-    /// Copies the union of both members' dirty regions from `source` to the other member and
-    /// returns both identical, duplexed, with empty bitmaps. Resumes an interrupted resync in
-    /// the same direction. `extra` adds regions to copy (verify's repair).
-    public func resync(from source: Enclosure, options: ResyncOptions = ResyncOptions(), extra: DirtyBitmap? = nil,
-                       observer: (@Sendable (ResyncProgress) -> Void)? = nil) throws(RDRError) -> ResyncSummary {
-        try options.validate()
-        guard let start = try beginResync(from: source, extra: extra) else {
-            return ResyncSummary(disk: name, source: source, target: source.other, bytesPlanned: 0, bytesDoneBefore: 0,
-                                 bytesCopied: 0, bytesPunched: 0, checkpoints: 0, seconds: 0)
-        }
-        return try ResyncEngine(disk: self, start: start, options: options).run(observer: observer)
     }
 }

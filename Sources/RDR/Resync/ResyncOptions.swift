@@ -1,4 +1,5 @@
-/// How a resync copies. Defaults come from the benchmark (Benchmarks/README.md).
+/// How a resync copies. The defaults are the benchmark's findings (`rdr-bench` tuning sweeps,
+/// Benchmarks/results/results.md), not guesses.
 public struct ResyncOptions: Sendable {
     public enum CopyMethod: String, Sendable, CaseIterable {
         /// pread/pwrite through a per-worker aligned buffer.
@@ -7,8 +8,11 @@ public struct ResyncOptions: Sendable {
         case copyFileRange = "copy-file-range"
     }
 
-    /// 8: the benchmark's workers sweep peaks there on this machine (Benchmarks/results).
+    /// 8: the throughput peak of the workers sweep in all three full benchmark runs (more
+    /// workers only queue on the filesystem's inode lock).
     public static let defaultWorkers = 8
+    /// 1 MiB: 256 KiB to 8 MiB copy within noise of each other, and 8 workers × 1 MiB buffers
+    /// keep a 1 TiB resync near 31 MiB of memory.
     public static let defaultMaxIOSize: Int64 = 1 << 20
 
     public var workers = ResyncOptions.defaultWorkers
@@ -36,33 +40,17 @@ public struct ResyncOptions: Sendable {
     public static let checkpointRange = 0.05...3600.0
 
     public func validate() throws(RDRError) {
-        guard Self.workerRange.contains(workers) else { throw RDRError(.invalidArgument, "--workers must be 1 to 64, not \(workers)") }
+        guard Self.workerRange.contains(workers) else {
+            throw RDRError(.invalidArgument, "--workers must be 1 to 64, not \(workers)")
+        }
         guard Self.ioSizeRange.contains(maxIOSize), maxIOSize % 4096 == 0 else {
             throw RDRError(.invalidArgument, "--io-size must be a multiple of 4K from 4K to 64M, not \(maxIOSize)")
         }
-        if let r = maxRate, !Self.maxRateRange.contains(r) { throw RDRError(.invalidArgument, "--max-rate must be from 1 to 1P bytes per second, not \(r)") }
+        if let r = maxRate, !Self.maxRateRange.contains(r) {
+            throw RDRError(.invalidArgument, "--max-rate must be from 1 to 1P bytes per second, not \(r)")
+        }
         guard Self.checkpointRange.contains(checkpointSeconds) else {
             throw RDRError(.invalidArgument, "--checkpoint must be from 0.05 to 3600 seconds, not \(checkpointSeconds)")
         }
     }
-}
-
-/// What a finished resync did.
-public struct ResyncSummary: Sendable, Equatable {
-    public var disk: String
-    public var source: Enclosure
-    public var target: Enclosure
-    /// Bytes the whole resync planned when it first started.
-    public var bytesPlanned: Int64
-    /// Bytes already done by earlier (interrupted) runs.
-    public var bytesDoneBefore: Int64
-    /// Bytes this run copied from source to target.
-    public var bytesCopied: Int64
-    /// Bytes this run punched as holes in the target.
-    public var bytesPunched: Int64
-    public var checkpoints: Int
-    public var seconds: Double
-
-    public var mibPerSecond: Double { seconds > 0 ? Double(bytesCopied + bytesPunched) / seconds / 1_048_576 : 0 }
-    public var nothingToDo: Bool { bytesPlanned == 0 }
 }

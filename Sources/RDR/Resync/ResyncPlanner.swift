@@ -16,8 +16,7 @@ struct ResyncTask: Sendable {
 /// disk size beyond the bitmap, and the cost grows with the dirty runs, not the disk.
 struct ResyncPlanner {
     let work: DirtyBitmap
-    let regionSize: Int64
-    let size: Int64
+    let geometry: RegionGeometry
     let maxIOSize: Int64
     let source: FileDescriptor
     private(set) var cursor = 0
@@ -26,12 +25,16 @@ struct ResyncPlanner {
     private var dataStart: Int64? = nil
     private var dataEnd: Int64 = 0
 
-    init(work: DirtyBitmap, regionSize: Int64, size: Int64, maxIOSize: Int64, source: FileDescriptor) {
+    init(work: DirtyBitmap, geometry: RegionGeometry, maxIOSize: Int64, source: FileDescriptor) {
         self.work = work
-        self.regionSize = regionSize
-        self.size = size
+        self.geometry = geometry
         self.maxIOSize = maxIOSize
         self.source = source
+    }
+
+    init(work: DirtyBitmap, regionSize: Int64, size: Int64, maxIOSize: Int64, source: FileDescriptor) {
+        self.init(work: work, geometry: RegionGeometry(size: size, regionSize: regionSize), maxIOSize: maxIOSize,
+                  source: source)
     }
 
     /// The start and end of the first data segment at or after `offset`, or nil if none.
@@ -43,39 +46,34 @@ struct ResyncPlanner {
         }
         queried = offset
         dataStart = try source.nextData(from: offset)
-        guard let start = dataStart, start < size else {
+        guard let start = dataStart, start < geometry.size else {
             dataStart = nil
             return nil
         }
-        dataEnd = min(try source.nextHole(from: start), size)
+        dataEnd = min(try source.nextHole(from: start), geometry.size)
         return (start, dataEnd)
-    }
-
-    private func bytes(_ regions: Range<Int>) -> Range<Int64> {
-        Int64(regions.lowerBound) * regionSize..<min(Int64(regions.upperBound) * regionSize, size)
     }
 
     mutating func next() throws(Errno) -> ResyncTask? {
         guard let first = work.nextSet(from: cursor) else { return nil }
         let runEnd = work.nextClear(from: first)
-        let start = Int64(first) * regionSize
-        let runBytesEnd = min(Int64(runEnd) * regionSize, size)
-        guard let (d, h) = try dataSegment(atOrAfter: start), d < runBytesEnd else {
+        let run = geometry.bytes(of: first..<runEnd)
+        guard let (d, h) = try dataSegment(atOrAfter: run.lowerBound), d < run.upperBound else {
             cursor = runEnd
-            return ResyncTask(kind: .punch, regions: first..<runEnd, bytes: bytes(first..<runEnd), allData: false)
+            return ResyncTask(kind: .punch, regions: first..<runEnd, bytes: run, allData: false)
         }
-        let dataRegion = Int(d / regionSize)
+        let dataRegion = geometry.region(containing: d)
         if dataRegion > first {
             cursor = dataRegion
-            return ResyncTask(kind: .punch, regions: first..<dataRegion, bytes: bytes(first..<dataRegion), allData: false)
+            return ResyncTask(kind: .punch, regions: first..<dataRegion, bytes: geometry.bytes(of: first..<dataRegion),
+                              allData: false)
         }
         // Region `first` holds data. Copy up to the end of this data segment (rounded up to a
         // region), the end of the run, and the maximum I/O size.
-        let perIO = max(1, Int(maxIOSize / regionSize))
-        let segmentEndRegion = Int((h + regionSize - 1) / regionSize)
-        let end = max(first + 1, min(runEnd, segmentEndRegion, first + perIO))
+        let perIO = max(1, Int(maxIOSize / geometry.regionSize))
+        let end = max(first + 1, min(runEnd, geometry.regionEnd(at: h), first + perIO))
         cursor = end
-        let range = bytes(first..<end)
+        let range = geometry.bytes(of: first..<end)
         let allData = d <= range.lowerBound && h >= range.upperBound
         return ResyncTask(kind: .copy, regions: first..<end, bytes: range, allData: allData)
     }

@@ -1,17 +1,22 @@
-import Foundation
-
-/// A moment of a resync, as shown on the terminal and published for other processes.
+/// A moment of a resync, as shown on the terminal and published for other processes (the
+/// progress record `rdr status` reads).
 public struct ResyncProgress: Sendable, Codable, Equatable {
+    /// Where the resync stands; the raw value is the text shown and published.
+    public enum State: String, Sendable, Codable, CustomStringConvertible {
+        case running, finished, failed, interrupted
+
+        public var description: String { rawValue }
+    }
+
     public var disk: String
     public var pid: Int32
-    public var state: String  // running, finished, failed, interrupted
+    public var state: State
     public var source: UInt8
     public var target: UInt8
     public var bytesTotal: Int64
     public var bytesDone: Int64
     public var percent: Int
     public var rateBytesPerSecond: Double
-    public var rateLongBytesPerSecond: Double
     public var etaSeconds: Double?
     public var elapsedSeconds: Double
     public var updatedMillis: Int64
@@ -25,49 +30,22 @@ public struct ResyncProgress: Sendable, Codable, Equatable {
     }
 }
 
-/// Rate over a short and a long sliding window from (time, bytes) samples.
+/// The copy rate over a short sliding window (3 s) of (time, bytes) samples: recent enough
+/// that an ETA follows a throttle or a busy disk, long enough not to jump with each checkpoint.
 struct RateWindow {
     private var samples: [(t: Double, bytes: Int64)] = []
-    let short: Double
-    let long: Double
+    let window: Double
 
-    init(short: Double = 3, long: Double = 30) {
-        self.short = short
-        self.long = long
-    }
+    init(window: Double = 3) { self.window = window }
 
     mutating func add(time: Double, bytes: Int64) {
         samples.append((time, bytes))
-        while let first = samples.first, time - first.t > long { samples.removeFirst() }
+        while let first = samples.first, time - first.t > window { samples.removeFirst() }
     }
 
-    private func rate(over window: Double) -> Double {
-        guard let last = samples.last else { return 0 }
-        let first = samples.first { last.t - $0.t <= window } ?? last
+    var rate: Double {
+        guard let first = samples.first, let last = samples.last else { return 0 }
         let dt = last.t - first.t
         return dt > 0.05 ? Double(last.bytes - first.bytes) / dt : 0
-    }
-
-    var shortRate: Double { rate(over: short) }
-    var longRate: Double { rate(over: long) }
-}
-
-/// Writes the progress record other processes read (`rdr status`): temp file + rename, so a
-/// reader sees a whole record or the previous one. Display only, so it is not fsynced.
-/// Failures are ignored: `status` copes with a missing or stale record.
-struct ProgressPublisher {
-    let path: String
-    let sys: any SystemCalls
-
-    func publish(_ p: ResyncProgress) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        guard let data = try? encoder.encode(p) else { return }
-        try? Directory.writeAtomically(Array(data), to: path, durable: false, sys: sys)
-    }
-
-    static func read(_ path: String) -> ResyncProgress? {
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        return try? JSONDecoder().decode(ResyncProgress.self, from: data)
     }
 }

@@ -1,14 +1,5 @@
-import Foundation
+import Glibc
 import Synchronization
-
-/// Monotonic seconds, for rates and deadlines.
-public enum Monotonic {
-    public static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
-}
 
 /// Time as the throttle sees it: the real clock, or a test's clock that advances when slept on
 /// (so the throttle's accuracy is tested exactly, without timing a real copy).
@@ -60,12 +51,4 @@ public final class Throttle: Sendable {
             clock.sleep(min(wait, Self.slice))
         }
     }
-}
-
-/// Set from a signal handler or another thread; workers stop at the next task.
-public final class CancellationFlag: Sendable {
-    private let flag = Atomic<Bool>(false)
-    public init() {}
-    public func cancel() { flag.store(true, ordering: .relaxed) }
-    public var isCancelled: Bool { flag.load(ordering: .relaxed) }
 }

@@ -1,6 +1,3 @@
-import Foundation
-import Glibc
-
 /// `rdr status` as data: what `--json` prints and the text view renders.
 public struct SystemStatus: Codable, Sendable {
     public var system: String
@@ -31,13 +28,78 @@ public struct ResyncStatus: Codable, Sendable {
 }
 
 public struct DiskStatus: Codable, Sendable {
+    /// The mirror mode, or `unknown` when the disk's metadata cannot be read.
+    public enum Mode: String, Codable, Sendable, CustomStringConvertible {
+        case duplex, split, merged, resyncing, unknown
+
+        init(_ mode: MirrorMode) {
+            switch mode {
+            case .duplex: self = .duplex
+            case .split: self = .split
+            case .merged: self = .merged
+            case .resyncing: self = .resyncing
+            }
+        }
+
+        public var description: String { rawValue }
+    }
+
+    /// The one-word state as ftSMC shows it (`Status: Resync 42%`). `description` is the
+    /// display text, and the JSON carries the same text.
+    public enum Status: Codable, Sendable, Equatable, CustomStringConvertible {
+        /// `None`: duplex and in sync.
+        case inSync
+        /// `Resync nn%`: bytes done over bytes planned, never 100 before the end.
+        case resync(percent: Int)
+        /// `Resync needed`: duplex with bits left by interrupted writes.
+        case resyncNeeded
+        /// `Simplex`: split or merged, the members diverge by design.
+        case simplex
+        /// `Error`: metadata or images not trusted (the disk's `error` says why).
+        case error
+
+        public var description: String {
+            switch self {
+            case .inSync: return "None"
+            case .resync(let percent): return "Resync \(percent)%"
+            case .resyncNeeded: return "Resync needed"
+            case .simplex: return "Simplex"
+            case .error: return "Error"
+            }
+        }
+
+        /// The status its display text names, or nil.
+        public init?(text: String) {
+            for plain in [Status.inSync, .resyncNeeded, .simplex, .error] where plain.description == text {
+                self = plain
+                return
+            }
+            guard text.hasPrefix("Resync "), text.hasSuffix("%"),
+                  let percent = Int(text.dropFirst("Resync ".count).dropLast()) else { return nil }
+            self = .resync(percent: percent)
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let text = try decoder.singleValueContainer().decode(String.self)
+            guard let status = Status(text: text) else {
+                throw DecodingError.dataCorrupted(
+                    .init(codingPath: decoder.codingPath, debugDescription: "status '\(text)'"))
+            }
+            self = status
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.singleValueContainer()
+            try c.encode(description)
+        }
+    }
+
     public var name: String
-    public var role: String
+    public var role: DiskRole
     public var size: Int64
     public var regionSize: Int64
-    public var mode: String
-    /// `None`, `Resync nn%`, `Resync needed`, `Simplex`, or `Error`.
-    public var status: String
+    public var mode: Mode
+    public var status: Status
     public var resync: ResyncStatus?
     public var members: [MemberStatus]
     public var error: String?
@@ -63,78 +125,3 @@ public struct DiskStatus: Codable, Sendable {
     }
 }
 
-extension RDRSystem {
-    /// Builds the status of every disk (or the named ones) without the lock and without
-    /// writing anything: metadata is read as it stands, and a running resync's published
-    /// progress record is used when its process is alive and the record is fresh.
-    public func status(disks names: [String] = []) throws(RDRError) -> SystemStatus {
-        let selected = try names.isEmpty ? manifest.disks : names.map { (n) throws(RDRError) in try manifest.disk(named: n) }
-        return SystemStatus(system: path, lockHolder: SystemLock.holder(systemPath: path, sys: sys),
-                            disks: selected.map { diskStatus($0) })
-    }
-
-    private func diskStatus(_ d: Manifest.Disk) -> DiskStatus {
-        let primary = manifest.primaryEnclosure
-        func member(_ e: Enclosure, dirty: Int64) -> MemberStatus {
-            let m = d.member(e)
-            let path = file(m?.image ?? "")
-            let allocated = (try? FileDescriptor.open(path, .readOnly, sys: sys)).map { fd -> Int64 in
-                defer { fd.close() }
-                return (try? fd.status().allocated) ?? 0
-            } ?? 0
-            return MemberStatus(enclosure: e.rawValue, side: e == primary ? "production" : "upgrade", path: path,
-                                metadataPath: file(m?.metadata ?? ""), dirtyBytes: dirty, allocatedBytes: allocated)
-        }
-        var status = DiskStatus(name: d.name, role: d.role.rawValue, size: d.size, regionSize: d.regionSize,
-                                mode: "unknown", status: "Error", resync: nil, members: [], error: nil)
-        let disk: VirtualDisk
-        do { disk = try VirtualDisk.open(system: self, disk: d, access: .readOnly, identity: .report) } catch {
-            status.error = error.message
-            status.members = Enclosure.allCases.map { member($0, dirty: 0) }
-            return status
-        }
-        let r = disk.record
-        let dirty = disk.dirtyBytes
-        status.mode = r.mode.description
-        status.error = disk.identityProblem?.message
-        let warnings = disk.metadataWarnings
-        if !warnings.isEmpty { status.warnings = warnings }
-        status.members = Enclosure.allCases.map { e in
-            var m = member(e, dirty: dirty[e.index])
-            m.side = e == r.primary ? "production" : "upgrade"
-            return m
-        }
-        switch r.mode {
-        case _ where status.error != nil:
-            status.status = "Error"  // the bitmaps describe other files: never None, never a percent
-        case .duplex:
-            status.status = dirty.allSatisfy { $0 == 0 } ? "None" : "Resync needed"
-        case .split, .merged:
-            status.status = "Simplex"
-        case .resyncing:
-            let source = r.resyncSource ?? r.primary
-            let total = Int64(r.planBytes)
-            let remaining = dirty[source.other.index]
-            var resync = ResyncStatus(source: source.rawValue, target: source.other.rawValue, bytesTotal: total,
-                                      bytesDone: max(0, total - remaining), percent: 0, rateBytesPerSecond: 0,
-                                      etaSeconds: nil, running: false, pid: nil)
-            if let p = ProgressPublisher.read(progressPath(disk: d.name)), p.state == "running", p.source == source.rawValue,
-               processIsAlive(p.pid), Int64(Date().timeIntervalSince1970 * 1000) - p.updatedMillis < 5000 {
-                resync.bytesTotal = p.bytesTotal
-                resync.bytesDone = p.bytesDone
-                resync.rateBytesPerSecond = p.rateBytesPerSecond
-                resync.etaSeconds = p.etaSeconds
-                resync.running = true
-                resync.pid = p.pid
-            }
-            resync.percent = ResyncProgress.percent(done: resync.bytesDone, total: resync.bytesTotal, finished: false)
-            status.resync = resync
-            status.status = "Resync \(resync.percent)%"
-        }
-        return status
-    }
-
-    private func processIsAlive(_ pid: Int32) -> Bool {
-        pid > 0 && (kill(pid, 0) == 0 || errno == EPERM)
-    }
-}

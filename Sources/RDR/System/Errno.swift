@@ -17,6 +17,4 @@ public struct Errno: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         "\(operation) \(path): \(String(cString: strerror(code)))"
     }
-
-    public static let interrupted = EINTR
 }

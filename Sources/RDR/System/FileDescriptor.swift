@@ -1,3 +1,4 @@
+import CRDRSys
 import Glibc
 
 /// An open file in the style of swift-system's `FileDescriptor`: Swift names, typed `Errno`
@@ -18,6 +19,28 @@ public struct FileDescriptor: Sendable {
         return try openRaw(path, flags: flags, mode: 0, sys: sys)
     }
 
+    /// Opens an existing file with O_DIRECT: transfers bypass the page cache, so buffers,
+    /// offsets and lengths must be aligned to the device's logical block (4096 is safe);
+    /// a misaligned one fails with EINVAL.
+    public static func openDirect(_ path: String, _ access: Access,
+                                  sys: any SystemCalls) throws(Errno) -> FileDescriptor {
+        let flags = (access == .readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC | rdr_o_direct()
+        return try openRaw(path, flags: flags, mode: 0, sys: sys)
+    }
+
+    /// Opens (creating it if missing) a file for appending: every `append` lands at its end,
+    /// even with another writer (an activity log). Never through a symbolic link.
+    public static func openForAppending(_ path: String, sys: any SystemCalls) throws(Errno) -> FileDescriptor {
+        try openRaw(path, flags: O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, mode: 0o644, sys: sys)
+    }
+
+    /// The whole file at `path`, refused with EFBIG past `limit` bytes (see `readWholeFile`).
+    public static func readFile(_ path: String, limit: Int, sys: any SystemCalls) throws(Errno) -> [UInt8] {
+        let fd = try open(path, .readOnly, sys: sys)
+        defer { fd.close() }
+        return try fd.readWholeFile(limit: limit)
+    }
+
     /// Creates a file (`O_CREAT | O_EXCL` unless `replace`) opened for reading and writing,
     /// never through a symbolic link.
     public static func create(_ path: String, replace: Bool = false, sys: any SystemCalls) throws(Errno) -> FileDescriptor {
@@ -25,7 +48,9 @@ public struct FileDescriptor: Sendable {
         return try openRaw(path, flags: flags, mode: 0o644, sys: sys)
     }
 
-    static func openRaw(_ path: String, flags: Int32, mode: mode_t, sys: any SystemCalls) throws(Errno) -> FileDescriptor {
+    /// Opens with exactly `flags` (EINTR retried): the other openers' building block.
+    public static func openRaw(_ path: String, flags: Int32, mode: mode_t,
+                               sys: any SystemCalls) throws(Errno) -> FileDescriptor {
         var attempts = 0
         while true {
             let fd = sys.open(path, flags: flags, mode: mode)
@@ -78,6 +103,29 @@ public struct FileDescriptor: Sendable {
         }
     }
 
+    /// Appends all `count` bytes at the end of a file opened with `openForAppending`, looping
+    /// over short writes; a failed append throws (never dropped silently).
+    public func append(from buffer: UnsafeRawPointer, count: Int) throws(Errno) {
+        var done = 0
+        var stalls = 0
+        while done < count {
+            let n = sys.write(rawValue, buffer + done, count - done)
+            if n > 0 { done += n; stalls = 0; continue }
+            stalls += 1
+            if n == 0 && stalls < 100 { continue }
+            if n < 0 && Int32(-n) == EINTR && stalls < 1000 { continue }
+            if n == 0 { throw Errno(code: EIO, operation: "append (no progress)", path: path) }
+            throw Errno(code: Int32(-n), operation: "append", path: path)
+        }
+    }
+
+    public func append(_ bytes: [UInt8]) throws(Errno) {
+        try withBytes(bytes) { (raw) throws(Errno) in
+            guard let base = raw.baseAddress else { return }
+            try append(from: base, count: raw.count)
+        }
+    }
+
     public func write(_ bytes: [UInt8], at offset: Int64) throws(Errno) {
         try withBytes(bytes) { (raw) throws(Errno) in
             guard let base = raw.baseAddress else { return }
@@ -121,7 +169,8 @@ public struct FileDescriptor: Sendable {
     }
 
     /// Copies `count` bytes in the kernel; returns how many moved (may be short).
-    public func copyRange(to target: FileDescriptor, from offset: Int64, to targetOffset: Int64, count: Int) throws(Errno) -> Int {
+    public func copyRange(to target: FileDescriptor, from offset: Int64, to targetOffset: Int64,
+                          count: Int) throws(Errno) -> Int {
         var interrupts = 0
         while true {
             let n = sys.copyFileRange(rawValue, offset, target.rawValue, targetOffset, count)
@@ -152,7 +201,9 @@ public struct FileDescriptor: Sendable {
     }
 
     public func status() throws(Errno) -> FileStatus {
-        guard let st = sys.stat(rawValue) else { throw Errno(code: errno, operation: "stat", path: path) }
+        var st = FileStatus()
+        let r = sys.stat(rawValue, &st)
+        guard r == 0 else { throw Errno(code: -r, operation: "stat", path: path) }
         return st
     }
 
@@ -164,75 +215,5 @@ public struct FileDescriptor: Sendable {
             if -r == EINTR && interrupts < 1000 { interrupts += 1; continue }
             throw Errno(code: -r, operation: operation, path: path)
         }
-    }
-}
-
-/// Directory-level operations of the seam: durable rename and directory fsync.
-public enum Directory {
-    /// Makes a rename or a new file in `directory` durable.
-    public static func sync(_ directory: String, sys: any SystemCalls) throws(Errno) {
-        let fd = try FileDescriptor.openRaw(directory, flags: O_RDONLY | O_DIRECTORY | O_CLOEXEC, mode: 0, sys: sys)
-        defer { fd.close() }
-        try fd.sync()
-    }
-
-    public static func rename(_ from: String, to: String, sys: any SystemCalls) throws(Errno) {
-        let r = sys.rename(from, to)
-        if r < 0 { throw Errno(code: -r, operation: "rename to \(to) from", path: from) }
-    }
-
-    /// Writes `bytes` to `path` atomically: temp file, then rename, so a reader sees the whole
-    /// old or the whole new content. `durable` also fsyncs the file before the rename and the
-    /// directory after it; display-only files (progress record, lock holder) skip both, since
-    /// nothing depends on them surviving a crash and a flush costs every publish a journal commit.
-    public static func writeAtomically(_ bytes: [UInt8], to path: String, durable: Bool = true, sys: any SystemCalls) throws(Errno) {
-        let temp = path + ".\(getpid()).tmp"
-        let fd = try FileDescriptor.create(temp, replace: true, sys: sys)
-        do throws(Errno) {
-            try fd.write(bytes, at: 0)
-            if durable { try fd.sync() }
-        } catch {
-            fd.close()
-            _ = sys.unlink(temp)
-            throw error
-        }
-        fd.close()
-        do { try rename(temp, to: path, sys: sys) } catch {
-            _ = sys.unlink(temp)
-            throw error
-        }
-        if durable { try sync(parent(of: path), sys: sys) }
-    }
-
-    /// Creates `path` and any missing parents; returns the directories it made, outermost
-    /// first, so a failed command can remove exactly those (`removeCreated`).
-    public static func make(_ path: String, sys: any SystemCalls) throws(Errno) -> [String] {
-        var missing: [String] = []
-        var p = path
-        while !p.isEmpty, p != "/", p != ".", access(p, F_OK) != 0 {
-            missing.append(p)
-            p = parent(of: p)
-        }
-        var made: [String] = []
-        for dir in missing.reversed() {
-            let r = sys.mkdir(dir, 0o755)
-            if r < 0 && -r != EEXIST {
-                removeCreated(made, sys: sys)
-                throw Errno(code: -r, operation: "create directory", path: dir)
-            }
-            if r >= 0 { made.append(dir) }
-        }
-        return made
-    }
-
-    /// Removes directories `make` created, innermost first, each only if it is empty.
-    public static func removeCreated(_ made: [String], sys: any SystemCalls) {
-        for dir in made.reversed() { _ = sys.rmdir(dir) }
-    }
-
-    public static func parent(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        let p = String(path[..<slash])
-        return p.isEmpty ? "/" : p
     }
 }

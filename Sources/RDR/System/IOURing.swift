@@ -138,13 +138,3 @@ public final class IOURing {
         }
     }
 }
-
-extension FileDescriptor {
-    /// Opens an existing file with O_DIRECT: transfers bypass the page cache, so buffers,
-    /// offsets and lengths must be aligned to the device's logical block (4096 is safe);
-    /// a misaligned one fails with EINVAL.
-    public static func openDirect(_ path: String, _ access: Access, sys: any SystemCalls) throws(Errno) -> FileDescriptor {
-        let flags = (access == .readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC | rdr_o_direct()
-        return try openRaw(path, flags: flags, mode: 0, sys: sys)
-    }
-}

@@ -1,6 +1,3 @@
-import Foundation
-import Glibc
-
 /// The temporary files rdr writes beside real ones, and the sweep that removes what a killed
 /// process left behind. Each writer also removes its own temporary file when it fails; the
 /// sweep covers the one case a process cannot handle itself: being killed.
@@ -22,14 +19,14 @@ enum TemporaryFiles {
     /// an upgrade request writing its session) is left alone. Best effort: a sweep that cannot
     /// remove a file leaves it for the next one.
     static func sweep(_ system: RDRSystem) {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: system.path) else { return }
+        guard let names = try? Directory.entries(system.path, sys: system.sys) else { return }
         let metadataNames = Set(system.manifest.disks.flatMap { $0.members.map { $0.metadata + metadataSuffix } })
         for name in names {
             let stale: Bool
             if metadataNames.contains(name) {
                 stale = true
             } else if let pid = writer(of: name) {
-                stale = kill(pid, 0) != 0 && errno == ESRCH
+                stale = !processIsAlive(pid)
             } else {
                 stale = false
             }

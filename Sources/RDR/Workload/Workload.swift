@@ -1,5 +1,3 @@
-import Foundation
-
 /// A split-mode (or any-mode) write load on one side of a disk: random or sequential writes of
 /// pattern data. Writes go in batches, and each batch persists its newly dirtied regions once
 /// before its data (md's plugging), so write-intent costs one metadata sync per batch.
@@ -43,15 +41,16 @@ public struct Workload: Sendable {
         guard Self.batchRange.contains(batch) else { throw RDRError(.invalidArgument, "--batch must be 1 to 1024") }
     }
 
-    /// Runs the load; `progress` is called after each batch with the bytes written so far.
-    public func run(on disk: VirtualDisk, side: SideSelector?, progress: ((Int64) -> Void)? = nil) throws(RDRError) -> Summary {
+    /// Runs the load, batch by batch, and makes it durable at the end (or at a cancel).
+    public func run(on disk: VirtualDisk, side: SideSelector?) throws(RDRError) -> Summary {
         try validate(diskSize: disk.size)
         let span = length ?? (disk.size - offset)
         let slots = span / ioSize
         var rng = SplitMixRandom(seed: seed)
         let io = Int(ioSize)
         let buffers = (0..<batch).map { _ in AlignedBuffer(count: io) }
-        let begin = Monotonic.now()
+        let clock = disk.sys.clock
+        let begin = clock.monotonicSeconds()
         var written: Int64 = 0
         var writes = 0
         var sequential: Int64 = 0
@@ -77,9 +76,8 @@ public struct Workload: Sendable {
             try disk.write(side: side, requests)
             for q in requests { written += Int64(q.bytes.count) }
             writes += requests.count
-            progress?(written)
         }
         try disk.flush()
-        return Summary(bytesWritten: written, writes: writes, seconds: Monotonic.now() - begin)
+        return Summary(bytesWritten: written, writes: writes, seconds: clock.monotonicSeconds() - begin)
     }
 }

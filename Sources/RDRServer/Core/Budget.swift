@@ -1,3 +1,5 @@
+import RDR
+
 /// Requests and buffered bytes in flight, with caps: a reader that would exceed one waits
 /// (stops reading its socket) until replies have left. This is the server's backpressure: the
 /// kernel's socket buffers then push back on the client.
@@ -40,10 +42,10 @@ final class Budget: @unchecked Sendable {
 
     /// Waits until nothing is in flight (or `seconds` pass); true when empty.
     func waitUntilEmpty(seconds: Double) -> Bool {
-        let deadline = monotonicSeconds() + seconds
+        let deadline = Monotonic.now() + seconds
         return lock.withLock {
             while requests > 0 {
-                let left = deadline - monotonicSeconds()
+                let left = deadline - Monotonic.now()
                 if left <= 0 { return false }
                 lock.wait(seconds: left)
             }

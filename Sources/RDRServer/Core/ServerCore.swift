@@ -26,7 +26,7 @@ final class ServerCore: @unchecked Sendable {
     let buffers: BufferPool
     let budget: Budget
     let log: @Sendable (String) -> Void
-    let workers: WorkerPool<Job>
+    let workers: RequestWorkers<Job>
 
     private let registry = Mutex(Registry())
     let stopping = Atomic<Bool>(false)
@@ -47,7 +47,7 @@ final class ServerCore: @unchecked Sendable {
         self.log = log
         buffers = BufferPool(keepIdle: configuration.keepIdleBuffers)
         budget = Budget(maxRequests: configuration.totalRequests, maxBytes: configuration.totalBytes)
-        workers = WorkerPool(threads: configuration.workerThreads, scratch: { WorkerScratch() }) { job, scratch in
+        workers = RequestWorkers(threads: configuration.workerThreads, scratch: { WorkerScratch() }) { job, scratch in
             RequestExecution.run(job, &scratch)
         }
     }
@@ -91,7 +91,7 @@ final class ServerCore: @unchecked Sendable {
     /// in flight) also clears the bits of synced duplex writes, so a crash then reports
     /// `Resync needed` only for regions written in the last few seconds.
     func flush(_ export: ExportTarget) throws(RDRError) {
-        let now = monotonicSeconds()
+        let now = Monotonic.now()
         let clear = lastBitClear.withLock { last -> Bool in
             guard now - (last[export.name.disk] ?? 0) >= Self.bitClearInterval else { return false }
             last[export.name.disk] = now

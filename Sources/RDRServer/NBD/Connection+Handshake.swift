@@ -97,7 +97,7 @@ extension Connection {
     /// Exactly `count` bytes, or nil at end of stream, on error or past the deadline.
     private func receive(_ count: Int) -> [UInt8]? {
         guard count > 0 else { return [] }
-        let left = deadline - monotonicSeconds()
+        let left = deadline - Monotonic.now()
         guard left > 0 else {
             core.log("connection \(id): option haggling took longer than \(core.configuration.handshakeTimeout) s; connection closed")
             return nil

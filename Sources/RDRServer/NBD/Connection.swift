@@ -25,7 +25,7 @@ final class Connection: @unchecked Sendable {  // owned by its reader thread alo
         self.id = id
         self.socket = socket
         self.core = core
-        deadline = monotonicSeconds() + core.configuration.handshakeTimeout
+        deadline = Monotonic.now() + core.configuration.handshakeTimeout
     }
 
     /// The connection's whole life; the socket is closed when it returns.

@@ -108,7 +108,10 @@ final class Transmission: @unchecked Sendable {
         if writerRunning { sendLock.signal() }
         writerRunning = true
         sendLock.unlock()
-        if startWriter && !Threads.start({ [self] in writeQueued() }) {
+        guard startWriter else { return }
+        do {
+            try Threads.start(name: "rdr-nbd-out\(id)") { [self] in writeQueued() }
+        } catch {
             failQueued()
         }
     }

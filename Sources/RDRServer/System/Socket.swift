@@ -1,4 +1,5 @@
 import Glibc
+import RDR
 
 /// A connected stream socket (Unix or TCP). Reads are exact (a message header, a WRITE payload
 /// straight into its buffer); sends gather a reply header and its data into one `sendmsg`, so
@@ -56,14 +57,14 @@ struct Socket: Sendable {
     /// sent (fewer than all when the client was too slow), or -errno on an error.
     func send(_ header: UnsafeRawBufferPointer, _ data: UnsafeRawBufferPointer, patience: Double) -> Int {
         let total = header.count + data.count
-        let deadline = monotonicSeconds() + patience
+        let deadline = Monotonic.now() + patience
         var sent = 0
         while sent < total {
             let h = min(sent, header.count)
             let n = send(UnsafeRawBufferPointer(rebasing: header[h...]), UnsafeRawBufferPointer(rebasing: data[(sent - h)...]), wait: false)
             if n > 0 { sent += n; continue }
             guard n == -Int(EAGAIN) else { return sent > 0 ? sent : n }
-            let left = Int32((deadline - monotonicSeconds()) * 1000)
+            let left = Int32((deadline - Monotonic.now()) * 1000)
             guard left > 0 else { break }
             var ready = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
             if poll(&ready, 1, left) < 0 && errno != EINTR { break }

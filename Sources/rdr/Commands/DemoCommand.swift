@@ -87,7 +87,7 @@ enum DemoCommand {
             let st = try system.status()
             let line = st.disks.map { "\($0.name): \($0.status)" }.joined(separator: "   ")
             if line != last { Terminal.out("   " + line); last = line }
-            if st.disks.allSatisfy({ $0.status == "None" }) { break }
+            if st.disks.allSatisfy({ $0.status == .inSync }) { break }
             if st.disks.contains(where: { $0.resync != nil && $0.resync?.running == false }) && SystemLock.holder(systemPath: path, sys: system.sys) == nil {
                 throw RDRError(.io, "the background resync stopped early; see \(path)/.all.resync.log and run 'rdr disk resync --all'")
             }

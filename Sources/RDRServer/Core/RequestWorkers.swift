@@ -1,8 +1,11 @@
-/// A fixed set of threads shared by every connection, running requests in arrival order. The
+import RDR
+
+/// A fixed set of threads shared by every connection, running requests in arrival order (a
+/// queue fed by the readers; the engine's `WorkerPool` runs a fixed batch of work instead). The
 /// queue is bounded by the budgets (a reader admits a request before it enqueues it), so it
 /// needs no cap of its own. A worker may block on disk I/O or a range lock; on a client's
 /// socket it waits at most `Transmission.patience` (see `Transmission.send`).
-final class WorkerPool<Job>: @unchecked Sendable {
+final class RequestWorkers<Job>: @unchecked Sendable {
     private let lock = ConditionLock()
     private var queue: [Job?] = []
     private var head = 0
@@ -14,17 +17,20 @@ final class WorkerPool<Job>: @unchecked Sendable {
     /// reusable state (reply headers are encoded into it), so no job allocates one.
     init<Scratch>(threads count: Int, scratch: @escaping @Sendable () -> Scratch,
                   execute: @escaping @Sendable (Job, inout Scratch) -> Void) {
-        for _ in 0..<max(1, count) {
+        for i in 0..<max(1, count) {
             lock.withLock { running += 1 }  // before the thread can end and count itself out
-            let started = Threads.start { [self] in
-                var state = scratch()
-                while let job = next() { execute(job, &state) }
-                lock.withLock {
-                    running -= 1
-                    lock.broadcast()
+            do {
+                try Threads.start(name: "rdr-nbd-w\(i)") { [self] in
+                    var state = scratch()
+                    while let job = next() { execute(job, &state) }
+                    lock.withLock {
+                        running -= 1
+                        lock.broadcast()
+                    }
                 }
+            } catch {
+                lock.withLock { running -= 1 }
             }
-            if !started { lock.withLock { running -= 1 } }
         }
     }
 
