@@ -16,7 +16,7 @@ let package = Package(
     targets: [
         .target(name: "CRDRSys"),
         .target(name: "RDR", dependencies: ["CRDRSys"]),
-        .target(name: "ActiveUpgrade", dependencies: ["RDR"]),
+        .target(name: "ActiveUpgrade", dependencies: ["RDR", "CRDRSys"]),
         .target(name: "RDRArguments", dependencies: ["RDR"]),
         .executableTarget(name: "rdr", dependencies: ["RDR", "ActiveUpgrade", "RDRArguments", "CRDRSys"]),
         .executableTarget(name: "rdr-bench", dependencies: ["RDR", "CRDRSys"], path: "Benchmarks/rdr-bench"),

@@ -24,6 +24,7 @@ enum DiskCommands {
         arguments: [("<disk>", "Disks to split (default: all).")],
         options: Common.options + [
             OptionSpec(names: ["--primary"], value: "10|11", help: "Enclosure that becomes the Production Side (default: the system's)."),
+            EngineGuard.forceOption,
         ],
         discussion: "While split, the Upgrade Side has no access to data disks.",
         run: { p in try transition(p, verb: "split") { disk in try disk.split(primary: try p.enclosure("--primary")) } })
@@ -33,7 +34,7 @@ enum DiskCommands {
         overview: "Merge split disks: system disks run on the Upgrade member (Production frozen for abort); data disks stay on Production.",
         usage: "rdr disk merge [--system <dir>] [<disk> ...]",
         arguments: [("<disk>", "Disks to merge (default: all).")],
-        options: Common.options,
+        options: Common.options + [EngineGuard.forceOption],
         run: { p in try transition(p, verb: "merged") { disk in try disk.merge() } })
 
     /// Applies a transition to the named disks (all by default), checking every name first.
@@ -42,6 +43,7 @@ enum DiskCommands {
         let lock = try system.lock(command: Common.commandLine)
         defer { lock.release() }
         let names = p.positionals.isEmpty ? system.manifest.disks.map(\.name) : p.positionals
+        try EngineGuard.check(p, system, verb == "split" ? .split : .merge, disks: names)
         let disks = try names.map { try system.disk($0) }
         for disk in disks {
             try body(disk)
@@ -70,6 +72,7 @@ enum DiskCommands {
             OptionSpec(names: ["--full"], value: nil, help: "Copy every region (holes are punched, not read) and rebuild\nboth members' metadata: the fix for corrupt, missing, stale or\nforeign metadata and for a missing or wrong-size image."),
             OptionSpec(names: ["--background"], value: nil, help: "Detach and return at once; follow it with 'rdr status --watch'."),
             OptionSpec(names: ["--json"], value: nil, help: "Print the summary as JSON."),
+            EngineGuard.forceOption,
             OptionSpec(names: ["--detached-child"], value: nil, help: "", hidden: true),
         ],
         discussion: "An interrupted resync (Ctrl-C, kill, power cut) resumes where its last checkpoint was\nwhen run again with the same --from; it cannot be reversed without --full.",
@@ -118,6 +121,7 @@ enum DiskCommands {
             }
         } else if let source = from {
             _ = try system.manifest.disk(named: name)
+            if !p.has("--detached-child") { try EngineGuard.check(p, system, .resync(from: source, full: p.has("--full")), disks: [name]) }
             if p.has("--full") { try system.prepareFullResync(disk: name, from: source) }
             jobs = [(name, source)]
         }
@@ -180,6 +184,7 @@ enum DiskCommands {
             OptionSpec(names: ["--repair-from"], value: "10|11", help: "Resync mismatched regions from this member."),
             OptionSpec(names: ["--workers"], value: "n", help: "Parallel readers (default \(ResyncOptions.defaultWorkers))."),
             OptionSpec(names: ["--json"], value: nil, help: "Print the report as JSON."),
+            EngineGuard.forceOption,
         ],
         discussion: "Exits 0 when the members are identical (or were repaired), 2 when they differ.",
         run: runVerify)
@@ -193,6 +198,7 @@ enum DiskCommands {
         let system = try Common.open(p)
         let lock = try system.lock(command: Common.commandLine)
         defer { lock.release() }
+        if repair != nil { try EngineGuard.check(p, system, .repair, disks: [name]) }
         let disk = try system.disk(name)
         let report = try disk.verify(workers: workers, repairFrom: repair)
         let ranges = report.mismatchedRanges
