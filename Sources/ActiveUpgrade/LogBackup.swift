@@ -41,6 +41,10 @@ enum LogBackupWriter {
             return
         }
         if let problem = insideProblem(staging, systemPath: systemPath) { throw RDRError(.corrupt, problem) }
+        guard !b.logs.isEmpty else {
+            log.add(.information, "No event logs are selected for backup", parent: parent)
+            return
+        }
         do { try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true) } catch {
             throw RDRError(.io, "cannot create the log backup directory \(staging): \(error.localizedDescription)")
         }
