@@ -11,7 +11,7 @@ extension UpgradeController {
         for f in findings { log.add(f.severity, f.message, detail: f.detail, parent: currentParent) }
         let errors = findings.filter { $0.severity == .error }
         if !errors.isEmpty {
-            throw RDRError(.invalidState, "readiness check failed: " + errors.map { $0.message + ($0.detail.map { " (\($0))" } ?? "") }.joined(separator: "; "))
+            throw RDRError(.invalidState, "readiness check failed: " + errors.map(\.text).joined(separator: "; "))
         }
         try actions(.ReadinessCheck, s, request == .prepareSplit ? .checkReadiness : request, sides: ["Production"])
     }
@@ -26,7 +26,7 @@ extension UpgradeController {
         }
         for f in try config(s)?.findings() ?? [] where f.severity == .error {
             log.add(.error, f.message, detail: f.detail, parent: currentParent)
-            throw RDRError(.invalidState, f.message + (f.detail.map { " (\($0))" } ?? ""))
+            throw RDRError(.invalidState, f.text)
         }
         log.add(.success, "The system is ready to merge", parent: currentParent)
     }
@@ -55,7 +55,7 @@ extension UpgradeController {
                 }
             }
         }
-        log.update(group, skipped > 0 ? .warning : .success, detail: skipped > 0 ? "\(skipped) failing custom action(s) skipped (abort --force)" : nil)
+        log.update(group, skipped > 0 ? .warning : .success, detail: skipped > 0 ? "\(skipped) failing custom action(s) skipped (--force)" : nil)
     }
 
     /// One action: its process group on record for `abort --force`, its output to files, the
@@ -94,7 +94,9 @@ extension UpgradeController {
     func simulatedStall(_ s: inout Session) throws(RDRError) {
         guard s.pendingEvents.contains(where: { $0.event == .splitTimeout }), let deadline = splitDeadline else { return }
         log.add(.warning, "Simulated: an application on the Upgrade Side does not stop", detail: "the split waits for it until its time limit", parent: currentParent)
-        firedEvents.insert(.splitTimeout)
+        // Consumed durably before the wait: a split killed meanwhile does not stall again on retry.
+        s.pendingEvents.removeAll { $0.event == .splitTimeout }
+        try store.save(&s)
         while Monotonic.now() < deadline {
             if cancellation.isCancelled { throw RDRError(.interrupted, "interrupted by a signal while waiting for the Upgrade Side's applications to stop") }
             usleep(20_000)

@@ -68,7 +68,7 @@ public final class ActivityLog: @unchecked Sendable {
     /// Appends one line under an exclusive flock on the file, so two processes (a request and
     /// an engine command logging an override) never interleave or reuse an id.
     private func append(_ make: () -> LogRecord) {
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        let fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else { _ = make(); return }
         defer { close(fd) }
         _ = rdr_flock(fd, LOCK_EX)
@@ -79,7 +79,12 @@ public final class ActivityLog: @unchecked Sendable {
         }
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
-        guard var data = try? encoder.encode(make()) else { return }
+        guard let record = try? encoder.encode(make()) else { return }
+        // A torn last line (a writer killed mid-line) must not swallow this record.
+        var last: UInt8 = 0x0A
+        if st.st_size > 0 { _ = pread(fd, &last, 1, st.st_size - 1) }
+        var data = last == 0x0A ? Data() : Data([0x0A])
+        data.append(record)
         data.append(0x0A)
         _ = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         fsync(fd)

@@ -7,6 +7,9 @@ public struct Finding: Sendable, Equatable {
     public var message: String
     public var detail: String?
 
+    /// The message with its detail, as one line of an error.
+    public var text: String { message + (detail.map { " (\($0))" } ?? "") }
+
     public init(_ severity: Severity, _ message: String, _ detail: String? = nil) {
         self.severity = severity
         self.message = message
@@ -21,6 +24,18 @@ extension Configuration {
         guard let dir = logBackup?.stagingDirectory,
               let problem = LogBackupWriter.insideProblem(dir, systemPath: systemPath) else { return nil }
         return RDRError(.corrupt, "configuration \(path): \(problem)")
+    }
+
+    /// `rdr config check`: refused when it would write into the system at `systemPath` or when
+    /// an action cannot run; otherwise its warnings.
+    public func check(systemPath: String?) throws(RDRError) -> [Finding] {
+        if let systemPath, let refusal = refusal(systemPath: systemPath) { throw refusal }
+        let found = findings()
+        let errors = found.filter { $0.severity == .error }
+        guard errors.isEmpty else {
+            throw RDRError(.corrupt, "configuration \(path): " + errors.map(\.text).joined(separator: "; "))
+        }
+        return found.filter { $0.severity == .warning }
     }
 
     /// What this configuration needs from this machine: each custom action's file ready to run

@@ -30,7 +30,7 @@ public struct Session: Codable, Sendable, Equatable {
     /// The request's process died mid-step (found Busy with nobody holding the lock): the next
     /// command completes it by the auto-recovery policy.
     public var interrupted = false
-    /// `abort --force` is running: a failing custom action is logged and skipped.
+    /// `abort --force` or `retry --force` is running: a failing custom action is logged and skipped.
     public var skipFailingActions = false
     /// Simulated failures armed for the next request (`rdr simulate split-timeout|action-signal`).
     public var pendingEvents: [PendingEvent] = []
@@ -107,8 +107,10 @@ public struct Session: Codable, Sendable, Equatable {
         case .broken:
             switch upgradeState {
             case .idle: return ["check", "retry"]
-            case .commit: return ["retry"]
-            case .abort: return ["retry", "abort --force"]
+            // Nothing can be rolled back any more: the request can only be completed, if need be
+            // with failing custom actions skipped.
+            case .commit: return ["retry", "retry --force"]
+            case .abort: return request == .abort ? ["retry", "abort --force"] : ["retry", "retry --force"]
             case .prepareSplit, .split, .prepareMerge, .merge: return ["retry", "abort"]
             }
         case .ready:

@@ -17,7 +17,7 @@ public final class SessionStore: Sendable {
         guard let data = FileManager.default.contents(atPath: path) else { return withHardware(Session()) }
         let s: Session
         do { s = try JSONDecoder().decode(Session.self, from: data) } catch {
-            throw damaged("it is not a session (\(RDRSystem.describeDecoding(error)))")
+            throw damaged("it is not a session (\(Self.describe(error)))")
         }
         guard (0...64).contains(s.nextStep) else { throw damaged("nextStep \(s.nextStep) is out of range") }
         if let from = s.abortedFrom, !from.canAbort { throw damaged("abortedFrom \(from.rawValue) is not a state an abort starts from") }
@@ -59,6 +59,19 @@ public final class SessionStore: Sendable {
         try SystemLock.acquire(systemPath: system.path, fileName: Self.lockName, command: command, sys: system.sys)
     }
 
+    /// A decoding error in words (names the key or value that is wrong).
+    private static func describe(_ error: Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, let ctx):
+            return "missing key '\((ctx.codingPath + [key]).map(\.stringValue).joined(separator: "."))'"
+        case DecodingError.typeMismatch(_, let ctx), DecodingError.valueNotFound(_, let ctx), DecodingError.dataCorrupted(let ctx):
+            let at = ctx.codingPath.map(\.stringValue).joined(separator: ".")
+            return at.isEmpty ? "not JSON" : "bad value at '\(at)'"
+        default:
+            return "\(error)"
+        }
+    }
+
     /// The pid of the process holding the session lock, from its own description, or nil.
     func holderPID() -> pid_t? {
         guard let text = SystemLock.holder(systemPath: system.path, fileName: Self.lockName, sys: system.sys),
@@ -73,20 +86,5 @@ extension Session {
         operationalState = .broken
         interrupted = true
         failure = "\(request?.title ?? "The") request was interrupted during step '\(failedStep ?? "?")'"
-    }
-}
-
-extension RDRSystem {
-    /// A decoding error in words (names the key or value that is wrong).
-    public static func describeDecoding(_ error: Error) -> String {
-        switch error {
-        case DecodingError.keyNotFound(let key, let ctx):
-            return "missing key '\((ctx.codingPath + [key]).map(\.stringValue).joined(separator: "."))'"
-        case DecodingError.typeMismatch(_, let ctx), DecodingError.valueNotFound(_, let ctx), DecodingError.dataCorrupted(let ctx):
-            let at = ctx.codingPath.map(\.stringValue).joined(separator: ".")
-            return at.isEmpty ? "not JSON" : "bad value at '\(at)'"
-        default:
-            return "\(error)"
-        }
     }
 }

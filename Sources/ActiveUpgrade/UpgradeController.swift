@@ -9,7 +9,7 @@ public struct RequestOptions: Sendable {
     public var noConfig = false
     /// `--auto-recover`: overrides the configuration's policy for an interrupted request.
     public var autoRecover: AutoRecoverPolicy?
-    /// `abort --force`: stop a running request, skip failing custom actions.
+    /// `abort --force`: stop a running request, skip failing custom actions; `retry --force`: skip them.
     public var force = false
 
     public init(configPath: String? = nil, noConfig: Bool = false, autoRecover: AutoRecoverPolicy? = nil, force: Bool = false) {
@@ -98,7 +98,7 @@ public final class UpgradeController {
             start = s.nextStep
         }
         if effective == .abort && s.abortedFrom == nil { s.abortedFrom = s.upgradeState }
-        if request == .abort && options.force { s.skipFailingActions = true }
+        if [.abort, .retry].contains(request) && options.force { s.skipFailingActions = true }
         if request != .retry { s.failure = nil }
         return try run(effective, try steps(effective, s), from: start, session: s)
     }

@@ -55,6 +55,27 @@ final class ConfigurationTests: XCTestCase {
         }
     }
 
+    /// The configuration fuzzer's seeds and kept inputs: each parses or is refused, never traps;
+    /// the checked-in seeds that are valid stay valid.
+    func testFuzzInputsParseOrAreRefused() throws {
+        let fuzz = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("fuzz").path
+        var parsed: [String] = []
+        for kind in ["seeds", "regressions"] {
+            let dir = "\(fuzz)/\(kind)/FuzzConfiguration"
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where !name.hasPrefix(".") {
+                guard let data = FileManager.default.contents(atPath: dir + "/" + name) else { continue }
+                if let c = try? Configuration.parse(data, path: "/nonexistent-rdr-fuzz/fuzz.Config") {
+                    _ = c.summary
+                    parsed.append(name)
+                }
+            }
+        }
+        XCTAssertEqual(Set(parsed), ["demo.Config", "quoting.Config", "recovery.Config"])
+        XCTAssertRefused("contains a NUL character") {
+            _ = try Configuration.parse(Data(contentsOf: URL(fileURLWithPath: fuzz + "/seeds/FuzzConfiguration/hostile.Config")), path: "/x/h.Config")
+        }
+    }
+
     func testArgumentExpansion() {
         let vars = ["ACTIVE_UPGRADE_SIDE": "Upgrade", "ACTIVE_UPGRADE_REQUEST": "Stop"]
         XCTAssertEqual(CustomActionRunner.expand("%ACTIVE_UPGRADE_SIDE%-%ACTIVE_UPGRADE_REQUEST%-%OTHER%", vars), "Upgrade-Stop-%OTHER%")

@@ -5,9 +5,7 @@ import XCTest
 /// system, chatty actions stay bounded, the log prints safely, and actions say what is wrong.
 final class ActionHardeningTests: XCTestCase {
     func testLogBackupNeverWritesIntoTheSystemDirectory() throws {
-        let s = try Scratch()
-        let sys = ["--system", s.system]
-        try rdr(["init"] + sessionDisks + sys)
+        let (s, sys) = try newSystem()
         try "not a manifest".write(toFile: s.path + "/rdr.json", atomically: true, encoding: .utf8)
         try FileManager.default.createSymbolicLink(atPath: s.path + "/alias", withDestinationPath: s.system)
         for dir in [s.system, s.system + "/sub", s.path + "/alias", s.system + "/../sys"] {
@@ -37,9 +35,7 @@ final class ActionHardeningTests: XCTestCase {
     }
 
     func testChattyActionKeepsMemoryAndTheLogBounded() throws {
-        let s = try Scratch()
-        let sys = ["--system", s.system]
-        try rdr(["init"] + sessionDisks + sys)
+        let (s, sys) = try newSystem()
         s.script("chatty.sh", "head -c 200000000 /dev/zero | tr '\\000' 'x'\nprintf '\\nstart \\033[31mred\\033[0m bell\\007 \\033]0;title\\007\\n'\necho the-end")
         let config = s.config("c.Config", #"{"customActions": [{"file": "chatty.sh", "controlType": "ReadinessCheck"}]}"#)
         try rdr(["check", "--config", config] + sys)
@@ -61,9 +57,7 @@ final class ActionHardeningTests: XCTestCase {
     }
 
     func testGarbageLinesInTheActivityLogAreCounted() throws {
-        let s = try Scratch()
-        let sys = ["--system", s.system]
-        try rdr(["init"] + sessionDisks + sys)
+        let (s, sys) = try newSystem()
         try rdr(["check"] + sys)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: s.system + "/activity.log.jsonl"))
         handle.seekToEndOfFile()
@@ -76,9 +70,7 @@ final class ActionHardeningTests: XCTestCase {
     }
 
     func testActionFileProblemsSayWhatIsWrong() throws {
-        let s = try Scratch()
-        let sys = ["--system", s.system]
-        try rdr(["init"] + sessionDisks + sys)
+        let (s, sys) = try newSystem()
         let noShebang = s.path + "/noshebang.sh"
         try "echo hi\n".write(toFile: noShebang, atomically: true, encoding: .utf8)
         chmod(noShebang, 0o755)
@@ -97,9 +89,7 @@ final class ActionHardeningTests: XCTestCase {
     }
 
     func testArgumentStringsFollowShellQuotingAndRefuseNUL() throws {
-        let s = try Scratch()
-        let sys = ["--system", s.system]
-        try rdr(["init"] + sessionDisks + sys)
+        let (s, sys) = try newSystem()
         s.script("args.sh", "for a in \"$@\"; do echo \"[$a]\" >> \(s.path)/args.txt; done")
         let args = #"'q u o t e d' \"a \\\"b\\\" c\" plain\\ space %ACTIVE_UPGRADE_SIDE% ''"#
         let c = s.config("q.Config", #"{"customActions": [{"file": "args.sh", "arguments": "\#(args)", "controlType": "ReadinessCheck"}]}"#)

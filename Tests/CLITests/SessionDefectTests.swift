@@ -6,9 +6,7 @@ final class SessionDefectTests: XCTestCase {
     // 1. A second session after finish, with the same configuration; a broken session whose
     //    configuration is gone can still be aborted.
     func testSecondSessionAfterFinishReusesTheConfiguration() throws {
-        let s = try Scratch()
-        let sys = ["--system", s.system]
-        try rdr(["init"] + sessionDisks + sys)
+        let (s, sys) = try newSystem()
         _ = s.recorder
         let config = s.config("x.Config", #"{"services": ["appdb"], "customActions": [{"file": "record.sh", "controlType": "Advanced"}]}"#)
         try rdr(["check", "--config", config] + sys)
@@ -32,9 +30,7 @@ final class SessionDefectTests: XCTestCase {
 
     // 2. abort --force: stops a running request with its children; skips failing actions.
     func testAbortForceStopsARunningRequestAndItsChildren() throws {
-        let s = try Scratch()
-        let sys = ["--system", s.system]
-        try rdr(["init"] + sessionDisks + sys)
+        let (s, sys) = try newSystem()
         s.script("hang.sh", "sleep 600 &\necho $! > \(s.path)/sleep.pid\nwait")
         let config = s.config("h.Config", #"{"customActions": [{"file": "hang.sh", "controlType": "StopApplication", "timeoutSeconds": 3600}]}"#)
         let (p, out, err) = try RDRProcess.start(["split", "--config", config] + sys)
@@ -49,9 +45,7 @@ final class SessionDefectTests: XCTestCase {
     }
 
     func testAbortForceSkipsAFailingAbortAction() throws {
-        let s = try Scratch()
-        let sys = ["--system", s.system]
-        try rdr(["init"] + sessionDisks + sys)
+        let (s, sys) = try newSystem()
         s.script("adv.sh", "echo \"advanced $ACTIVE_UPGRADE_REQUEST\"\nif [ \"$ACTIVE_UPGRADE_REQUEST\" = Abort ]; then echo boom-on-abort >&2; exit 3; fi")
         let config = s.config("a.Config", #"{"customActions": [{"file": "adv.sh", "controlType": "Advanced"}]}"#)
         let expected = try splitWithWrites(s, config: config)
@@ -66,11 +60,26 @@ final class SessionDefectTests: XCTestCase {
         try assertAborted(s, data: expected)
     }
 
+    /// A finish (or commit) broken by a failing action cannot be rolled back: `retry --force`
+    /// completes it with the action logged and skipped.
+    func testRetryForceCompletesAFinishBrokenByAnAction() throws {
+        let (s, sys) = try newSystem()
+        s.script("adv.sh", "if [ \"$ACTIVE_UPGRADE_REQUEST\" = Idle ]; then echo boom-on-finish >&2; exit 4; fi")
+        let config = s.config("f.Config", #"{"customActions": [{"file": "adv.sh", "controlType": "Advanced"}]}"#)
+        let expected = try splitWithWrites(s, config: config)
+        try rdr(["abort"] + sys)
+        XCTAssertEqual(bar(try rdr(["finish"] + sys, expect: 1)), "f.Config | Fault Tolerant | Abort | Broken | Partner: OS Up")
+        XCTAssertEqual(try session(s.system)["allowedRequests"] as? [String], ["retry", "retry --force"])
+        try refused(["abort", "--force"] + sys, s, status: 1, mentions: "allowed now: retry, retry --force")
+        try rdr(["retry"] + sys, expect: 1)
+        XCTAssertEqual(bar(try rdr(["retry", "--force"] + sys)), "f.Config | Fault Tolerant | Idle | Ready | Partner: OS Up")
+        XCTAssertTrue(try rdr(["log", "--severity", "Error"] + sys).stdout.contains("boom-on-finish"))
+        try assertAborted(s, data: expected)
+    }
+
     // 3. Timeouts kill the whole process group; every number in range; daemons; signals; SIGTERM.
     func testActionTimeoutKillsTheWholeProcessGroup() throws {
-        let s = try Scratch()
-        let sys = ["--system", s.system]
-        try rdr(["init"] + sessionDisks + sys)
+        let (s, sys) = try newSystem()
         s.script("sleeper.sh", "sleep 20 &\necho $! > \(s.path)/sleep.pid\nwait")
         let config = s.config("t.Config", #"{"customActions": [{"file": "sleeper.sh", "controlType": "StopApplication", "timeoutSeconds": 1}]}"#)
         let r = try rdr(["split", "--config", config] + sys, expect: 1)
@@ -93,9 +102,7 @@ final class SessionDefectTests: XCTestCase {
     }
 
     func testDaemonLeftByAnActionDoesNotHoldTheRequest() throws {
-        let s = try Scratch()
-        let sys = ["--system", s.system]
-        try rdr(["init"] + sessionDisks + sys)
+        let (s, sys) = try newSystem()
         s.script("start.sh", "( sleep 20 ) &\necho $! > \(s.path)/daemon.pid\necho started\nexit 0")
         let config = s.config("d.Config", #"{"customActions": [{"file": "start.sh", "controlType": "ReadinessCheck", "timeoutSeconds": 2}]}"#)
         try rdr(["check", "--config", config] + sys)
@@ -106,9 +113,7 @@ final class SessionDefectTests: XCTestCase {
     }
 
     func testActionKilledBySignalIsReportedTheSameWayEverywhere() throws {
-        let s = try Scratch()
-        let sys = ["--system", s.system]
-        try rdr(["init"] + sessionDisks + sys)
+        let (s, sys) = try newSystem()
         s.script("die.sh", "kill -KILL $$")
         let config = s.config("k.Config", #"{"customActions": [{"file": "die.sh", "controlType": "ReadinessCheck"}]}"#)
         let r = try rdr(["check", "--config", config] + sys, expect: 1)
@@ -119,13 +124,11 @@ final class SessionDefectTests: XCTestCase {
     }
 
     func testSigtermStopsTheRequestAndNamesAnAllowedRequest() throws {
-        let s = try Scratch()
-        let sys = ["--system", s.system]
-        try rdr(["init"] + sessionDisks + sys)
+        let (s, sys) = try newSystem()
         // Hangs when the request is the one named in hang-on.
         s.script("hang.sh", "if [ \"$ACTIVE_UPGRADE_REQUEST\" = \"$(cat \(s.path)/hang-on)\" ]; then sleep 600 & echo $! > \(s.path)/sleep.pid; wait; fi")
         let config = s.config("h.Config", #"{"customActions": [{"file": "hang.sh", "controlType": "StopApplication"}, {"file": "hang.sh", "controlType": "Advanced"}]}"#)
-        for (request, hangOn, allowed) in [("split", "Stop", ["retry", "abort"]), ("commit", "Commit", ["retry"])] {
+        for (request, hangOn, allowed) in [("split", "Stop", ["retry", "abort"]), ("commit", "Commit", ["retry", "retry --force"])] {
             try hangOn.write(toFile: s.path + "/hang-on", atomically: true, encoding: .utf8)
             try? FileManager.default.removeItem(atPath: s.path + "/sleep.pid")
             let (p, out, err) = try RDRProcess.start([request] + (request == "split" ? ["--config", config] : []) + sys)
@@ -147,9 +150,7 @@ final class SessionDefectTests: XCTestCase {
 
     // 4. Engine commands are refused on disks the session owns; --force overrides and is logged.
     func testEngineCommandsDuringASessionAreRefused() throws {
-        let s = try Scratch()
-        let sys = ["--system", s.system]
-        try rdr(["init"] + sessionDisks + sys)
+        let (s, sys) = try newSystem()
         let expected = try splitWithWrites(s)
         for args in [["disk", "resync", "boot", "--from", "10"], ["disk", "merge"], ["disk", "split", "boot"], ["disk", "verify", "boot", "--repair-from", "10"]] {
             try refused(args + sys, s, status: 1, mentions: "the upgrade session (Split | Ready)")
@@ -160,16 +161,12 @@ final class SessionDefectTests: XCTestCase {
         try rdr(["disk", "resync", "data", "--from", "10", "--force"] + sys)
         let log = try rdr(["log", "--severity", "Warning"] + sys).stdout
         XCTAssertTrue(log.contains("rdr disk resync data --from 10 --force") && log.contains("Split | Ready"), log)
-        try rdr(["abort"] + sys)
-        try rdr(["finish"] + sys)
-        try assertAborted(s, data: expected)
+        try abortAndCheck(s, data: expected)
     }
 
     // 5. Hardware state and ACTIVE_UPGRADE_HW_SPLIT follow the disks' real modes.
     func testHardwareStateFollowsTheDisks() throws {
-        let s = try Scratch()
-        let sys = ["--system", s.system]
-        try rdr(["init"] + sessionDisks + sys)
+        let (s, sys) = try newSystem()
         _ = s.recorder
         let config = s.config("r.Config", #"{"customActions": [{"file": "record.sh", "controlType": "Advanced"}]}"#)
         let expected = try splitWithWrites(s, config: config)
@@ -193,9 +190,7 @@ final class SessionDefectTests: XCTestCase {
 
     // 6. Only check (and retry) after a failed check.
     func testSplitIsRefusedAfterAFailedCheck() throws {
-        let s = try Scratch()
-        let sys = ["--system", s.system]
-        try rdr(["init"] + sessionDisks + sys)
+        let (s, sys) = try newSystem()
         try s.editManifest { m in
             var model = m["activeUpgrade"] as? [String: Any] ?? [:]
             model["ioBoards"] = [["number": 10, "safeToPull": true], ["number": 11, "safeToPull": false]]
@@ -232,9 +227,7 @@ final class SessionDefectTests: XCTestCase {
 
     // 8. Readiness: every check logged; unteamed adapters warn; one team with link is enough.
     func testReadinessCheckGaps() throws {
-        let s = try Scratch()
-        let sys = ["--system", s.system]
-        try rdr(["init"] + sessionDisks + sys)
+        let (s, sys) = try newSystem()
         try s.editManifest { m in
             var model = m["activeUpgrade"] as? [String: Any] ?? [:]
             var nics = model["nics"] as? [[String: Any]] ?? []
@@ -276,9 +269,7 @@ final class SessionDefectTests: XCTestCase {
 
     // 9. Advanced actions run at every step, check and finish included.
     func testAdvancedActionsRunAtCheckAndFinish() throws {
-        let s = try Scratch()
-        let sys = ["--system", s.system]
-        try rdr(["init"] + sessionDisks + sys)
+        let (s, sys) = try newSystem()
         _ = s.recorder
         let config = s.config("a.Config", #"{"customActions": [{"file": "record.sh", "controlType": "Advanced", "arguments": "%ACTIVE_UPGRADE_REQUEST%"}]}"#)
         try rdr(["check", "--config", config] + sys)
@@ -296,9 +287,7 @@ final class SessionDefectTests: XCTestCase {
 
     // 10. A damaged or stale session file is a data error (65) with the way out, never usage (64).
     func testDamagedOrStaleSessionIsADataError() throws {
-        let s = try Scratch()
-        let sys = ["--system", s.system]
-        try rdr(["init"] + sessionDisks + sys)
+        let (s, sys) = try newSystem()
         // What the previous version left after finish: a session naming the removed staged copy.
         let stale = #"{"configurationDirectory": "\#(s.path)", "configurationName": "x.Config", "configurationPath": "\#(s.system)/session/staging/x.Config", "nextStep": 0, "operationalState": "Ready", "partnerState": "OS Up", "savedStartupTypes": {}, "sequence": 9, "upgradeState": "Idle"}"#
         try stale.write(toFile: s.system + "/session.json", atomically: true, encoding: .utf8)

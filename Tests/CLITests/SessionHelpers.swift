@@ -28,6 +28,20 @@ extension XCTestCase {
         return r
     }
 
+    /// A fresh system with the two session disks, and its `--system` arguments.
+    func newSystem() throws -> (Scratch, [String]) {
+        let s = try Scratch()
+        try rdr(["init"] + sessionDisks + ["--system", s.system])
+        return (s, ["--system", s.system])
+    }
+
+    /// Aborts, finishes and requires the bytes of an abort.
+    func abortAndCheck(_ s: Scratch, data expected: Data, file: StaticString = #filePath, line: UInt = #line) throws {
+        try rdr(["abort", "--system", s.system], file: file, line: line)
+        try rdr(["finish", "--system", s.system], file: file, line: line)
+        try assertAborted(s, data: expected, file: file, line: line)
+    }
+
     /// Split with writes on both sides; returns what data must hold after an abort.
     func splitWithWrites(_ s: Scratch, config: String? = nil) throws -> Data {
         let sys = ["--system", s.system]

@@ -8,9 +8,7 @@ final class SimulateTests: XCTestCase {
     func lastEvent(_ system: String) throws -> [String: Any] { try session(system)["lastEvent"] as? [String: Any] ?? [:] }
 
     func testUpgradeSideCrashRecoversAndTheDumpIsReportedAtAbort() throws {
-        let s = try Scratch()
-        let sys = ["--system", s.system]
-        try rdr(["init"] + sessionDisks + sys)
+        let (s, sys) = try newSystem()
         let expected = try splitWithWrites(s)
         let r = try rdr(["simulate", "crash"] + sys)
         XCTAssertEqual(bar(r), "(no configuration) | Production Side | Split | Ready | Partner: OS Up")
@@ -29,9 +27,7 @@ final class SimulateTests: XCTestCase {
         for (during, states) in [("up", ["Hung: OS Up"]), ("boot", ["OS Rebooting", "BIOS POST", "OS Booting", "Hung: OS Booting"]),
                                  ("post", ["OS Rebooting", "BIOS POST", "Hung: BIOS POST"]), ("reboot", ["OS Rebooting", "Hung: OS Rebooting"]),
                                  ("shutdown", ["OS Shutting Down", "Hung: OS Shutting Down"])] {
-            let s = try Scratch()
-            let sys = ["--system", s.system]
-            try rdr(["init"] + sessionDisks + sys)
+            let (s, sys) = try newSystem()
             let expected = try splitWithWrites(s)
             let hung = states.last ?? ""
             XCTAssertEqual(bar(try rdr(["simulate", "hang", "--during", during] + sys)), "(no configuration) | Production Side | Split | Ready | Partner: \(hung)")
@@ -41,18 +37,14 @@ final class SimulateTests: XCTestCase {
             let reset = try rdr(["restart", "upgrade"] + sys)
             XCTAssertEqual(bar(reset), "(no configuration) | Production Side | Split | Ready | Partner: OS Up")
             XCTAssertTrue(try rdr(["log"] + sys).stdout.contains("Upgrade Side: State Sensitive Recovery: Reset"))
-            try rdr(["abort"] + sys)
-            try rdr(["finish"] + sys)
-            try assertAborted(s, data: expected)
+            try abortAndCheck(s, data: expected)
         }
     }
 
     func testShutdownAndPowerLossForceTheAbort() throws {
         for (event, side, states) in [("shutdown", "upgrade", ["OS Shutting Down", "DC On"]), ("power-loss", "upgrade", ["DC Off"]),
                                       ("crash", "production", [String]()), ("power-loss", "production", [String]())] {
-            let s = try Scratch()
-            let sys = ["--system", s.system]
-            try rdr(["init"] + sessionDisks + sys)
+            let (s, sys) = try newSystem()
             _ = s.recorder
             let config = s.config("r.Config", #"{"customActions": [{"file": "record.sh", "controlType": "Advanced"}]}"#)
             let expected = try splitWithWrites(s, config: config)
@@ -74,17 +66,13 @@ final class SimulateTests: XCTestCase {
     }
 
     func testSplitTimeoutBreaksTheSplit() throws {
-        let s = try Scratch()
-        let sys = ["--system", s.system]
-        try rdr(["init"] + sessionDisks + sys)
+        let (s, sys) = try newSystem()
         XCTAssertEqual(try rdr(["simulate", "split-timeout"] + sys).stdout.contains("armed"), true)
         XCTAssertEqual(try session(s.system)["pendingEvents"] as? [String], ["split-timeout"])
         let r = try rdr(["split"] + sys, env: ["RDR_SPLIT_TIMEOUT": "1"], expect: 1)
         XCTAssertTrue(r.stderr.contains("did not complete within 1 second"), r.stderr)
         XCTAssertEqual(bar(r), "(no configuration) | Fault Tolerant | Split | Broken | Partner: OS Up")
-        try rdr(["abort"] + sys)
-        try rdr(["finish"] + sys)
-        try assertAborted(s, data: Data(count: 4 << 20))
+        try abortAndCheck(s, data: Data(count: 4 << 20))
         // The configured timeout holds for a slow action too.
         s.script("slow.sh", "sleep 30")
         let config = s.config("slow.Config", #"{"splitTimeoutSeconds": 1, "customActions": [{"file": "slow.sh", "controlType": "StopApplication", "timeoutSeconds": 600}]}"#)
@@ -94,9 +82,7 @@ final class SimulateTests: XCTestCase {
     }
 
     func testActionKilledBySignalBreaksTheRequest() throws {
-        let s = try Scratch()
-        let sys = ["--system", s.system]
-        try rdr(["init"] + sessionDisks + sys)
+        let (s, sys) = try newSystem()
         _ = s.recorder
         let config = s.config("r.Config", #"{"customActions": [{"file": "record.sh", "controlType": "Advanced"}]}"#)
         try rdr(["simulate", "action-signal", "--signal", "TERM"] + sys)
@@ -106,15 +92,11 @@ final class SimulateTests: XCTestCase {
         try rdr(["retry"] + sys)
         try rdr(["write", "data", "--side", "production", "--offset", "0", "--pattern", "4", "--length", "64K"] + sys)
         let expected = data(s.image("data", 10))
-        try rdr(["abort"] + sys)
-        try rdr(["finish"] + sys)
-        try assertAborted(s, data: expected)
+        try abortAndCheck(s, data: expected)
     }
 
     func testEventsOutsideTheirStatesAreRefused() throws {
-        let s = try Scratch()
-        let sys = ["--system", s.system]
-        try rdr(["init"] + sessionDisks + sys)
+        let (s, sys) = try newSystem()
         try refused(["simulate", "crash"] + sys, s, status: 1, mentions: "while the system is split")
         try refused(["simulate", "meteor"] + sys, s, status: 64, mentions: "unknown event 'meteor'")
         try refused(["simulate", "hang", "--during", "lunch"] + sys, s, status: 64, mentions: "--during")

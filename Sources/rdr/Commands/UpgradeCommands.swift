@@ -12,6 +12,8 @@ enum UpgradeCommands {
     static let autoRecoverOption = OptionSpec(names: ["--auto-recover"], value: "policy", help: "abort, retry or none: what to do first with a request whose process\ndied mid-step (default: the configuration's autoRecover, else abort\nbefore Commit and retry from Commit on).")
     static let forceOption = OptionSpec(names: ["--force"], value: nil, help: "Stop a running request (SIGTERM, then SIGKILL, its custom action's\nprocess group too) and abort; failing custom actions are logged\nand skipped. Works from Abort|Broken as well.")
 
+    static let retryForceOption = OptionSpec(names: ["--force"], value: nil, help: "Log failing custom actions as Error (with their output) and go on:\nthe way out of a commit or finish broken by an action.")
+
     static func request(_ r: UserRequest, overview: String, options extra: [OptionSpec] = [], discussion: String? = nil) -> CommandSpec {
         let usageTail = extra.map { o in o.value.map { "[\(o.names[0]) <\($0)>]" } ?? "[\(o.names[0])]" }.joined(separator: " ")
         return CommandSpec(
@@ -34,7 +36,7 @@ enum UpgradeCommands {
         request(.commit, overview: "Merge → Commit: start the resyncs (system disks Upgrade → Production, data disks Production → Upgrade)."),
         request(.abort, overview: "PrepareSplit, Split, PrepareMerge or Merge → Abort: resync everything Production → Upgrade\n(from Merge, the system first restarts from the Production Side).", options: [forceOption]),
         request(.finish, overview: "Commit or Abort → Idle; the resyncs go on in the background; disk roles and the\nconfiguration return to what they were before the session."),
-        request(.retry, overview: "Re-run the request that broke (from the step that failed)."),
+        request(.retry, overview: "Re-run the request that broke (from the step that failed).", options: [retryForceOption]),
     ]
 
     /// A controller whose background resyncs are a detached `rdr disk resync --all`.
@@ -179,13 +181,9 @@ enum UpgradeCommands {
             case "check":
                 let c = try Configuration.load(file)
                 let system = try Common.systemPath(p)
-                if RDRSystem.exists(at: system), let refusal = c.refusal(systemPath: system) { throw refusal }
-                let findings = c.findings()
-                let errors = findings.filter { $0.severity == .error }
-                if !errors.isEmpty {
-                    throw RDRError(.corrupt, "configuration \(file): " + errors.map { $0.message + ($0.detail.map { " (\($0))" } ?? "") }.joined(separator: "; "))
+                for w in try c.check(systemPath: RDRSystem.exists(at: system) ? system : nil) {
+                    Terminal.out("Warning: \(w.text)")
                 }
-                for w in findings where w.severity == .warning { Terminal.out("Warning: \(w.message)" + (w.detail.map { " (\($0))" } ?? "")) }
                 Terminal.out("\(file): valid (\(c.files.count) file(s), \(c.services.count) service(s), \(c.customActions.count) custom action(s))")
             default:
                 throw p.usage("config takes new, summary or check, not '\(verb)'")
