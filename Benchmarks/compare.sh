@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Measures RDR's resync side by side with cp, qemu-img, nbdcopy, rsync and a dd ceiling, in one
-# run on the same diverged image pair. --quick: small sizes, under two minutes (CI smoke run).
-# The full run writes Benchmarks/results/ (results.md and SVG charts). Missing peers are skipped
-# with the reason; install them with: apt-get install qemu-utils libnbd-bin rsync fio time
+# Measures RDR's resync side by side with cp, qemu-img, nbdcopy, rsync, a dd ceiling and the
+# replayed-extent limit (RDR's own plan replayed by fio), interleaved round by round on the same
+# diverged image pair, on the disk and on tmpfs. --quick: small sizes, under two minutes (CI
+# smoke run). The full run writes Benchmarks/results/ (results.md and SVG charts). Missing
+# tools are skipped with the reason; install them with:
+#   apt-get install qemu-utils libnbd-bin rsync fio time strace
 # rdr is measured as deployed: a stripped release build with the Swift runtime linked statically
 # (its cold start is ~0.05 s instead of ~0.13 s for loading 80 MiB of shared Swift libraries).
 set -euo pipefail

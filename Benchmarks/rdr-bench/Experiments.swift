@@ -4,53 +4,88 @@ import RDR
 /// The benchmark's experiments. Each prints progress to stderr and appends Markdown to the report.
 struct Experiments {
     let rdr: String
-    let work: String
     let runs: Int
+    /// Where the images live (the disk or tmpfs) and how the limit is replayed there.
+    let lane: Lane
+    var work: String { lane.work }
     var report = ""
     var charts: [String: String] = [:]
-    var summary = ""
+    /// SUMMARY fields (`key=value`) of the headline.
+    var summary: [String] = []
+    /// RDR against the limit, one row per pair measured side by side.
+    var efficiency: [(row: String, rdr: Double, limit: Double)] = []
 
     static func mib(_ b: Int64) -> String { ByteSize.format(b) }
     static func f(_ v: Double, _ digits: Int = 2) -> String { v.isFinite ? String(format: "%.\(digits)f", v) : "–" }
+    /// Seconds: three decimals, or two significant digits below 10 ms (a tmpfs limit is ~0.3 ms).
+    static func s(_ v: Double) -> String { v.isFinite && v < 0.0095 ? String(format: "%.2g", v) : f(v, 3) }
 
     func log(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
 
     func pair(_ name: String, _ spec: DivergedPair.Spec) throws -> DivergedPair {
-        log("building \(name): \(Self.mib(spec.size)) disk, \(Int(spec.allocated * 100))% allocated, \(spec.sourceFraction * 100)% of regions written on the source side")
+        log("building \(name) (\(lane.name)): \(Self.mib(spec.size)) disk, \(Int(spec.allocated * 100))% allocated, \(spec.sourceFraction * 100)% of regions written on the source side")
         return try DivergedPair(dir: work + "/" + name, spec: spec)
     }
 
-    /// All tools on one pair: RDR, the peers, the dd ceiling.
-    mutating func sideBySide(_ p: DivergedPair, title: String) -> (rdr: Measurement, peers: [Measurement], ceiling: Measurement) {
-        log("  rdr …")
-        let r = Measure.tool(.rdr(rdr), on: p, runs: runs)
-        var peers: [Measurement] = []
-        for tool in Tool.peers() {
-            log("  \(tool.name) …")
-            peers.append(Measure.tool(tool, on: p, runs: runs))
+    /// The replayed-extent limit of `p` as a tool, or a skipped one naming why.
+    func limitTool(_ p: DivergedPair) -> (Tool, ReplayLimit?) {
+        guard let engine = lane.engine else { return (.unavailable(ReplayLimit.toolName, lane.noEngine), nil) }
+        do {
+            let limit = try ReplayLimit(pair: p, engine: engine)
+            return (limit.tool, limit)
+        } catch {
+            return (.unavailable(ReplayLimit.toolName, "plan unavailable: \(error)"), nil)
         }
-        log("  dd ceiling …")
-        let c = Measure.ceiling(bytes: p.divergedBytes, dir: p.dir, runs: runs)
+    }
+
+    /// All tools on one pair, interleaved round by round: RDR, the peers, the dd ceiling and
+    /// the replayed-extent limit. Returns RDR, the peers, and every measurement in table order.
+    mutating func sideBySide(_ p: DivergedPair, title: String) -> (rdr: Measurement, peers: [Measurement], all: [Measurement]) {
+        let ceilingIn = p.dir + "/ceiling.in", ceilingOut = p.dir + "/ceiling.out"
+        _ = Runner.shell("head -c \(max(1, (p.divergedBytes + (1 << 20) - 1) >> 20))M /dev/urandom > '\(ceilingIn)'")
+        defer { _ = Runner.shell("rm -f '\(ceilingIn)' '\(ceilingOut)'") }
+        let (limitTool, limit) = limitTool(p)
+        let peers = Tool.peers()
+        let tools = [Tool.rdr(rdr)] + peers + [Tool.ddCeiling(input: ceilingIn, output: ceilingOut), limitTool]
+        let all = Measure.interleaved(tools, on: p, rounds: runs, log: log)
+        let r = all[0], c = all[all.count - 2], l = all[all.count - 1]
         report += "\n### \(title)\n\nDiverged set: \(Self.mib(p.divergedBytes)) (union of both sides' regions); written by the workloads: \(Self.mib(p.bytesWritten)).\n\n"
-        report += "| tool | median s | runs (s) | RDR speedup | peak RSS |\n| --- | ---: | --- | ---: | ---: |\n"
-        for m in [r] + peers + [c] {
+        report += "| tool | median s | min s | spread | runs (s) | RDR speedup | peak RSS |\n| --- | ---: | ---: | ---: | --- | ---: | ---: |\n"
+        for m in all {
             if let failed = m.failed, m.times.isEmpty {
-                report += "| \(m.tool) | – | \(failed) | – | – |\n"
+                report += "| \(m.tool) | – | – | – | \(failed) | – | – |\n"
                 continue
             }
             let speed = m.tool == "rdr" ? "1.00×" : Self.f(m.median / r.median) + "×"
-            report += "| \(m.tool) | \(Self.f(m.median, 3)) | \(m.runsText) | \(speed) | \(m.rssText) |\n"
+            report += "| \(m.tool) | \(Self.s(m.median)) | \(Self.s(m.min)) | \(Self.f(m.spread * 100, 0))% | \(m.runsText) | \(speed) | \(m.rssText) |\n"
         }
-        report += "\nEfficiency (dd ceiling / RDR): **\(Self.f(c.median / r.median))**.\n"
-        return (r, peers, c)
+        if let limit {
+            report += "\nLimit: RDR's own plan (\(limit.copies.count) copy extents, \(Self.mib(limit.copyBytes)); \(limit.punches.count) punches, \(Self.mib(limit.punchBytes))) replayed by \(limit.engine.note)\(limit.repeats > 1 ? " (here \(limit.repeats) times)" : ""); the punches by rdr-bench just before.\n"
+        }
+        report += "\nEfficiency vs the replayed-extent limit (limit / RDR): **\(Self.f(l.median / r.median))**; vs the dd ceiling: \(Self.f(c.median / r.median)).\n"
+        efficiency.append(("\(Self.mib(p.size)) disk, diverged set \(Self.mib(p.divergedBytes))", r.median, l.median))
+        return (r, Array(all[1...peers.count]), all)
+    }
+
+    /// False (with the reason in the report) when the pair would not fit this lane.
+    mutating func fits(_ spec: DivergedPair.Spec, _ title: String) -> Bool {
+        guard let why = lane.tooSmall(for: spec) else { return true }
+        report += "\n### \(title)\n\nSkipped: \(why).\n"
+        return false
     }
 
     mutating func headline(size: Int64, allocated: Double, fraction: Double) throws {
-        let p = try pair("headline", .init(size: size, allocated: allocated, sourceFraction: fraction))
+        let spec = DivergedPair.Spec(size: size, allocated: allocated, sourceFraction: fraction)
+        let title = "Headline: \(Self.mib(size)) disk, \(Int(allocated * 100))% allocated, \(fraction * 100)% diverged"
+        guard fits(spec, title) else { return }
+        let p = try pair("headline", spec)
         defer { p.remove() }
-        let (r, peers, c) = sideBySide(p, title: "Headline: \(Self.mib(size)) disk, \(Int(allocated * 100))% allocated, \(fraction * 100)% diverged")
+        let (r, peers, all) = sideBySide(p, title: title)
+        let c = all[all.count - 2], l = all[all.count - 1]
         let best = peers.filter { !$0.times.isEmpty }.min { $0.median < $1.median }
-        summary = "SUMMARY diverged_bytes=\(p.divergedBytes) rdr_s=\(Self.f(r.median, 3)) best_peer=\((best?.tool ?? "none").replacingOccurrences(of: " ", with: "_")) best_peer_s=\(Self.f(best?.median ?? .nan, 3)) speedup=\(Self.f((best?.median ?? .nan) / r.median)) efficiency=\(Self.f(c.median / r.median))"
+        summary += ["diverged_bytes=\(p.divergedBytes)", "rdr_s=\(Self.f(r.median, 3))", "best_peer=\((best?.tool ?? "none").replacingOccurrences(of: " ", with: "_"))",
+                   "best_peer_s=\(Self.f(best?.median ?? .nan, 3))", "speedup=\(Self.f((best?.median ?? .nan) / r.median))", "efficiency=\(Self.f(c.median / r.median))",
+                   "limit_s=\(Self.s(l.median))", "efficiency_limit=\(Self.f(l.median / r.median))"]
     }
 
     mutating func divergenceSweep(size: Int64, allocated: Double, fractions: [Double]) throws {
@@ -58,31 +93,43 @@ struct Experiments {
         var series: [String: [(Double, Double)]] = [:]
         var order: [String] = []
         for fr in fractions {
-            let p = try pair("div-\(fr)", .init(size: size, allocated: allocated, sourceFraction: fr))
-            let (r, peers, c) = sideBySide(p, title: "\(fr * 100)% of regions written on the source side")
-            for m in [r] + peers + [c] where !m.times.isEmpty {
+            let spec = DivergedPair.Spec(size: size, allocated: allocated, sourceFraction: fr)
+            let title = "\(fr * 100)% of regions written on the source side" + (fr >= 1 ? " (full resync)" : "")
+            guard fits(spec, title) else { continue }
+            let p = try pair("div-\(fr)", spec)
+            let (_, _, all) = sideBySide(p, title: title)
+            for m in all where !m.times.isEmpty {
                 if series[m.tool] == nil { order.append(m.tool) }
                 series[m.tool, default: []].append((fr * 100, m.median))
             }
             p.remove()
         }
-        charts["time-vs-divergence.svg"] = Chart.svg(title: "Resync time vs divergence (\(Self.mib(size)), cold cache)", xLabel: "regions written on the source side (%)",
-                                                     yLabel: "seconds (median)", series: order.map { Chart.Series(name: $0, points: series[$0] ?? []) }, logX: true, logY: true)
-        report += "\n![time vs divergence](time-vs-divergence.svg)\n"
+        let name = "time-vs-divergence\(lane.suffix).svg"
+        charts[name] = Chart.svg(title: "Resync time vs divergence (\(Self.mib(size)), \(lane.chartNote))", xLabel: "regions written on the source side (%)",
+                                 yLabel: "seconds (median)", series: order.map { Chart.Series(name: $0, points: series[$0] ?? []) }, logX: true, logY: true)
+        report += "\n![time vs divergence](\(name))\n"
+    }
+
+    /// One table of every side-by-side row: RDR's median against the limit's.
+    mutating func efficiencyTable() {
+        guard !efficiency.isEmpty else { return }
+        report += "\n## Efficiency against the replayed-extent limit (\(lane.name))\n\n| row | rdr median s | limit median s | efficiency (limit / rdr) |\n| --- | ---: | ---: | ---: |\n"
+        for e in efficiency { report += "| \(e.row) | \(Self.s(e.rdr)) | \(Self.s(e.limit)) | \(Self.f(e.limit / e.rdr)) |\n" }
     }
 
     mutating func sizeSweep(sizes: [Int64], divergedBytes: Int64) throws {
         report += "\n## Same diverged bytes, growing disk (RDR only, sparse disks)\n\n| disk | diverged set | median s | runs (s) | peak RSS |\n| --- | ---: | ---: | --- | ---: |\n"
-        var first: Double?
-        for size in sizes {
+        var counts: [(String, SyscallCounts)] = []
+        for (i, size) in sizes.enumerated() {
             let regions = Double(size / (64 << 10))
             let p = try pair("size-\(ByteSize.compact(size))", .init(size: size, allocated: 0, sourceFraction: Double(divergedBytes / (64 << 10)) / regions))
             let m = Measure.tool(.rdr(rdr), on: p, runs: runs)
-            first = first ?? m.median
             report += "| \(Self.mib(size)) | \(Self.mib(p.divergedBytes)) | \(Self.f(m.median, 3)) | \(m.runsText) | \(m.rssText) |\n"
+            if i == 0 || i == sizes.count - 1, let c = SyscallCounts.of(Tool.rdrCommand(rdr, "", p), pair: p) { counts.append((Self.mib(size), c)) }
             p.remove()
         }
         report += "\nTime relative to the smallest disk is the ratio of the medians above.\n"
+        report += SyscallCounts.table(counts)
     }
 
     /// Workers, I/O size and copy method on one pair (RDR only).
@@ -197,7 +244,7 @@ struct Experiments {
         for i in 0..<runs {
             try p.restore()
             if warm { _ = Runner.shell("cat '\(p.source)' > /dev/null") } else { Runner.dropCaches() }
-            let r = Runner.shell("\(wrap) " + Tool.rdr(rdr, extra).command(p))
+            let r = Runner.shell("\(wrap) " + Tool.rdrCommand(rdr, extra, p))
             print("run \(i + 1): \(Self.f(r.seconds, 3)) s, exit \(r.status)\n\(r.output)")
         }
     }

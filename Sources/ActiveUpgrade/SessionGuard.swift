@@ -18,6 +18,8 @@ public enum SessionGuard {
     public static func check(system: RDRSystem, operation: Operation, disks: [String], force: Bool, commandLine: String) throws(RDRError) {
         let session = try SessionStore(system: system).current()
         guard session.upgradeState != .idle || session.operationalState == .busy else { return }
+        // A disk that cannot be trusted is reported as such (65) before the session's ownership.
+        for d in disks { _ = try system.disk(d, access: .readOnly) }
         if try resumes(system, operation, disks) { return }
         let state = "\(session.upgradeState.rawValue) | \(session.operationalState.rawValue)"
         guard force else {

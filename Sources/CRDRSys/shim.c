@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,6 +25,31 @@ int64_t rdr_copy_file_range(int fd_in, int64_t off_in, int fd_out, int64_t off_o
 }
 
 int rdr_errno(void) { return errno; }
+
+int rdr_fstat(int fd, struct rdr_file_status *out) {
+    struct statx sx;
+    if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS | STATX_BTIME, &sx) == 0) {
+        out->size = (int64_t)sx.stx_size;
+        out->allocated = (int64_t)sx.stx_blocks * 512;
+        out->inode = sx.stx_ino;
+        out->mode = sx.stx_mode;
+        out->has_birth = (sx.stx_mask & STATX_BTIME) ? 1 : 0;
+        out->birth_sec = sx.stx_btime.tv_sec;
+        out->birth_nsec = sx.stx_btime.tv_nsec;
+        return 0;
+    }
+    if (errno != ENOSYS) return -1;
+    struct stat st;
+    if (fstat(fd, &st) != 0) return -1;
+    out->size = st.st_size;
+    out->allocated = (int64_t)st.st_blocks * 512;
+    out->inode = st.st_ino;
+    out->mode = st.st_mode;
+    out->has_birth = 0;
+    out->birth_sec = 0;
+    out->birth_nsec = 0;
+    return 0;
+}
 int rdr_flock(int fd, int operation) { return flock(fd, operation); }
 int rdr_advise_random(int fd, int random) { return posix_fadvise(fd, 0, 0, random ? POSIX_FADV_RANDOM : POSIX_FADV_SEQUENTIAL); }
 

@@ -117,10 +117,55 @@ public struct Parsed: Sendable {
         do { return try ByteSize.parse(text) } catch { throw usage("\(key): \(error)") }
     }
 
-    public func integer(_ key: String) throws -> Int? {
-        guard let text = value(key) else { return nil }
-        guard let n = Int(text) else { throw usage("\(key) needs a whole number, not '\(text)'") }
+    /// A size inside `range` (documented in the option's help), refused outside it.
+    public func size(_ key: String, in range: ClosedRange<Int64>) throws -> Int64? {
+        guard let n = try size(key) else { return nil }
+        guard range.contains(n) else {
+            throw usage("\(key) must be from \(ByteSize.compact(range.lowerBound)) to \(ByteSize.compact(range.upperBound)), not \(value(key) ?? "")")
+        }
         return n
+    }
+
+    /// A whole number inside `range`, refused outside it.
+    public func integer(_ key: String, in range: ClosedRange<Int>) throws -> Int? {
+        guard let text = value(key) else { return nil }
+        guard text.count <= 19, !text.isEmpty, text.allSatisfy({ $0.isASCII && $0.isNumber }), let n = Int(text) else {
+            throw usage("\(key) needs a whole number from \(range.lowerBound) to \(range.upperBound), not '\(text)'")
+        }
+        guard range.contains(n) else { throw usage("\(key) must be from \(range.lowerBound) to \(range.upperBound), not \(text)") }
+        return n
+    }
+
+    /// A whole number of 0 to 2^64-1 (seeds).
+    public func unsigned(_ key: String) throws -> UInt64? {
+        guard let text = value(key) else { return nil }
+        guard !text.isEmpty, text.allSatisfy({ $0.isASCII && $0.isNumber }), let n = UInt64(text) else {
+            throw usage("\(key) needs a whole number from 0 to 18446744073709551615, not '\(text)'")
+        }
+        return n
+    }
+
+    /// Seconds as plain decimal digits (`0.25`, `30`), inside `range`. No exponents, hex,
+    /// infinities or NaN: a duration is for people to type, and each of those has trapped or
+    /// spun a sleep loop somewhere.
+    public func seconds(_ key: String, in range: ClosedRange<Double>) throws -> Double? {
+        guard let text = value(key) else { return nil }
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        let wellFormed = (1...2).contains(parts.count) && parts.allSatisfy { !$0.isEmpty && $0.count <= 12 && $0.allSatisfy { $0.isASCII && $0.isNumber } }
+        guard wellFormed, let n = Double(text) else {
+            throw usage("\(key) needs a number of seconds from \(Self.format(range.lowerBound)) to \(Self.format(range.upperBound)), not '\(text)'")
+        }
+        guard range.contains(n) else { throw usage("\(key) must be from \(Self.format(range.lowerBound)) to \(Self.format(range.upperBound)) seconds, not \(text)") }
+        return n
+    }
+
+    static func format(_ x: Double) -> String { x == x.rounded() ? String(Int64(x)) : String(x) }
+
+    /// Positionals naming disks: each at most once (a disk named twice would be split twice).
+    public func distinctPositionals() throws -> [String] {
+        var seen = Set<String>()
+        for name in positionals where !seen.insert(name).inserted { throw usage("disk '\(name)' is named twice") }
+        return positionals
     }
 
     public func enclosure(_ key: String) throws -> Enclosure? {

@@ -15,7 +15,7 @@ enum Common {
             return dir
         }
         if let name = p.value("--name") {
-            do { try DiskSpec.validateName(name) } catch { throw p.usage("--name: \(error.message)") }
+            do { try DiskSpec.validateName(name, what: "system name") } catch { throw p.usage("--name: \(error.message)") }
             return "Images/" + name
         }
         if let env = ProcessInfo.processInfo.environment["RDR_SYSTEM"], !env.isEmpty { return env }
@@ -60,10 +60,12 @@ enum ExitCode {
           0    success
           1    runtime failure (a state that does not allow the request, an I/O error)
           2    verify found members that differ
-          64   usage error (unknown disk, side or option; offset past the end; bad size)
-          65   metadata or images missing, corrupt, stale or from another disk
+          64   usage error (unknown disk, side or option; a number outside its range; offset past
+               the end; bad size)
+          65   metadata or images missing, corrupt, stale, from another disk, not regular files
+               of their own, or not the files the metadata recorded (swapped, replaced, copied)
           75   another rdr process is changing the system (the message names it)
           77   the side has no access to the disk in the current state
-          130  interrupted (the work done so far is kept and resumes)
+          130  interrupted by SIGINT, SIGTERM or SIGHUP (the work done so far is kept and resumes)
         """
 }

@@ -66,13 +66,14 @@ final class ProgressDisplay: @unchecked Sendable {
     }
 }
 
-/// Turns SIGINT and SIGTERM into a cancellation the resync workers observe, so a stopped
-/// resync checkpoints what it copied and exits cleanly instead of dying mid-write.
+/// Turns SIGINT, SIGTERM and SIGHUP (a closed terminal) into a cancellation that resync
+/// workers and workloads observe, so a stopped command checkpoints what it did and exits 130
+/// instead of dying mid-write.
 enum Interrupts {
     nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
 
     static func cancelling(_ flag: CancellationFlag) {
-        for sig in [SIGINT, SIGTERM] {
+        for sig in [SIGINT, SIGTERM, SIGHUP] {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler { flag.cancel() }

@@ -56,22 +56,22 @@ final class CommandLineTests: XCTestCase {
         meta[4096 + 40] ^= 0x10
         try meta.write(to: URL(fileURLWithPath: s.metadata("boot", 11)))
         try refused(["write", "boot", "--offset", "0", "--pattern", "1", "--length", "4K"] + sys, s, status: 65,
-                    mentions: "bad checksum in both header slots and is not trusted; to rebuild it from member 10 run 'rdr disk resync boot --from 10 --full'")
+                    mentions: "bad checksum in both header slots and is not trusted; to rebuild it from member 10 run 'rdr disk resync boot --from 10 --full --force' (overwrites member 11)")
         let status = try statusJSON(s.system)
         XCTAssertEqual(disk(status, "boot")["status"] as? String, "Error", "never Status: None on untrusted metadata")
-        try rdr(["disk", "resync", "boot", "--from", "10", "--full"] + sys)
+        try rdr(["disk", "resync", "boot", "--from", "10", "--full", "--force"] + sys)
         XCTAssertEqual(disk(try statusJSON(s.system), "boot")["status"] as? String, "None")
         // Metadata of another disk.
         try FileManager.default.removeItem(atPath: s.metadata("data", 10))
         try FileManager.default.copyItem(atPath: s.metadata("boot", 10), toPath: s.metadata("data", 10))
         try refused(["write", "data", "--offset", "0", "--pattern", "1", "--length", "4K"] + sys, s, status: 65, mentions: "belongs to another disk")
-        try rdr(["disk", "resync", "data", "--from", "11", "--full"] + sys)
+        try rdr(["disk", "resync", "data", "--from", "11", "--full", "--force"] + sys)
         // Wrong-size and missing images.
         truncate(s.image("boot", 10), 4096)
         try refused(["write", "boot", "--offset", "0", "--pattern", "1", "--length", "4K"] + sys, s, status: 65, mentions: "is 4096 bytes, expected 8388608")
         try FileManager.default.removeItem(atPath: s.image("boot", 10))
         try refused(["read", "boot", "--offset", "0", "--length", "1"] + sys, s, status: 65, mentions: "is missing")
-        try rdr(["disk", "resync", "boot", "--from", "11", "--full"] + sys)
+        try rdr(["disk", "resync", "boot", "--from", "11", "--full", "--force"] + sys)
         try rdr(["disk", "verify", "boot"] + sys)
     }
 

@@ -22,15 +22,23 @@ final class ReliabilityTests: XCTestCase {
             try d.write(side: .side(.upgrade), offset: Int64(r * region), bytes: pattern(region, seed: UInt64(seed)))
         }
         let dir = NSTemporaryDirectory() + "rdr-tmpl-" + UUID().uuidString
-        try FileManager.default.copyItem(atPath: t.path, toPath: dir)
+        try copySystem(t.path, to: dir)
         addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
         return dir
     }
 
     func copy(_ template: String) throws -> String {
         let dir = NSTemporaryDirectory() + "rdr-case-" + UUID().uuidString
-        try FileManager.default.copyItem(atPath: template, toPath: dir)
+        try copySystem(template, to: dir)
         return dir
+    }
+
+    /// A copy of a system directory. The copy's images are new files, so, as a user would after
+    /// copying a system, its images are verified and re-adopted before anything else runs.
+    func copySystem(_ source: String, to dir: String) throws {
+        try FileManager.default.copyItem(atPath: source, toPath: dir)
+        let system = try RDRSystem.open(at: dir)
+        for d in system.manifest.disks { _ = try system.disk(d.name, identity: .report).adoptImages() }
     }
 
     /// Regions whose bytes differ between the two members (or from `reference` for member 10).

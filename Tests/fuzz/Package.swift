@@ -15,6 +15,7 @@ let package = Package(
         fuzzTarget("FuzzManifest", [.product(name: "RDR", package: "RDR")]),
         fuzzTarget("FuzzConfiguration", [.product(name: "ActiveUpgrade", package: "RDR")]),
         fuzzTarget("FuzzArguments", [.product(name: "RDRArguments", package: "RDR"), .product(name: "RDR", package: "RDR")]),
+        fuzzTarget("FuzzNBD", [.product(name: "NBDWire", package: "RDR")]),
     ],
     swiftLanguageModes: [.v6]
 )

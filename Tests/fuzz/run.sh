@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 export PATH="/opt/swift/usr/bin:$PATH"
 seconds=${1:-60}
-targets=(FuzzMetadata FuzzManifest FuzzConfiguration FuzzArguments)
+targets=(FuzzMetadata FuzzManifest FuzzConfiguration FuzzArguments FuzzNBD)
 share=$(( seconds / ${#targets[@]} )); [ "$share" -ge 1 ] || share=1
 swift build -c release --sanitize=fuzzer --scratch-path .build-fuzz ${RDR_FUZZ_BUILD_FLAGS:-} >&2
 bin=$(swift build -c release --sanitize=fuzzer --scratch-path .build-fuzz --show-bin-path)

@@ -4,11 +4,12 @@ import RDR
 /// What the loop counts, printed at the end (the README's figures).
 struct Tally {
     var runs = 0, kills = 0, mismatches = 0
-    var simulated = 0, armed = 0, forcedAborts = 0, forcedWhileBusy = 0, recovered = 0, hostileRefused = 0
+    var simulated = 0, armed = 0, forcedAborts = 0, forcedWhileBusy = 0, recovered = 0, hostileRefused = 0, hostileFiles = 0
 }
 
 /// One random session history on a fresh system: writes, requests, simulated failures, forced
-/// aborts (also of a running request), automatic recoveries and hostile configurations, with
+/// aborts (also of a running request), automatic recoveries, hostile configurations, manifest
+/// edits and swapped or replaced images, with
 /// SIGKILLs at random moments; `failure` names the first thing that contradicts the oracle.
 @MainActor
 final class TortureRun {
@@ -55,7 +56,9 @@ final class TortureRun {
             let s = observe()
             let ready = s["operationalState"] as? String == "Ready"
             let state = oracle.state
-            if ready && chance(50) && ["Idle", "Split", "Merge"].contains(state) {
+            if chance(12) && SystemLock.holder(systemPath: rdr.system, sys: LinuxSystemCalls()) == nil {
+                hostileFileMove()
+            } else if ready && chance(50) && ["Idle", "Split", "Merge"].contains(state) {
                 writeMove()
             } else if ready && state == "Split" && chance(30) {
                 simulateMove(partner: s["partnerState"] as? String ?? "")

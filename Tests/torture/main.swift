@@ -3,8 +3,8 @@ import RDR
 
 /// rdr-torture: random upgrade sessions driven through the real `rdr` binary, killed with
 /// SIGKILL at random moments, resumed by hand or by the automatic recovery, with simulated
-/// failures (`rdr simulate`), forced aborts (also of a running request) and hostile
-/// configurations, all checked against an oracle that computes every member's expected bytes on
+/// failures (`rdr simulate`), forced aborts (also of a running request), hostile configurations,
+/// manifest edits and swapped or replaced images, all checked against an oracle that computes every member's expected bytes on
 /// its own. Prints the counts and `N mismatches`; a failure prints its seed.
 struct Options {
     var rdr = ""
@@ -51,6 +51,7 @@ for run in 0..<options.runs {
     total.forcedWhileBusy += t.tally.forcedWhileBusy
     total.recovered += t.tally.recovered
     total.hostileRefused += t.tally.hostileRefused
+    total.hostileFiles += t.tally.hostileFiles
     if let failure = t.failure {
         total.mismatches += 1
         print("MISMATCH run \(run) (replay: --seed \(options.seed) --runs \(run + 1)): \(failure)")
@@ -61,5 +62,6 @@ for run in 0..<options.runs {
 }
 print("\(total.runs) runs, \(total.kills) kills, \(total.simulated) simulated failures, \(total.armed) armed (split-timeout, action-signal), "
       + "\(total.forcedAborts) forced aborts (\(total.forcedWhileBusy) of a running request), \(total.recovered) automatic recoveries, "
-      + "\(total.hostileRefused) hostile configurations refused, \(total.mismatches) mismatches (seed \(options.seed))")
+      + "\(total.hostileRefused) hostile configurations and \(total.hostileFiles) hostile manifest edits and image swaps refused, "
+      + "\(total.mismatches) mismatches (seed \(options.seed))")
 exit(total.mismatches == 0 ? 0 : 1)

@@ -12,6 +12,20 @@ int64_t rdr_seek_hole(int fd, int64_t offset);
 int rdr_punch_hole(int fd, int64_t offset, int64_t length);
 int64_t rdr_copy_file_range(int fd_in, int64_t off_in, int fd_out, int64_t off_out, uint64_t length);
 int rdr_errno(void);
+
+/// What the engine needs to know about an open file: its size and allocation, its type, and
+/// its identity (inode and, where the filesystem reports one, birth time).
+struct rdr_file_status {
+    int64_t size;
+    int64_t allocated;
+    uint64_t inode;
+    uint32_t mode;
+    uint32_t has_birth;
+    int64_t birth_sec;
+    uint32_t birth_nsec;
+};
+/// statx(2) on an open file (fstat where statx is missing). Returns 0 or -1 with errno set.
+int rdr_fstat(int fd, struct rdr_file_status *out);
 int rdr_flock(int fd, int operation);
 /// posix_fadvise with POSIX_FADV_RANDOM (random = 1) or POSIX_FADV_SEQUENTIAL (random = 0) over the file.
 int rdr_advise_random(int fd, int random);
@@ -41,5 +55,8 @@ int rdr_child_ended(int pid);
 
 /// Reaps child `pid` (waiting for it, EINTR retried) and returns its wait status, or -errno.
 int rdr_reap(int pid);
+
+// io_uring (CRDRIOURing.h): this header is the module's umbrella, so it brings that one in.
+#include "CRDRIOURing.h"
 
 #endif

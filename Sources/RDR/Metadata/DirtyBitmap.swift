@@ -55,6 +55,12 @@ public struct DirtyBitmap: Sendable, Equatable {
         words.indices.filter { words[$0] != other.words[$0] }
     }
 
+    /// The bits set here and not in `other`.
+    public func subtracting(_ other: DirtyBitmap) -> DirtyBitmap {
+        precondition(other.regionCount == regionCount, "bitmaps of different disks")
+        return DirtyBitmap(regionCount: regionCount, words: zip(words, other.words).map { $0 & ~$1 })
+    }
+
     public mutating func formUnion(_ other: DirtyBitmap) {
         precondition(other.regionCount == regionCount, "bitmaps of different disks")
         for i in words.indices { words[i] |= other.words[i] }

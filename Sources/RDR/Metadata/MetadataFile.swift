@@ -53,19 +53,25 @@ public final class MetadataFile: @unchecked Sendable {
     }
 
     /// Creates a metadata file with a header and an all-clean (or all-dirty) bitmap, durably.
+    /// A failure after the file was opened removes it: a half-written file is never left.
     static func create(path: String, header: MemberHeader, allDirty: Bool, replace: Bool, sys: any SystemCalls) throws(Errno) -> MetadataFile {
         let regions = regionCount(size: header.size, regionSize: header.regionSize)
         let fd = try FileDescriptor.create(path, replace: replace, sys: sys)
         let file = MetadataFile(fd: fd, regionCount: regions, mirrorTag: tag(of: header.mirrorID),
                                 pageSequence: [UInt64](repeating: 0, count: pageCount(regions: regions)),
                                 durable: DirtyBitmap(regionCount: regions))
-        try fd.truncate(to: fileLength(regions: regions))
-        var initial = DirtyBitmap(regionCount: regions)
-        if allDirty { initial.setAll() }
-        try file.writeAllPages(initial)
-        try fd.write(header.encode(), at: Int64(Int(header.record.events % 2) * slot))
-        try fd.sync()
-        try Directory.sync(Directory.parent(of: path), sys: sys)
+        do throws(Errno) {
+            try fd.truncate(to: fileLength(regions: regions))
+            var initial = DirtyBitmap(regionCount: regions)
+            if allDirty { initial.setAll() }
+            try file.writeAllPages(initial)
+            try fd.write(header.encode(), at: Int64(Int(header.record.events % 2) * slot))
+            try fd.sync()
+            try Directory.sync(Directory.parent(of: path), sys: sys)
+        } catch {
+            _ = sys.unlink(path)
+            throw error
+        }
         return file
     }
 
@@ -105,6 +111,12 @@ public final class MetadataFile: @unchecked Sendable {
     static func open(path: String, access: FileDescriptor.Access, sys: any SystemCalls) throws(LoadError) -> (MetadataFile, MemberHeader) {
         let fd: FileDescriptor
         do { fd = try FileDescriptor.open(path, access, sys: sys) } catch { throw .os(error) }
+        return try load(fd)
+    }
+
+    /// Loads the newest header and the bitmap from an open metadata file; takes ownership of
+    /// `fd` (closed on failure, kept by the returned file otherwise).
+    static func load(_ fd: FileDescriptor) throws(LoadError) -> (MetadataFile, MemberHeader) {
         do {
             let header = try readHeader(fd)
             let regions = regionCount(size: header.size, regionSize: header.regionSize)

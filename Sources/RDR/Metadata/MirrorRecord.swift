@@ -30,10 +30,15 @@ public struct MirrorRecord: Sendable, Equatable {
 }
 
 /// Everything one member's metadata header says: the disk identity it belongs to, which
-/// member it is, and its copy of the mirror record.
+/// member it is, its copy of the mirror record and which file its image is.
+///
+/// Format 2 added the image's identity (after the resync start time). Format 1 headers are
+/// still read, with no identity; the first command that opens such a disk for writing records
+/// the images it finds and rewrites both headers as format 2.
 public struct MemberHeader: Sendable, Equatable {
     public static let magic: [UInt8] = Array("RDRMETA1".utf8)
-    public static let formatVersion: UInt32 = 1
+    public static let formatVersion: UInt32 = 2
+    static let supportedVersions: ClosedRange<UInt32> = 1...2
     public static let slotSize = 4096
     static let checksumOffset = slotSize - 4
     public static let maxNameLength = 255
@@ -44,15 +49,17 @@ public struct MemberHeader: Sendable, Equatable {
     public var size: Int64
     public var regionSize: Int64
     public var record: MirrorRecord
+    /// The member image's identity when it was created or last adopted; nil in format 1.
+    public var image: MemberIdentity? = nil
 
     public enum DecodeError: Error, Sendable, Equatable {
         case blank, badMagic, badChecksum, unsupportedVersion(UInt32), badField(String)
     }
 
-    public func encode() -> [UInt8] {
+    public func encode(version: UInt32 = MemberHeader.formatVersion) -> [UInt8] {
         var w = ByteWriter(size: Self.slotSize)
         w.put(bytes: Self.magic)
-        w.put(Self.formatVersion)
+        w.put(version)
         w.put(UInt32(0))  // reserved
         w.put(record.events)
         w.put(bytes: mirrorID)
@@ -69,6 +76,10 @@ public struct MemberHeader: Sendable, Equatable {
         w.put(record.generations[1])
         w.put(record.planBytes)
         w.put(record.resyncStartedMillis)
+        if version >= 2 {
+            w.put(image?.inode ?? 0)
+            w.put(image?.birthNanos ?? 0)
+        }
         let name = Array(diskName.utf8.prefix(Self.maxNameLength))
         w.put(UInt16(name.count))
         w.put(bytes: name)
@@ -88,7 +99,7 @@ public struct MemberHeader: Sendable, Equatable {
         do {
             var r = ByteReader(bytes, at: 8)
             let version = try r.get(UInt32.self)
-            guard version == formatVersion else { throw DecodeError.unsupportedVersion(version) }
+            guard supportedVersions.contains(version) else { throw DecodeError.unsupportedVersion(version) }
             _ = try r.get(UInt32.self)
             let events = try r.get(UInt64.self)
             let id = try r.get(count: 16)
@@ -109,6 +120,11 @@ public struct MemberHeader: Sendable, Equatable {
             let g1 = try r.get(UInt64.self)
             let plan = try r.get(UInt64.self)
             let started = try r.get(UInt64.self)
+            var image: MemberIdentity?
+            if version >= 2 {
+                let inode = try r.get(UInt64.self), birth = try r.get(UInt64.self)
+                if inode != 0 { image = MemberIdentity(inode: inode, birthNanos: birth) }
+            }
             let nameLength = Int(try r.get(UInt16.self))
             guard nameLength <= maxNameLength else { throw DecodeError.badField("name length") }
             let nameBytes = try r.get(count: nameLength)
@@ -119,7 +135,7 @@ public struct MemberHeader: Sendable, Equatable {
                                       generations: [g0, g1], resyncSource: source, planBytes: plan,
                                       resyncStartedMillis: started, modeBeforeResync: before)
             return MemberHeader(mirrorID: id, diskName: name, enclosure: enclosure, size: Int64(size),
-                                regionSize: Int64(regionSize), record: record)
+                                regionSize: Int64(regionSize), record: record, image: image)
         } catch let e as DecodeError {
             throw e
         } catch {

@@ -10,28 +10,52 @@ public final class SystemLock: @unchecked Sendable {
     public static let fileName = ".rdr.lock"
     public let fd: FileDescriptor
     private let holderPath: String
+    /// A reader's lock (LOCK_SH): it writes no holder description, so it works on read-only media.
+    private let shared: Bool
 
-    private init(fd: FileDescriptor, holderPath: String) {
+    private init(fd: FileDescriptor, holderPath: String, shared: Bool = false) {
         self.fd = fd
         self.holderPath = holderPath
+        self.shared = shared
+    }
+
+    /// A shared lock, or nil on read-only media that hold no lock file (no writer can exist
+    /// there). Refused, naming the holder, while a writer holds the lock.
+    public static func acquireShared(systemPath: String, command: String, sys: any SystemCalls) throws(RDRError) -> SystemLock? {
+        let path = systemPath + "/" + fileName
+        var fd: FileDescriptor
+        do { fd = try FileDescriptor.openRaw(path, flags: O_RDONLY | O_CLOEXEC | O_NOFOLLOW, mode: 0, sys: sys) } catch {
+            guard error.code == ENOENT else { throw RDRError.io(error) }
+            do { fd = try FileDescriptor.openRaw(path, flags: O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, mode: 0o644, sys: sys) } catch {
+                if error.code == EROFS { return nil }
+                throw RDRError.io(error)
+            }
+        }
+        try take(fd, LOCK_SH, systemPath: systemPath)
+        return SystemLock(fd: fd, holderPath: path + ".holder", shared: true)
     }
 
     public static func acquire(systemPath: String, fileName: String = SystemLock.fileName, command: String, sys: any SystemCalls) throws(RDRError) -> SystemLock {
         let path = systemPath + "/" + fileName
         let fd = try io { () throws(Errno) in
-            try FileDescriptor.openRaw(path, flags: O_RDWR | O_CREAT | O_CLOEXEC, mode: 0o644, sys: sys)
+            try FileDescriptor.openRaw(path, flags: O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, mode: 0o644, sys: sys)
         }
-        let r = sys.flock(fd.rawValue, LOCK_EX | LOCK_NB)
-        if r < 0 {
-            fd.close()
-            if -r == EWOULDBLOCK {
-                throw RDRError(.busy, "system \(systemPath) is busy: \(describeHolder(path + ".holder")); wait for it to finish or stop it (status still works)")
-            }
-            throw RDRError.io(Errno(code: -r, operation: "flock", path: path))
-        }
+        try take(fd, LOCK_EX, systemPath: systemPath)
         let lock = SystemLock(fd: fd, holderPath: path + ".holder")
         lock.recordHolder(command: command)
         return lock
+    }
+
+    /// flock without waiting; refused (busy, naming the holder) when another process has it.
+    /// Closes `fd` on failure.
+    private static func take(_ fd: FileDescriptor, _ operation: Int32, systemPath: String) throws(RDRError) {
+        let r = fd.sys.flock(fd.rawValue, operation | LOCK_NB)
+        guard r < 0 else { return }
+        fd.close()
+        if -r == EWOULDBLOCK {
+            throw RDRError(.busy, "system \(systemPath) is busy: \(describeHolder(fd.path + ".holder")); wait for it to finish or stop it (status still works)")
+        }
+        throw RDRError.io(Errno(code: -r, operation: "flock", path: fd.path))
     }
 
     /// Adopts a lock inherited from a parent process (a background resync gets it as fd 3).
@@ -76,7 +100,7 @@ public final class SystemLock: @unchecked Sendable {
             }
             if attempt < 24 { usleep(8_000) }
         }
-        return "another rdr process holds its lock"
+        return "another rdr process holds its lock (a reader such as 'rdr disk verify' names no holder)"
     }
 
     private let handedOff = Atomic<Bool>(false)
@@ -87,7 +111,7 @@ public final class SystemLock: @unchecked Sendable {
 
     public func release() {
         if !handedOff.load(ordering: .relaxed) {
-            unlink(holderPath)
+            if !shared { _ = fd.sys.unlink(holderPath) }
             _ = fd.sys.flock(fd.rawValue, LOCK_UN)
         }
         fd.close()

@@ -43,8 +43,14 @@ extension VirtualDisk {
             }
             return e
         case .merged:
-            if isProduction {
+            // The system runs on the Upgrade Side: the Production Side is stopped for every disk.
+            // A system disk's Production member is frozen for abort; a data disk's stays live,
+            // served to the Upgrade Side.
+            if isProduction && role.isSystem {
                 throw RDRError(.accessRefused, "the Production Side (enclosure \(e)) is stopped while merged and its member of '\(name)' is frozen for abort; use the Upgrade Side (enclosure \(r.primary.other))")
+            }
+            if isProduction {
+                throw RDRError(.accessRefused, "the Production Side (enclosure \(e)) is stopped while merged; data disk '\(name)' is served to the Upgrade Side from its Production member (member \(r.primary)): use --side upgrade")
             }
             return role.isSystem ? r.primary.other : r.primary
         case .duplex, .resyncing:
@@ -63,7 +69,7 @@ extension VirtualDisk {
 
     func checkBounds(offset: Int64, length: Int64) throws(RDRError) {
         guard offset >= 0, length >= 0, offset <= size, length <= size - offset else {
-            throw RDRError(.invalidArgument, "offset \(offset) + length \(length) is outside disk '\(name)' (\(size) bytes); keep offset + length ≤ \(size)")
+            throw RDRError(.invalidArgument, "offset \(offset) + length \(length) (\(ByteSize.format(length))) is outside disk '\(name)' (\(size) bytes, \(ByteSize.format(size))); keep offset + length ≤ \(size)")
         }
     }
 

@@ -62,7 +62,7 @@ extension VirtualDisk {
             try state.withLock { (s) throws(RDRError) -> ResyncStart? in
                 let r = s.record
                 if r.mode == .resyncing, let current = r.resyncSource, current != source {
-                    throw RDRError(.invalidState, "disk '\(name)' is being resynced from \(current) to \(current.other), and member \(current.other) is partly overwritten; resume it with 'rdr disk resync \(name) --from \(current)' (or force a full copy with --from \(source) --full)")
+                    throw RDRError(.invalidState, "disk '\(name)' is being resynced from \(current) to \(current.other), and member \(current.other) is partly overwritten; resume it with 'rdr disk resync \(name) --from \(current)' (or, to keep member \(source) instead, 'rdr disk resync \(name) --from \(source) --full --force', which overwrites member \(current) where it differs)")
                 }
                 var union = s.bitmaps[target.index]
                 union.formUnion(s.bitmaps[source.index])

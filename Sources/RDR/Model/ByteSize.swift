@@ -5,25 +5,31 @@ public enum ByteSize {
     public struct ParseError: Error, Sendable, CustomStringConvertible {
         public let text: String
         public var description: String {
-            "'\(text)' is not a size; use a number with an optional K, M, G or T suffix (powers of 1024), e.g. 64K or 1G"
+            let upper = text.uppercased()
+            if ["KB", "MB", "GB", "TB", "PB"].contains(where: { upper.hasSuffix($0) }) {
+                return "'\(text)' is ambiguous: here K, M, G and T are powers of 1024 (1K = 1024 bytes); write K, M, G or T (or KiB, MiB, GiB, TiB), or plain bytes"
+            }
+            return "'\(text)' is not a size; use whole bytes or a number with K, M, G or T (KiB, MiB, GiB, TiB: powers of 1024, 1K = 1024), e.g. 64K or 1G"
         }
     }
 
+    /// Accepted suffixes, case-insensitive. KB, MB… are refused: they mean powers of 1000 to
+    /// some tools and 1024 to others, and a size that is misread writes in the wrong place.
+    static let suffixes: [(String, Int64)] = [
+        ("KIB", 1 << 10), ("MIB", 1 << 20), ("GIB", 1 << 30), ("TIB", 1 << 40),
+        ("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30), ("T", 1 << 40),
+    ]
+
     public static func parse(_ text: String) throws(ParseError) -> Int64 {
-        var digits = Substring(text.trimmingCharacters(in: " "))
+        var digits = Substring(text)
         var multiplier: Int64 = 1
-        let upper = digits.uppercased()
-        let suffixes: [(String, Int64)] = [
-            ("KIB", 1 << 10), ("MIB", 1 << 20), ("GIB", 1 << 30), ("TIB", 1 << 40),
-            ("KB", 1 << 10), ("MB", 1 << 20), ("GB", 1 << 30), ("TB", 1 << 40),
-            ("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30), ("T", 1 << 40), ("B", 1),
-        ]
+        let upper = text.uppercased()
         for (suffix, value) in suffixes where upper.hasSuffix(suffix) {
             multiplier = value
             digits = digits.dropLast(suffix.count)
             break
         }
-        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }),
+        guard !digits.isEmpty, digits.count <= 19, digits.allSatisfy({ $0.isASCII && $0.isNumber }),
               let number = Int64(digits) else { throw ParseError(text: text) }
         let (product, overflow) = number.multipliedReportingOverflow(by: multiplier)
         guard !overflow else { throw ParseError(text: text) }
@@ -50,14 +56,5 @@ public enum ByteSize {
             return "\(bytes >> shift)\(suffix)"
         }
         return "\(bytes)"
-    }
-}
-
-extension String {
-    func trimmingCharacters(in set: Character) -> String {
-        var s = Substring(self)
-        while s.first == set { s = s.dropFirst() }
-        while s.last == set { s = s.dropLast() }
-        return String(s)
     }
 }

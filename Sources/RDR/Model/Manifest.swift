@@ -48,10 +48,12 @@ public struct DiskSpec: Sendable, Equatable {
         try Self.validateRegionSize(regionSize)
     }
 
-    public static func validateName(_ name: String) throws(RDRError) {
+    /// Disk and system names: 1-64 letters, digits, '-', '_' or '.', starting with neither '.'
+    /// (hidden files are rdr's own) nor '-' (it would read as an option).
+    public static func validateName(_ name: String, what: String = "disk name") throws(RDRError) {
         let allowed = name.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) && $0.isASCII || "-_.".unicodeScalars.contains($0) }
-        guard !name.isEmpty, name.count <= 64, allowed, !name.hasPrefix(".") else {
-            throw RDRError(.invalidArgument, "disk name '\(name)' must be 1-64 characters of letters, digits, '-', '_' or '.', not starting with '.'")
+        guard !name.isEmpty, name.count <= 64, allowed, !name.hasPrefix("."), !name.hasPrefix("-") else {
+            throw RDRError(.invalidArgument, "\(what) '\(name)' must be 1-64 characters of letters, digits, '-', '_' or '.', and cannot start with '-' or '.'")
         }
     }
 
@@ -115,10 +117,8 @@ public struct Manifest: Codable, Sendable, Equatable {
             guard MirrorID.bytes(hex: d.mirrorID) != nil else { throw bad("disk '\(d.name)' has mirrorID '\(d.mirrorID)', expected 32 hex digits") }
             let enclosures = d.members.map(\.enclosure).sorted()
             guard enclosures == [10, 11] else { throw bad("disk '\(d.name)' must have one member in enclosure 10 and one in 11") }
-            for m in d.members where m.image.isEmpty || m.metadata.isEmpty || m.image.contains("/") || m.metadata.contains("/") {
-                throw bad("disk '\(d.name)' member \(m.enclosure) needs image and metadata file names inside the system directory")
-            }
         }
+        try MemberFiles.validate(disks, bad: bad)
     }
 
     public func encoded() -> [UInt8] {

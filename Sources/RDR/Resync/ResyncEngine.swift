@@ -29,7 +29,7 @@ final class ResyncEngine: @unchecked Sendable {
         target = disk.images[start.source.other.index]
         planner = Mutex(ResyncPlanner(work: start.work, regionSize: disk.regionSize, size: disk.size,
                                       maxIOSize: options.maxIOSize, source: disk.images[start.source.index]))
-        throttle = options.maxRate.map { Throttle(bytesPerSecond: $0) }
+        throttle = options.maxRate.map { Throttle(bytesPerSecond: $0, maxChunk: Int(options.maxIOSize)) }
     }
 
     private var stopping: Bool {
@@ -52,25 +52,28 @@ final class ResyncEngine: @unchecked Sendable {
             }
             guard let task else { return }
             let token = disk.ranges.lock([task.bytes])
+            let completed: Bool
             do {
-                try perform(task, buffer: buffer)
+                completed = try perform(task, buffer: buffer)
             } catch {
                 disk.ranges.unlock(token)
                 fail(RDRError.io(error))
                 return
             }
             disk.ranges.unlock(token)
+            guard completed else { return }  // cancelled while throttled: the task's bits stay set
             pending.withLock { $0.append(task.regions) }
             done.add(Int64(task.bytes.count), ordering: .relaxed)
         }
     }
 
-    private func perform(_ task: ResyncTask, buffer: AlignedBuffer) throws(Errno) {
+    /// Does one task; false when a cancel stopped it part way (throttled copies wait for it).
+    private func perform(_ task: ResyncTask, buffer: AlignedBuffer) throws(Errno) -> Bool {
         switch task.kind {
         case .punch:
             try punch(task.bytes)
         case .copy where task.allData:
-            try copy(task.bytes, buffer: buffer)
+            return try copy(task.bytes, buffer: buffer)
         case .copy:
             // Mixed region(s): copy the source's data segments, punch its holes.
             var pos = task.bytes.lowerBound
@@ -80,10 +83,11 @@ final class ResyncEngine: @unchecked Sendable {
                 if d > pos { try punch(pos..<d) }
                 if d >= end { break }
                 let h = min(try source.nextHole(from: d), end)
-                try copy(d..<h, buffer: buffer)
+                guard try copy(d..<h, buffer: buffer) else { return false }
                 pos = h
             }
         }
+        return true
     }
 
     private func punch(_ range: Range<Int64>) throws(Errno) {
@@ -92,11 +96,16 @@ final class ResyncEngine: @unchecked Sendable {
         punchedSinceCheckpoint.add(Int64(range.count), ordering: .relaxed)
     }
 
-    private func copy(_ range: Range<Int64>, buffer: AlignedBuffer) throws(Errno) {
+    /// Copies `range`; false when cancelled while waiting for the throttle. Under a throttle
+    /// each transfer is at most its grain, so the cap holds over any second.
+    private func copy(_ range: Range<Int64>, buffer: AlignedBuffer) throws(Errno) -> Bool {
         var pos = range.lowerBound
         while pos < range.upperBound {
-            let n = Int(min(Int64(buffer.count), range.upperBound - pos))
-            throttle?.acquire(n)
+            var n = Int(min(Int64(buffer.count), range.upperBound - pos))
+            if let throttle {
+                n = min(n, throttle.grain)
+                guard throttle.acquire(n, cancellation: options.cancellation) else { return false }
+            }
             if options.copyMethod == .copyFileRange && !copyFileRangeRefused.load(ordering: .relaxed) {
                 do {
                     let moved = try source.copyRange(to: target, from: pos, to: pos, count: n)
@@ -115,6 +124,7 @@ final class ResyncEngine: @unchecked Sendable {
             pos += Int64(n)
             copied.add(Int64(n), ordering: .relaxed)
         }
+        return true
     }
 
     // MARK: Checkpoints

@@ -28,12 +28,22 @@ public struct ResyncOptions: Sendable {
 
     public init() {}
 
+    /// The documented range of each option (the CLI refuses values outside them, 64).
+    public static let workerRange = 1...64
+    public static let ioSizeRange: ClosedRange<Int64> = 4096...(64 << 20)
+    /// 1 byte per second (a crawl, for tests of the throttle itself) to 1 PiB per second.
+    public static let maxRateRange: ClosedRange<Int64> = 1...(1 << 50)
+    public static let checkpointRange = 0.05...3600.0
+
     public func validate() throws(RDRError) {
-        guard (1...64).contains(workers) else { throw RDRError(.invalidArgument, "--workers must be 1 to 64, not \(workers)") }
-        guard maxIOSize >= 4096, maxIOSize <= 64 << 20, maxIOSize % 4096 == 0 else {
+        guard Self.workerRange.contains(workers) else { throw RDRError(.invalidArgument, "--workers must be 1 to 64, not \(workers)") }
+        guard Self.ioSizeRange.contains(maxIOSize), maxIOSize % 4096 == 0 else {
             throw RDRError(.invalidArgument, "--io-size must be a multiple of 4K from 4K to 64M, not \(maxIOSize)")
         }
-        if let r = maxRate, r <= 0 { throw RDRError(.invalidArgument, "--max-rate must be positive") }
+        if let r = maxRate, !Self.maxRateRange.contains(r) { throw RDRError(.invalidArgument, "--max-rate must be from 1 to 1P bytes per second, not \(r)") }
+        guard Self.checkpointRange.contains(checkpointSeconds) else {
+            throw RDRError(.invalidArgument, "--checkpoint must be from 0.05 to 3600 seconds, not \(checkpointSeconds)")
+        }
     }
 }
 

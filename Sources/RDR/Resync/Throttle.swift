@@ -10,23 +10,55 @@ public enum Monotonic {
     }
 }
 
-/// A rate cap shared by all workers (md's `speed_limit_max`): each transfer reserves its slot
-/// on a single timeline and sleeps until the slot begins.
-final class Throttle: Sendable {
-    private let bytesPerSecond: Double
-    private let nextFree = Mutex<Double>(0)
+/// Time as the throttle sees it: the real clock, or a test's clock that advances when slept on
+/// (so the throttle's accuracy is tested exactly, without timing a real copy).
+public protocol ThrottleClock: Sendable {
+    func now() -> Double
+    func sleep(_ seconds: Double)
+}
 
-    init(bytesPerSecond: Int64) { self.bytesPerSecond = Double(max(1, bytesPerSecond)) }
+public struct MonotonicClock: ThrottleClock {
+    public init() {}
+    public func now() -> Double { Monotonic.now() }
+    public func sleep(_ seconds: Double) { usleep(useconds_t(max(0, min(seconds, 1)) * 1_000_000)) }
+}
 
-    func acquire(_ bytes: Int) {
-        let now = Monotonic.now()
-        let start = nextFree.withLock { next -> Double in
-            let s = max(now, next)
-            next = s + Double(bytes) / bytesPerSecond
-            return s
+/// A rate cap shared by all workers (md's `speed_limit_max`). Bytes are earned on one timeline
+/// at the asked rate: a transfer reserves the next `bytes / rate` seconds of it and waits for
+/// their end before it moves, so the bytes moved by any moment never exceed rate × elapsed, and
+/// an idle spell earns no burst. Transfers are cut to `grain` — a twentieth of a second's worth,
+/// at least one byte — so they trail the cap by at most one grain (5 %), at 1 byte/s as at
+/// 1 TiB/s. Waits are slept in slices of at most 50 ms that look at the cancellation flag, so a
+/// signal stops even a crawling resync at once.
+public final class Throttle: Sendable {
+    public let bytesPerSecond: Double
+    /// The most bytes one `acquire` may ask for.
+    public let grain: Int
+    private let clock: any ThrottleClock
+    private let reservedUntil = Mutex<Double?>(nil)
+    static let slice = 0.05
+
+    public init(bytesPerSecond: Int64, maxChunk: Int, clock: any ThrottleClock = MonotonicClock()) {
+        self.bytesPerSecond = Double(max(1, bytesPerSecond))
+        grain = max(1, min(maxChunk, Int(min(Double(Int.max), Double(max(1, bytesPerSecond)) / 20))))
+        self.clock = clock
+    }
+
+    /// Waits until `bytes` (at most `grain`) may move. False when cancelled while waiting.
+    public func acquire(_ bytes: Int, cancellation: CancellationFlag? = nil) -> Bool {
+        let now = clock.now()
+        let end = reservedUntil.withLock { until -> Double in
+            let start = max(now, until ?? now)
+            let end = start + Double(bytes) / bytesPerSecond
+            until = end
+            return end
         }
-        let wait = start - now
-        if wait > 0 { usleep(useconds_t(min(wait, 10) * 1_000_000)) }
+        while true {
+            if cancellation?.isCancelled ?? false { return false }
+            let wait = end - clock.now()
+            if wait <= 0 { return true }
+            clock.sleep(min(wait, Self.slice))
+        }
     }
 }
 

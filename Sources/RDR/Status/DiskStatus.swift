@@ -88,7 +88,7 @@ extension RDRSystem {
         var status = DiskStatus(name: d.name, role: d.role.rawValue, size: d.size, regionSize: d.regionSize,
                                 mode: "unknown", status: "Error", resync: nil, members: [], error: nil)
         let disk: VirtualDisk
-        do { disk = try VirtualDisk.open(system: self, disk: d, access: .readOnly) } catch {
+        do { disk = try VirtualDisk.open(system: self, disk: d, access: .readOnly, identity: .report) } catch {
             status.error = error.message
             status.members = Enclosure.allCases.map { member($0, dirty: 0) }
             return status
@@ -96,6 +96,7 @@ extension RDRSystem {
         let r = disk.record
         let dirty = disk.dirtyBytes
         status.mode = r.mode.description
+        status.error = disk.identityProblem?.message
         let warnings = disk.metadataWarnings
         if !warnings.isEmpty { status.warnings = warnings }
         status.members = Enclosure.allCases.map { e in
@@ -104,6 +105,8 @@ extension RDRSystem {
             return m
         }
         switch r.mode {
+        case _ where status.error != nil:
+            status.status = "Error"  // the bitmaps describe other files: never None, never a percent
         case .duplex:
             status.status = dirty.allSatisfy { $0 == 0 } ? "None" : "Resync needed"
         case .split, .merged:

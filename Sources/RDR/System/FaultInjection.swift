@@ -81,8 +81,10 @@ public final class FaultInjectingSystemCalls: SystemCalls, @unchecked Sendable {
     public func rename(_ from: String, _ to: String) -> Int32 { tick(.rename, path: from).map { -errno($0) } ?? base.rename(from, to) }
     public func unlink(_ path: String) -> Int32 { base.unlink(path) }
     public func flock(_ fd: Int32, _ operation: Int32) -> Int32 { base.flock(fd, operation) }
-    public func stat(_ fd: Int32) -> (size: Int64, allocated: Int64)? { base.stat(fd) }
+    public func stat(_ fd: Int32) -> FileStatus? { base.stat(fd) }
     public func adviseRandomAccess(_ fd: Int32, _ random: Bool) -> Int32 { base.adviseRandomAccess(fd, random) }
+    public func mkdir(_ path: String, _ mode: mode_t) -> Int32 { base.mkdir(path, mode) }
+    public func rmdir(_ path: String) -> Int32 { base.rmdir(path) }
 }
 
 /// A `SystemCalls` layer that models a power cut. Writes reach the files at once (so the
@@ -212,8 +214,10 @@ public final class PowerCutSystemCalls: SystemCalls, @unchecked Sendable {
     public func rename(_ from: String, _ to: String) -> Int32 { alive() ? base.rename(from, to) : -EIO }
     public func unlink(_ path: String) -> Int32 { alive() ? base.unlink(path) : -EIO }
     public func flock(_ fd: Int32, _ operation: Int32) -> Int32 { base.flock(fd, operation) }
-    public func stat(_ fd: Int32) -> (size: Int64, allocated: Int64)? { alive() ? base.stat(fd) : nil }
+    public func stat(_ fd: Int32) -> FileStatus? { alive() ? base.stat(fd) : nil }
     public func adviseRandomAccess(_ fd: Int32, _ random: Bool) -> Int32 { alive() ? base.adviseRandomAccess(fd, random) : -EIO }
+    public func mkdir(_ path: String, _ mode: mode_t) -> Int32 { alive() ? base.mkdir(path, mode) : -EIO }
+    public func rmdir(_ path: String) -> Int32 { alive() ? base.rmdir(path) : -EIO }
 }
 
 extension PowerCutSystemCalls.CrashMode {

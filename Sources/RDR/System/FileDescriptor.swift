@@ -10,15 +10,18 @@ public struct FileDescriptor: Sendable {
 
     public enum Access: Sendable { case readOnly, readWrite }
 
-    /// Opens an existing file.
+    /// Opens an existing file. Never through a symbolic link (a link inside a system could
+    /// make a write land outside it), and never blocking (a FIFO put where a file belongs must
+    /// be refused, not waited on); O_NONBLOCK changes nothing for regular files.
     public static func open(_ path: String, _ access: Access, sys: any SystemCalls) throws(Errno) -> FileDescriptor {
-        let flags = (access == .readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC
+        let flags = (access == .readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK
         return try openRaw(path, flags: flags, mode: 0, sys: sys)
     }
 
-    /// Creates a file (`O_CREAT | O_EXCL` unless `replace`) opened for reading and writing.
+    /// Creates a file (`O_CREAT | O_EXCL` unless `replace`) opened for reading and writing,
+    /// never through a symbolic link.
     public static func create(_ path: String, replace: Bool = false, sys: any SystemCalls) throws(Errno) -> FileDescriptor {
-        let flags = O_RDWR | O_CREAT | O_CLOEXEC | (replace ? O_TRUNC : O_EXCL)
+        let flags = O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (replace ? O_TRUNC : O_EXCL)
         return try openRaw(path, flags: flags, mode: 0o644, sys: sys)
     }
 
@@ -148,7 +151,7 @@ public struct FileDescriptor: Sendable {
         _ = sys.adviseRandomAccess(rawValue, random)
     }
 
-    public func status() throws(Errno) -> (size: Int64, allocated: Int64) {
+    public func status() throws(Errno) -> FileStatus {
         guard let st = sys.stat(rawValue) else { throw Errno(code: errno, operation: "stat", path: path) }
         return st
     }
@@ -199,6 +202,32 @@ public enum Directory {
             throw error
         }
         if durable { try sync(parent(of: path), sys: sys) }
+    }
+
+    /// Creates `path` and any missing parents; returns the directories it made, outermost
+    /// first, so a failed command can remove exactly those (`removeCreated`).
+    public static func make(_ path: String, sys: any SystemCalls) throws(Errno) -> [String] {
+        var missing: [String] = []
+        var p = path
+        while !p.isEmpty, p != "/", p != ".", access(p, F_OK) != 0 {
+            missing.append(p)
+            p = parent(of: p)
+        }
+        var made: [String] = []
+        for dir in missing.reversed() {
+            let r = sys.mkdir(dir, 0o755)
+            if r < 0 && -r != EEXIST {
+                removeCreated(made, sys: sys)
+                throw Errno(code: -r, operation: "create directory", path: dir)
+            }
+            if r >= 0 { made.append(dir) }
+        }
+        return made
+    }
+
+    /// Removes directories `make` created, innermost first, each only if it is empty.
+    public static func removeCreated(_ made: [String], sys: any SystemCalls) {
+        for dir in made.reversed() { _ = sys.rmdir(dir) }
     }
 
     public static func parent(of path: String) -> String {

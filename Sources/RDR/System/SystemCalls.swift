@@ -24,8 +24,10 @@ public protocol SystemCalls: Sendable {
     func rename(_ from: String, _ to: String) -> Int32
     func unlink(_ path: String) -> Int32
     func flock(_ fd: Int32, _ operation: Int32) -> Int32
-    /// Size in bytes and allocated bytes (st_blocks × 512).
-    func stat(_ fd: Int32) -> (size: Int64, allocated: Int64)?
+    /// Size, allocation, type and identity of an open file; nil with errno set on failure.
+    func stat(_ fd: Int32) -> FileStatus?
+    func mkdir(_ path: String, _ mode: mode_t) -> Int32
+    func rmdir(_ path: String) -> Int32
     /// Access-pattern hint (posix_fadvise): random turns readahead off. Returns 0 or -errno.
     func adviseRandomAccess(_ fd: Int32, _ random: Bool) -> Int32
 }
@@ -66,9 +68,11 @@ public struct LinuxSystemCalls: SystemCalls {
     public func unlink(_ path: String) -> Int32 { result(Glibc.unlink(path)) }
     public func flock(_ fd: Int32, _ operation: Int32) -> Int32 { result(rdr_flock(fd, operation)) }
     public func adviseRandomAccess(_ fd: Int32, _ random: Bool) -> Int32 { -rdr_advise_random(fd, random ? 1 : 0) }
-    public func stat(_ fd: Int32) -> (size: Int64, allocated: Int64)? {
-        var st = Glibc.stat()
-        guard fstat(fd, &st) == 0 else { return nil }
-        return (Int64(st.st_size), Int64(st.st_blocks) * 512)
+    public func stat(_ fd: Int32) -> FileStatus? {
+        var raw = rdr_file_status()
+        guard rdr_fstat(fd, &raw) == 0 else { return nil }
+        return FileStatus(raw)
     }
+    public func mkdir(_ path: String, _ mode: mode_t) -> Int32 { result(Glibc.mkdir(path, mode)) }
+    public func rmdir(_ path: String) -> Int32 { result(Glibc.rmdir(path)) }
 }

@@ -5,6 +5,9 @@ import Synchronization
 public struct VerifyReport: Sendable {
     public var disk: String
     public var mismatched: DirtyBitmap
+    /// Mismatched regions that neither member's bitmap marks: members were "in sync" there, so
+    /// an image was replaced, swapped or written behind rdr's back.
+    public var unexplained: DirtyBitmap
     public var regionSize: Int64
     public var size: Int64
     public var bytesCompared: Int64
@@ -29,6 +32,11 @@ extension VirtualDisk {
                        repairFrom: Enclosure? = nil, options: ResyncOptions = ResyncOptions(),
                        observer: (@Sendable (ResyncProgress) -> Void)? = nil) throws(RDRError) -> VerifyReport {
         let begin = Monotonic.now()
+        let marked = state.withLock { s -> DirtyBitmap in
+            var u = s.bitmaps[0]
+            u.formUnion(s.bitmaps[1])
+            return u
+        }
         let chunk = max(regionSize, chunkSize / regionSize * regionSize)
         let a = images[0], b = images[1]
         let cursor = Mutex<Int64>(0)
@@ -95,7 +103,8 @@ extension VirtualDisk {
         }
         group.wait()
         if let error = failure.withLock({ $0 }) { throw error }
-        var report = VerifyReport(disk: name, mismatched: found.withLock { $0 }, regionSize: regionSize, size: size,
+        let mismatched = found.withLock { $0 }
+        var report = VerifyReport(disk: name, mismatched: mismatched, unexplained: mismatched.subtracting(marked), regionSize: regionSize, size: size,
                                   bytesCompared: compared.load(ordering: .relaxed), seconds: Monotonic.now() - begin)
         if let source = repairFrom, !report.mismatched.isEmpty {
             guard record.mode == .duplex || record.mode == .resyncing else {

@@ -14,6 +14,13 @@ public struct Workload: Sendable {
     /// Only the range [offset, offset + length) of the disk is written (whole disk by default).
     public var offset: Int64 = 0
     public var length: Int64?
+    /// Checked between batches: a cancelled load flushes what it wrote and stops.
+    public var cancellation: CancellationFlag?
+
+    /// The documented range of each option (the CLI refuses values outside them, 64).
+    public static let bytesRange: ClosedRange<Int64> = 1...(1 << 50)
+    public static let ioSizeRange: ClosedRange<Int64> = 512...(64 << 20)
+    public static let batchRange = 1...1024
 
     public init(bytes: Int64) { self.bytes = bytes }
 
@@ -25,15 +32,15 @@ public struct Workload: Sendable {
     }
 
     public func validate(diskSize: Int64) throws(RDRError) {
-        guard bytes > 0 else { throw RDRError(.invalidArgument, "--bytes must be positive") }
-        guard ioSize >= 512, ioSize <= 64 << 20, ioSize % 512 == 0 else {
+        guard Self.bytesRange.contains(bytes) else { throw RDRError(.invalidArgument, "--bytes must be from 1 to 1P, not \(bytes)") }
+        guard Self.ioSizeRange.contains(ioSize), ioSize % 512 == 0 else {
             throw RDRError(.invalidArgument, "--io-size must be a multiple of 512 from 512 to 64M, not \(ioSize)")
         }
         let span = length ?? (diskSize - offset)
-        guard offset >= 0, span >= ioSize, offset + span <= diskSize else {
+        guard offset >= 0, offset <= diskSize, span >= ioSize, span <= diskSize - offset else {
             throw RDRError(.invalidArgument, "the workload range must fit inside the disk and hold at least one \(ioSize)-byte write")
         }
-        guard (1...1024).contains(batch) else { throw RDRError(.invalidArgument, "--batch must be 1 to 1024") }
+        guard Self.batchRange.contains(batch) else { throw RDRError(.invalidArgument, "--batch must be 1 to 1024") }
     }
 
     /// Runs the load; `progress` is called after each batch with the bytes written so far.
@@ -49,6 +56,10 @@ public struct Workload: Sendable {
         var writes = 0
         var sequential: Int64 = 0
         while written < bytes {
+            if cancellation?.isCancelled ?? false {
+                try disk.flush()
+                throw RDRError(.interrupted, "workload on '\(disk.name)' interrupted after \(ByteSize.format(written)) in \(writes) writes (durable, every written region marked)")
+            }
             var requests: [VirtualDisk.WriteRequest] = []
             for b in buffers where written + Int64(requests.count) * ioSize < bytes {
                 let slot: Int64

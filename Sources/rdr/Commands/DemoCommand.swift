@@ -10,32 +10,39 @@ enum DemoCommand {
         overview: "Rehearse a whole upgrade on a demo system: check, split, workloads, merge, commit, finish, verify.",
         usage: "rdr demo [--system <dir>] [--fresh] [--size <size>]",
         options: Common.options + [
-            OptionSpec(names: ["--fresh"], value: nil, help: "Recreate the demo system even if it exists."),
-            OptionSpec(names: ["--size"], value: "size", help: "Size of each disk when creating it (default 1G)."),
+            OptionSpec(names: ["--fresh"], value: nil, help: "Recreate the demo system (only one that rdr demo created)."),
+            OptionSpec(names: ["--size"], value: "size", help: "Size of each disk when creating it, 16M to 1T (default 1G)."),
         ],
-        discussion: "Creates the system (boot: mandatory system disk, data: data disk) when absent. The Upgrade\nSide writes boot; the Production Side writes boot and data; commit then resyncs boot Upgrade →\nProduction and data Production → Upgrade in the background, and both are verified at the end.",
+        discussion: "Creates the system (boot: mandatory system disk, data: data disk) when absent and marks it as\nthe demo's: the demo never uses or replaces a system it did not create. The Upgrade Side writes\nboot; the Production Side writes boot and data; commit then resyncs boot Upgrade → Production\nand data Production → Upgrade in the background, and both are verified at the end.",
         run: run)
+
+    /// The manifest section that marks a system as the demo's own.
+    static let marker = "createdBy"
+    static let sizeRange: ClosedRange<Int64> = (16 << 20)...(1 << 40)
 
     static func run(_ p: Parsed) throws -> Int32 {
         try p.noMorePositionals(than: 0)
         let path = try Common.systemPath(p)
-        let size = try p.size("--size") ?? (1 << 30)
+        let size = try p.size("--size", in: sizeRange) ?? (1 << 30)
         let begin = Monotonic.now()
-        if p.has("--fresh") || !RDRSystem.exists(at: path) {
+        let exists = RDRSystem.exists(at: path)
+        if exists { try requireDemoSystem(path) }
+        if p.has("--fresh") || !exists {
             let disks = DiskSpec.defaults.map { DiskSpec(name: $0.name, size: size, role: $0.role) }
-            _ = try InitCommand.create(at: path, disks: disks, primary: .ten, force: true)
+            let created = try InitCommand.create(at: path, disks: disks, primary: .ten, force: exists)
+            try created.writeExtensionSection(marker, Data("\"rdr demo\"".utf8))
             Terminal.out("Created \(path): boot (mandatory system disk) and data (data disk), \(ByteSize.format(size)) each, sparse")
         } else {
-            Terminal.out("Using the existing system \(path) (--fresh recreates it)")
+            Terminal.out("Using the existing demo system \(path)")
         }
         var system = try RDRSystem.open(at: path)
         guard let boot = system.manifest.disks.first(where: { $0.role.isSystem }),
               let data = system.manifest.disks.first(where: { $0.role == .data }) else {
-            throw RDRError(.invalidState, "the demo needs a system disk and a data disk in \(path); run 'rdr demo --fresh'")
+            throw RDRError(.invalidState, "the demo needs a system disk and a data disk in \(path); run the demo on another directory with --system DIR")
         }
         let session = try SessionStore(system: system).current()
         guard session.upgradeState == .idle, session.operationalState != .busy else {
-            throw RDRError(.invalidState, "\(path) is in an upgrade session (\(session.statusBar)); finish it or run 'rdr demo --fresh'")
+            throw RDRError(.invalidState, "\(path) is in an upgrade session (\(session.statusBar)); end it with 'rdr abort' and 'rdr finish' (or 'rdr finish' after a commit), then run 'rdr demo' again")
         }
         let configPath = path + "/demo.Config"
         let config = """
@@ -99,5 +106,13 @@ enum DemoCommand {
         }
         Terminal.out(String(format: "Done in %.1f s: a whole upgrade session rehearsed; 'rdr log' shows every step, 'rdr status' shows Status: None.", Monotonic.now() - begin))
         return ExitCode.success
+    }
+
+    /// The demo only ever uses or replaces a system it created itself (marked in its manifest).
+    static func requireDemoSystem(_ path: String) throws {
+        let system = try RDRSystem.open(at: path)
+        guard let mark = try system.extensionSection(marker), String(decoding: mark, as: UTF8.self) == "\"rdr demo\"" else {
+            throw RDRError(.invalidState, "\(path) was not created by 'rdr demo', so the demo neither uses nor replaces it; run the demo on another directory with --system DIR")
+        }
     }
 }

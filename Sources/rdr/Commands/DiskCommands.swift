@@ -37,12 +37,14 @@ enum DiskCommands {
         options: Common.options + [EngineGuard.forceOption],
         run: { p in try transition(p, verb: "merged") { disk in try disk.merge() } })
 
-    /// Applies a transition to the named disks (all by default), checking every name first.
+    /// Applies a transition to the named disks (all by default), checking every name first;
+    /// a disk named twice is refused (it would be split twice).
     static func transition(_ p: Parsed, verb: String, _ body: (VirtualDisk) throws -> Void) throws -> Int32 {
+        let named = try p.distinctPositionals()
         let system = try Common.open(p)
         let lock = try system.lock(command: Common.commandLine)
         defer { lock.release() }
-        let names = p.positionals.isEmpty ? system.manifest.disks.map(\.name) : p.positionals
+        let names = named.isEmpty ? system.manifest.disks.map(\.name) : named
         try EngineGuard.check(p, system, verb == "split" ? .split : .merge, disks: names)
         let disks = try names.map { try system.disk($0) }
         for disk in disks {
@@ -53,11 +55,11 @@ enum DiskCommands {
     }
 
     static let resyncOptions: [OptionSpec] = [
-        OptionSpec(names: ["--workers"], value: "n", help: "Parallel copy workers (default \(ResyncOptions.defaultWorkers))."),
-        OptionSpec(names: ["--io-size"], value: "size", help: "Largest single copy (default \(ByteSize.compact(ResyncOptions.defaultMaxIOSize)))."),
-        OptionSpec(names: ["--max-rate"], value: "rate", help: "Cap in bytes per second, e.g. 100M (default: unthrottled)."),
+        OptionSpec(names: ["--workers"], value: "n", help: "Parallel copy workers, 1 to 64 (default \(ResyncOptions.defaultWorkers))."),
+        OptionSpec(names: ["--io-size"], value: "size", help: "Largest single copy, a multiple of 4K from 4K to 64M\n(default \(ByteSize.compact(ResyncOptions.defaultMaxIOSize)))."),
+        OptionSpec(names: ["--max-rate"], value: "rate", help: "Cap on bytes copied per second, 1 to 1P, e.g. 100M\n(default: unthrottled; punched holes are not counted)."),
         OptionSpec(names: ["--copy-method"], value: "method", help: "pread (pread/pwrite, default) or copy-file-range."),
-        OptionSpec(names: ["--checkpoint"], value: "seconds", help: "Checkpoint interval (default 1)."),
+        OptionSpec(names: ["--checkpoint"], value: "seconds", help: "Checkpoint interval, 0.05 to 3600 (default 1)."),
     ]
 
     static let resync = CommandSpec(
@@ -69,28 +71,25 @@ enum DiskCommands {
             OptionSpec(names: ["--from"], value: "10|11", help: "The member to copy from (its bytes win)."),
             OptionSpec(names: ["--all"], value: nil, help: "Finish every resync already started (commit, abort), in its own\ndirection, one disk after another."),
         ] + resyncOptions + [
-            OptionSpec(names: ["--full"], value: nil, help: "Copy every region (holes are punched, not read) and rebuild\nboth members' metadata: the fix for corrupt, missing, stale or\nforeign metadata and for a missing or wrong-size image."),
+            OptionSpec(names: ["--full"], value: nil, help: "Copy every region (holes are punched, not read) and rebuild\nboth members' metadata: the fix for corrupt, missing, stale or\nforeign metadata and for a missing, wrong-size, replaced or\nswapped image. Needs --force: it ignores the bitmaps and\ngenerations that keep a copy from running the wrong way."),
+            OptionSpec(names: ["--force"], value: nil, help: "Confirm --full (the other member's differing bytes are lost); also\nruns while an upgrade session owns the disk (recorded in the\nactivity log)."),
             OptionSpec(names: ["--background"], value: nil, help: "Detach and return at once; follow it with 'rdr status --watch'."),
             OptionSpec(names: ["--json"], value: nil, help: "Print the summary as JSON."),
-            EngineGuard.forceOption,
             OptionSpec(names: ["--detached-child"], value: nil, help: "", hidden: true),
         ],
-        discussion: "An interrupted resync (Ctrl-C, kill, power cut) resumes where its last checkpoint was\nwhen run again with the same --from; it cannot be reversed without --full.",
+        discussion: "An interrupted resync (Ctrl-C, kill, power cut) resumes where its last checkpoint was\nwhen run again with the same --from; it cannot be reversed without --full --force.",
         run: runResync)
 
     static func options(_ p: Parsed) throws -> ResyncOptions {
         var o = ResyncOptions()
-        o.workers = try p.integer("--workers") ?? o.workers
-        o.maxIOSize = try p.size("--io-size") ?? o.maxIOSize
-        o.maxRate = try p.size("--max-rate")
+        o.workers = try p.integer("--workers", in: ResyncOptions.workerRange) ?? o.workers
+        o.maxIOSize = try p.size("--io-size", in: ResyncOptions.ioSizeRange) ?? o.maxIOSize
+        o.maxRate = try p.size("--max-rate", in: ResyncOptions.maxRateRange)
         if let m = p.value("--copy-method") {
             guard let method = ResyncOptions.CopyMethod(rawValue: m) else { throw p.usage("--copy-method must be pread or copy-file-range") }
             o.copyMethod = method
         }
-        if let c = p.value("--checkpoint") {
-            guard let s = Double(c), s > 0 else { throw p.usage("--checkpoint needs a positive number of seconds") }
-            o.checkpointSeconds = s
-        }
+        o.checkpointSeconds = try p.seconds("--checkpoint", in: ResyncOptions.checkpointRange) ?? o.checkpointSeconds
         do { try o.validate() } catch { throw p.usage(error.message) }
         return o
     }
@@ -103,6 +102,10 @@ enum DiskCommands {
         } else {
             try p.noMorePositionals(than: 1)
         }
+        if p.has("--full") && !p.has("--force") {
+            throw p.usage("--full overwrites every byte of the other member that differs from the --from member, ignoring the bitmaps and generations that protect it; add --force to confirm (run 'rdr disk verify' first to see what differs)")
+        }
+        // Without --full, --force is the override of an upgrade session that owns the disk (EngineGuard).
         let name = all ? "" : try p.positional(0, "<disk>")
         let from = try p.enclosure("--from")
         guard all || from != nil else { throw p.usage("missing --from 10|11") }
@@ -178,42 +181,54 @@ enum DiskCommands {
     static let verify = CommandSpec(
         path: ["disk", "verify"],
         overview: "Compare both members region by region (holes in both are skipped) and list mismatches.",
-        usage: "rdr disk verify <disk> [--repair-from 10|11] [--workers <n>] [--json]",
+        usage: "rdr disk verify <disk> [--repair-from 10|11 | --adopt] [--workers <n>] [--json]",
         arguments: [("<disk>", "The virtual disk.")],
         options: Common.options + [
             OptionSpec(names: ["--repair-from"], value: "10|11", help: "Resync mismatched regions from this member."),
-            OptionSpec(names: ["--workers"], value: "n", help: "Parallel readers (default \(ResyncOptions.defaultWorkers))."),
+            OptionSpec(names: ["--adopt"], value: nil, help: "Re-adopt member images that are new files (a system copied or\nrestored as a whole) when they differ only where a bitmap says\nthey may; a swap or an unexplained difference is refused."),
+            OptionSpec(names: ["--workers"], value: "n", help: "Parallel readers, 1 to 64 (default \(ResyncOptions.defaultWorkers))."),
             OptionSpec(names: ["--json"], value: nil, help: "Print the report as JSON."),
             EngineGuard.forceOption,
         ],
-        discussion: "Exits 0 when the members are identical (or were repaired), 2 when they differ.",
+        discussion: "Exits 0 when the members are identical (or were repaired or adopted), 2 when they differ. Without\n--repair-from or --adopt it only reads: it shares the lock with other readers and works on\nread-only media, and it also checks disks whose images are not the recorded files.",
         run: runVerify)
 
     static func runVerify(_ p: Parsed) throws -> Int32 {
         let name = try p.positional(0, "<disk>")
         try p.noMorePositionals(than: 1)
         let repair = try p.enclosure("--repair-from")
-        let workers = try p.integer("--workers") ?? ResyncOptions.defaultWorkers
-        guard (1...64).contains(workers) else { throw p.usage("--workers must be 1 to 64") }
+        let adopt = p.has("--adopt")
+        if adopt && repair != nil { throw p.usage("give --repair-from or --adopt, not both") }
+        let workers = try p.integer("--workers", in: ResyncOptions.workerRange) ?? ResyncOptions.defaultWorkers
         let system = try Common.open(p)
-        let lock = try system.lock(command: Common.commandLine)
-        defer { lock.release() }
-        if repair != nil { try EngineGuard.check(p, system, .repair, disks: [name]) }
-        let disk = try system.disk(name)
-        let report = try disk.verify(workers: workers, repairFrom: repair)
+        let readOnly = repair == nil && !adopt
+        let lock = readOnly ? try system.readLock(command: Common.commandLine) : try system.lock(command: Common.commandLine)
+        defer { lock?.release() }
+        if !readOnly { try EngineGuard.check(p, system, .repair, disks: [name]) }
+        let disk = try system.disk(name, access: readOnly ? .readOnly : .readWrite, identity: repair == nil ? .report : .enforce)
+        let report = adopt ? try disk.adoptImages(workers: workers) : try disk.verify(workers: workers, repairFrom: repair)
+        printVerify(report, name: name, repairedFrom: repair, p)
+        if adopt { Terminal.out("verify \(name): member images adopted; the disk is trusted again") }
+        if readOnly, let problem = disk.identityProblem { Terminal.out("Note: \(problem.message)") }
+        return report.mismatched.isEmpty || report.repair != nil || adopt ? ExitCode.success : ExitCode.differences
+    }
+
+    static func printVerify(_ report: VerifyReport, name: String, repairedFrom repair: Enclosure?, _ p: Parsed) {
         let ranges = report.mismatchedRanges
         if p.has("--json") {
             let list = ranges.map { "{\"offset\":\($0.lowerBound),\"length\":\($0.count)}" }.joined(separator: ",")
-            Terminal.out("{\"disk\":\"\(name)\",\"identical\":\(ranges.isEmpty),\"bytesCompared\":\(report.bytesCompared),\"mismatchedBytes\":\(report.mismatchedBytes),\"mismatched\":[\(list)],\"repaired\":\(report.repair != nil),\"seconds\":\(report.seconds)}")
+            Terminal.out("{\"disk\":\"\(name)\",\"identical\":\(ranges.isEmpty),\"bytesCompared\":\(report.bytesCompared),\"mismatchedBytes\":\(report.mismatchedBytes),\"unexplainedRegions\":\(report.unexplained.count),\"mismatched\":[\(list)],\"repaired\":\(report.repair != nil),\"seconds\":\(report.seconds)}")
         } else if ranges.isEmpty {
             Terminal.out(String(format: "verify %@: members identical (compared %@ of data in %.2f s)", name, ByteSize.format(report.bytesCompared), report.seconds))
         } else {
             Terminal.out("verify \(name): \(report.mismatched.count) mismatched regions (\(ByteSize.format(report.mismatchedBytes))):")
             for r in ranges.prefix(50) { Terminal.out("  offset \(r.lowerBound) length \(r.count)") }
             if ranges.count > 50 { Terminal.out("  … and \(ranges.count - 50) more ranges") }
+            if !report.unexplained.isEmpty {
+                Terminal.out("  \(report.unexplained.count) of them are marked in sync on both members: an image was replaced or swapped, or written behind rdr's back; keep the right member with 'rdr disk resync \(name) --from 10|11 --full --force'")
+            }
             if let repaired = report.repair { Terminal.out("repaired from \(repair?.description ?? "?"): " + describe(repaired)) }
         }
-        return ranges.isEmpty || report.repair != nil ? ExitCode.success : ExitCode.differences
     }
 }
 

@@ -13,13 +13,13 @@ enum IOCommands {
         arguments: [("<disk>", "The virtual disk.")],
         options: Common.options + [
             sideOption,
-            OptionSpec(names: ["--offset"], value: "n", help: "Byte offset (K/M/G/T suffixes allowed)."),
-            OptionSpec(names: ["--file"], value: "path", help: "Write this file's bytes."),
+            OptionSpec(names: ["--offset"], value: "n", help: "Byte offset, 0 to the disk's size (K/M/G/T suffixes allowed)."),
+            OptionSpec(names: ["--file"], value: "path", help: "Write this file's bytes (a regular file is checked against\nthe room left before anything is written)."),
             OptionSpec(names: ["--stdin"], value: nil, help: "Write the bytes read from standard input."),
-            OptionSpec(names: ["--pattern"], value: "seed", help: "Write deterministic pattern bytes from this seed."),
-            OptionSpec(names: ["--length"], value: "n", help: "Bytes of pattern to write (with --pattern)."),
+            OptionSpec(names: ["--pattern"], value: "seed", help: "Write deterministic pattern bytes from this seed, 0 to 2^64-1."),
+            OptionSpec(names: ["--length"], value: "n", help: "Bytes of pattern to write, 0 to the room left on the disk."),
         ],
-        discussion: "The data is durable (fdatasync) when the command returns.",
+        discussion: "Any length streams through an 8 MiB buffer. The data is durable (fdatasync) when the command\nreturns. Input from a pipe that runs past the end of the disk stops there with an error (64);\nwhat came before is written.",
         run: runWrite)
 
     static func runWrite(_ p: Parsed) throws -> Int32 {
@@ -29,40 +29,35 @@ enum IOCommands {
         let sources = ["--file", "--stdin", "--pattern"].filter { p.has($0) }
         guard sources.count == 1 else { throw p.usage("give exactly one of --file, --stdin or --pattern") }
         let side = try p.side()
+        var seed: UInt64?
+        var length: Int64?
+        if p.has("--pattern") {
+            seed = try p.unsigned("--pattern")
+            guard let l = try p.size("--length") else { throw p.usage("--pattern needs --length") }
+            length = l
+        }
         let system = try Common.open(p)
         let lock = try system.lock(command: Common.commandLine)
         defer { lock.release() }
         let disk = try system.disk(name)
-        let bytes: [UInt8]
-        if let path = p.value("--file") {
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw RDRError(.invalidArgument, "cannot read --file \(path)")
+        let written: Int64
+        if let seed {
+            written = try disk.writeStream(side: side, offset: offset, length: length) { (buffer, count, position) throws(RDRError) -> Int in
+                Pattern.fill(buffer, count: count, seed: seed, offset: offset + position)
+                return count
             }
-            bytes = Array(data)
-        } else if p.has("--stdin") {
-            bytes = readStandardInput(limit: Int(max(0, disk.size - offset)) + 1)
         } else {
-            guard let length = try p.size("--length") else { throw p.usage("--pattern needs --length") }
-            guard let seed = UInt64(p.value("--pattern") ?? "") else { throw p.usage("--pattern needs a whole-number seed") }
-            guard length <= disk.size else { throw RDRError(.invalidArgument, "--length \(length) is larger than disk '\(name)' (\(disk.size) bytes)") }
-            bytes = Pattern.bytes(count: Int(length), seed: seed, offset: offset)
+            let input = try InputFile(p.value("--file"))
+            defer { input.close() }
+            if let size = input.size, size > disk.size - min(offset, disk.size) {
+                throw RDRError(.invalidArgument, "--file \(input.name) holds \(ByteSize.format(size)), more than the \(ByteSize.format(max(0, disk.size - offset))) from offset \(offset) to the end of disk '\(name)'; nothing was written")
+            }
+            written = try disk.writeStream(side: side, offset: offset, length: input.size) { (buffer, count, _) throws(RDRError) -> Int in
+                try input.read(into: buffer, count: count)
+            }
         }
-        try disk.write(side: side, offset: offset, bytes: bytes)
-        try disk.flush()
-        Terminal.out("wrote \(bytes.count) bytes to \(name) at offset \(offset)")
+        Terminal.out("wrote \(written) bytes to \(name) at offset \(offset)")
         return ExitCode.success
-    }
-
-    static func readStandardInput(limit: Int) -> [UInt8] {
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        while out.count < limit {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(STDIN_FILENO, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            out.append(contentsOf: chunk[0..<n])
-        }
-        return out
     }
 
     static let read = CommandSpec(
@@ -72,10 +67,11 @@ enum IOCommands {
         arguments: [("<disk>", "The virtual disk.")],
         options: Common.options + [
             sideOption,
-            OptionSpec(names: ["--offset"], value: "n", help: "Byte offset."),
-            OptionSpec(names: ["--length"], value: "n", help: "Bytes to read."),
+            OptionSpec(names: ["--offset"], value: "n", help: "Byte offset, 0 to the disk's size."),
+            OptionSpec(names: ["--length"], value: "n", help: "Bytes to read, 0 to the disk's size minus the offset."),
             OptionSpec(names: ["--out"], value: "path", help: "Write the bytes to this file (default: standard output)."),
         ],
+        discussion: "Any length streams through an 8 MiB buffer.",
         run: runRead)
 
     static func runRead(_ p: Parsed) throws -> Int32 {
@@ -86,15 +82,9 @@ enum IOCommands {
         let side = try p.side()
         let system = try Common.open(p)
         let disk = try system.disk(name, access: .readOnly)
-        guard length <= 1 << 30 else { throw RDRError(.invalidArgument, "--length is limited to 1G per read") }
-        let bytes = try disk.read(side: side, offset: offset, length: Int(length))
-        if let out = p.value("--out") {
-            guard FileManager.default.createFile(atPath: out, contents: Data(bytes)) else {
-                throw RDRError(.io, "cannot write --out \(out)")
-            }
-        } else {
-            FileHandle.standardOutput.write(Data(bytes))
-        }
+        let output = try OutputFile(p.value("--out"))
+        defer { output.close() }
+        try disk.readStream(side: side, offset: offset, length: length) { (bytes) throws(RDRError) in try output.write(bytes) }
         return ExitCode.success
     }
 
@@ -105,32 +95,30 @@ enum IOCommands {
         arguments: [("<disk>", "The virtual disk.")],
         options: Common.options + [
             sideOption,
-            OptionSpec(names: ["--bytes"], value: "n", help: "Total bytes to write."),
-            OptionSpec(names: ["--io-size"], value: "n", help: "Bytes per write, a multiple of 512 (default 64K)."),
+            OptionSpec(names: ["--bytes"], value: "n", help: "Total bytes to write, 1 to 1P."),
+            OptionSpec(names: ["--io-size"], value: "n", help: "Bytes per write, a multiple of 512 from 512 to 64M (default 64K)."),
             OptionSpec(names: ["--pattern"], value: "order", help: "random (default) or sequential offsets."),
-            OptionSpec(names: ["--seed"], value: "n", help: "Seed for offsets and data (default 1)."),
-            OptionSpec(names: ["--batch"], value: "n", help: "Writes per write-intent flush (default 32)."),
-            OptionSpec(names: ["--offset"], value: "n", help: "Start of the range written (default 0)."),
-            OptionSpec(names: ["--length"], value: "n", help: "Length of the range written (default: to the end)."),
+            OptionSpec(names: ["--seed"], value: "n", help: "Seed for offsets and data, 0 to 2^64-1 (default 1)."),
+            OptionSpec(names: ["--batch"], value: "n", help: "Writes per write-intent flush, 1 to 1024 (default 32)."),
+            OptionSpec(names: ["--offset"], value: "n", help: "Start of the range written, 0 to the disk's size (default 0)."),
+            OptionSpec(names: ["--length"], value: "n", help: "Length of the range written, --io-size to the room left\n(default: to the end)."),
             OptionSpec(names: ["--json"], value: nil, help: "Print the summary as JSON."),
         ],
+        discussion: "SIGINT, SIGTERM or SIGHUP stops it after the current batch: what it wrote is durable and\nmarked, and it exits 130.",
         run: runWorkload)
 
     static func runWorkload(_ p: Parsed) throws -> Int32 {
         let name = try p.positional(0, "<disk>")
         try p.noMorePositionals(than: 1)
-        guard let bytes = try p.size("--bytes") else { throw p.usage("missing --bytes") }
+        guard let bytes = try p.size("--bytes", in: Workload.bytesRange) else { throw p.usage("missing --bytes") }
         var w = Workload(bytes: bytes)
-        w.ioSize = try p.size("--io-size") ?? w.ioSize
+        w.ioSize = try p.size("--io-size", in: Workload.ioSizeRange) ?? w.ioSize
         if let order = p.value("--pattern") {
             guard let o = Workload.Order(rawValue: order) else { throw p.usage("--pattern must be random or sequential") }
             w.order = o
         }
-        if let seed = p.value("--seed") {
-            guard let s = UInt64(seed) else { throw p.usage("--seed needs a whole number") }
-            w.seed = s
-        }
-        w.batch = try p.integer("--batch") ?? w.batch
+        w.seed = try p.unsigned("--seed") ?? w.seed
+        w.batch = try p.integer("--batch", in: Workload.batchRange) ?? w.batch
         w.offset = try p.size("--offset") ?? 0
         w.length = try p.size("--length")
         let side = try p.side()
@@ -138,6 +126,9 @@ enum IOCommands {
         let lock = try system.lock(command: Common.commandLine)
         defer { lock.release() }
         let disk = try system.disk(name)
+        let cancel = CancellationFlag()
+        w.cancellation = cancel
+        Interrupts.cancelling(cancel)
         let summary = try w.run(on: disk, side: side)
         if p.has("--json") {
             Terminal.out("{\"bytesWritten\":\(summary.bytesWritten),\"writes\":\(summary.writes),\"seconds\":\(summary.seconds),\"mibPerSecond\":\(summary.mibPerSecond)}")
@@ -147,4 +138,69 @@ enum IOCommands {
         }
         return ExitCode.success
     }
+}
+
+/// The input of `write --file` or `--stdin`, read in pieces, never whole. A regular file's size
+/// is known, so it is checked against the room left before anything is written; a pipe's or a
+/// FIFO's is not.
+final class InputFile {
+    let fd: Int32
+    let name: String
+    let size: Int64?
+
+    /// `path` nil: standard input.
+    init(_ path: String?) throws {
+        guard let path else {
+            fd = STDIN_FILENO
+            name = "standard input"
+            size = nil
+            return
+        }
+        fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw RDRError(.invalidArgument, "cannot open --file \(path): \(String(cString: strerror(errno)))") }
+        name = path
+        var st = stat()
+        size = fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG ? Int64(st.st_size) : nil
+    }
+
+    /// Up to `count` bytes into `buffer`; 0 at the end.
+    func read(into buffer: UnsafeMutableRawPointer, count: Int) throws(RDRError) -> Int {
+        while true {
+            let n = Glibc.read(fd, buffer, count)
+            if n >= 0 { return n }
+            if errno == EINTR { continue }
+            throw RDRError(.io, "cannot read \(name): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    func close() { if fd != STDIN_FILENO { Glibc.close(fd) } }
+}
+
+/// Where `read` puts its bytes: `--out FILE` (created or truncated) or standard output.
+final class OutputFile {
+    let fd: Int32
+    let name: String
+
+    init(_ path: String?) throws {
+        guard let path else {
+            fd = STDOUT_FILENO
+            name = "standard output"
+            return
+        }
+        fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw RDRError(.io, "cannot write --out \(path): \(String(cString: strerror(errno)))") }
+        name = path
+    }
+
+    func write(_ bytes: [UInt8]) throws(RDRError) {
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, bytes.count - done) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw RDRError(.io, "cannot write \(name): \(String(cString: strerror(errno)))") }
+            done += n
+        }
+    }
+
+    func close() { if fd != STDOUT_FILENO { Glibc.close(fd) } }
 }

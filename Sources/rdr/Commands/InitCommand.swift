@@ -12,15 +12,15 @@ enum InitCommand {
             OptionSpec(names: ["--disk"], value: "name:size:role", help: "A virtual disk, e.g. boot:1G:mandatory. Roles: system, data,\nmandatory. Repeat for more. Default: boot:1G:mandatory, data:1G:data.", repeatable: true),
             OptionSpec(names: ["--region-size"], value: "size", help: "Bitmap granularity, a power of two from 4K to 64M (default 64K)."),
             OptionSpec(names: ["--primary"], value: "10|11", help: "Enclosure that becomes the Production Side at split (default 10)."),
-            OptionSpec(names: ["--force"], value: nil, help: "Replace an existing system (its images are deleted)."),
+            OptionSpec(names: ["--force"], value: nil, help: "Replace an existing system and any file in the way (deleted).\nWithout it init never replaces a file."),
         ],
-        discussion: "Sizes take K, M, G, T suffixes (powers of 1024) and must be multiples of 512.\nImages are sparse: a fresh 1T disk takes no space.",
+        discussion: "Sizes take K, M, G, T (or KiB, MiB, GiB, TiB) suffixes, powers of 1024 (KB, MB… are refused as\nambiguous), and must be multiples of 512, up to 1P. Images are sparse: a fresh 1T disk takes no\nspace. A failed init removes exactly what it created.",
         run: run)
 
     static func run(_ p: Parsed) throws -> Int32 {
         try p.noMorePositionals(than: 0)
         let path = try Common.systemPath(p)
-        let region = try p.size("--region-size") ?? DiskSpec.defaultRegionSize
+        let region = try p.size("--region-size", in: DiskSpec.minRegionSize...DiskSpec.maxRegionSize) ?? DiskSpec.defaultRegionSize
         do { try DiskSpec.validateRegionSize(region) } catch { throw p.usage(error.message) }
         let primary = try p.enclosure("--primary") ?? .ten
         var disks: [DiskSpec] = []
@@ -36,24 +36,40 @@ enum InitCommand {
         return ExitCode.success
     }
 
-    /// Makes the directory, takes the lock and creates the system.
+    /// Files of the layers above the engine that a fresh system starts without.
+    static let sessionFiles = ["session.json", "activity.log.jsonl", "session"]
+
+    /// Makes the directory, takes the lock and creates the system. Without `force` nothing that
+    /// exists is replaced; a failure removes exactly what this call created (directories, the
+    /// lock file, the system's files).
     static func create(at path: String, disks: [DiskSpec], primary: Enclosure, force: Bool) throws -> RDRSystem {
         if RDRSystem.exists(at: path) && !force {
             throw RDRError(.invalidState, "a system already exists at \(path); use --force to replace it (its images are deleted) or pick another --system")
         }
         for d in disks { try d.validate() }
-        do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        } catch {
-            throw RDRError(.io, "cannot create directory \(path): \(error.localizedDescription)")
+        if !force, let name = sessionFiles.first(where: { FileManager.default.fileExists(atPath: path + "/" + $0) }) {
+            throw RDRError(.invalidState, "\(path)/\(name) already exists and init never replaces a file it did not create; move it away, pick another --system, or use --force (which deletes it)")
         }
-        let lock = try SystemLock.acquire(systemPath: path, command: Common.commandLine, sys: LinuxSystemCalls())
-        defer { lock.release() }
-        let system = try RDRSystem.create(at: path, disks: disks, primary: primary, force: force)
-        // A healthy machine model for the readiness check, and a fresh session and log.
-        try SystemModel.healthy.save(system)
-        for leftover in ["session.json", "activity.log.jsonl"] { try? FileManager.default.removeItem(atPath: path + "/" + leftover) }
-        try? FileManager.default.removeItem(atPath: path + "/session")
-        return try RDRSystem.open(at: path)
+        let sys = LinuxSystemCalls()
+        let made: [String]
+        do { made = try Directory.make(path, sys: sys) } catch { throw RDRError(.io, error.description) }
+        let lockPath = path + "/" + SystemLock.fileName
+        let lockExisted = FileManager.default.fileExists(atPath: lockPath)
+        var system: RDRSystem?
+        do {
+            let lock = try SystemLock.acquire(systemPath: path, command: Common.commandLine, sys: sys)
+            defer { lock.release() }
+            let created = try RDRSystem.create(at: path, disks: disks, primary: primary, force: force)
+            system = created
+            // A healthy machine model for the readiness check, and a fresh session and log.
+            try SystemModel.healthy.save(created)
+            for leftover in sessionFiles { try? FileManager.default.removeItem(atPath: path + "/" + leftover) }
+            return try RDRSystem.open(at: path)
+        } catch {
+            system?.removeFiles()
+            if !lockExisted { _ = sys.unlink(lockPath) }
+            Directory.removeCreated(made, sys: sys)
+            throw error
+        }
     }
 }

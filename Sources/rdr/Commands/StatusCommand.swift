@@ -12,17 +12,19 @@ enum StatusCommand {
         options: Common.options + [
             OptionSpec(names: ["--json"], value: nil, help: "Print one JSON object (the fields are documented in the README)."),
             OptionSpec(names: ["--watch"], value: nil, help: "Refresh until no resync is running."),
-            OptionSpec(names: ["--interval"], value: "seconds", help: "Refresh interval for --watch (default 1)."),
+            OptionSpec(names: ["--interval"], value: "seconds", help: "Refresh interval for --watch, 0.1 to 3600 (default 1)."),
         ],
         discussion: "Status is None (duplex, in sync), Resync nn% (resyncing; nn never reads 100 before the\nend), Resync needed (duplex with interrupted writes), Simplex (split or merged) or Error.",
         run: run)
 
+    static let intervalRange = 0.1...3600.0
+
     static func run(_ p: Parsed) throws -> Int32 {
+        let interval = try p.seconds("--interval", in: intervalRange) ?? 1
+        let names = try p.distinctPositionals()
         let system = try Common.open(p)
-        let interval = Double(p.value("--interval") ?? "1") ?? -1
-        guard interval > 0 else { throw p.usage("--interval needs a positive number of seconds") }
         while true {
-            let status = try system.status(disks: p.positionals)
+            let status = try system.status(disks: names)
             let session = try SessionStore(system: system).current()
             if p.has("--json") {
                 Terminal.out(try json(status, session))
@@ -34,7 +36,7 @@ enum StatusCommand {
             }
             let running = status.disks.contains { $0.resync?.running == true }
             if !p.has("--watch") || !running { break }
-            usleep(useconds_t(interval * 1_000_000))
+            Thread.sleep(forTimeInterval: interval)
         }
         return ExitCode.success
     }

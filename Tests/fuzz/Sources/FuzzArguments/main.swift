@@ -11,6 +11,8 @@ let spec = CommandSpec(
         OptionSpec(names: ["--max-rate"], value: "rate", help: ""),
         OptionSpec(names: ["--side"], value: "side", help: ""),
         OptionSpec(names: ["--workers"], value: "n", help: ""),
+        OptionSpec(names: ["--checkpoint"], value: "seconds", help: ""),
+        OptionSpec(names: ["--seed"], value: "seed", help: ""),
     ])
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -19,7 +21,11 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         .map { String(decoding: $0, as: UTF8.self) }
     guard let p = try? Parsed.parse(words, spec: spec) else { return 0 }
     _ = try? p.size("--max-rate")
-    _ = try? p.integer("--workers")
+    _ = try? p.size("--max-rate", in: 1...(1 << 50))
+    _ = try? p.integer("--workers", in: 1...64)
+    _ = try? p.seconds("--checkpoint", in: 0.05...3600)
+    _ = try? p.unsigned("--seed")
+    _ = try? p.distinctPositionals()
     _ = try? p.enclosure("--from")
     _ = try? p.side()
     _ = try? p.positional(0, "<disk>")

@@ -1,0 +1,105 @@
+import Glibc
+
+extension RDRSystem {
+    /// Creates a system: images (sparse), metadata, then the manifest last, so a system without
+    /// a manifest is never mistaken for a complete one. The caller holds the system lock.
+    ///
+    /// Without `force` no existing file is replaced: every file it would write must be absent
+    /// (checked before anything is written, and again by `O_EXCL` as each is created). With
+    /// `force`, the old manifest's member files and any file in the way are deleted first. A
+    /// failure removes exactly the files and directories this call created.
+    public static func create(at path: String, disks: [DiskSpec], primary: Enclosure, force: Bool,
+                              sys: any SystemCalls = LinuxSystemCalls()) throws(RDRError) -> RDRSystem {
+        var names = Set<String>()
+        for d in disks {
+            try d.validate()
+            guard names.insert(d.name).inserted else { throw RDRError(.invalidArgument, "disk '\(d.name)' is given twice") }
+        }
+        guard !disks.isEmpty else { throw RDRError(.invalidArgument, "a system needs at least one disk") }
+        let planned = [Manifest.fileName] + disks.flatMap { d in Enclosure.allCases.flatMap { [imageName(d.name, $0), metadataName(d.name, $0)] } }
+        if !force { try refuseExisting(planned, in: path) }
+        let made = try io { () throws(Errno) in try Directory.make(path, sys: sys) }
+        var created: [String] = []
+        do throws(RDRError) {
+            if force { removeForReplacement(planned, in: path, sys: sys) }
+            let manifest = try writeMembers(disks, primary: primary, in: path, created: &created, sys: sys)
+            try io { () throws(Errno) in
+                created.append(path + "/" + Manifest.fileName)
+                try Directory.writeAtomically(manifest.encoded(), to: path + "/" + Manifest.fileName, sys: sys)
+            }
+            return RDRSystem(path: path, manifest: manifest, sys: sys)
+        } catch {
+            for file in created.reversed() { _ = sys.unlink(file) }
+            Directory.removeCreated(made, sys: sys)
+            throw error
+        }
+    }
+
+    /// Deletes this system's files, the manifest first: undoes a `create` whose caller failed
+    /// before it could finish setting the system up.
+    public func removeFiles() {
+        _ = sys.unlink(manifestPath)
+        for d in manifest.disks {
+            for m in d.members {
+                _ = sys.unlink(file(m.image))
+                _ = sys.unlink(file(m.metadata))
+            }
+        }
+    }
+
+    static func imageName(_ disk: String, _ e: Enclosure) -> String { "\(disk)-\(e)\(MemberFiles.imageSuffix)" }
+    static func metadataName(_ disk: String, _ e: Enclosure) -> String { "\(disk)-\(e)\(MemberFiles.metadataSuffix)" }
+
+    private static func refuseExisting(_ names: [String], in path: String) throws(RDRError) {
+        if exists(at: path) {
+            throw RDRError(.invalidState, "a system already exists at \(path); use --force to replace it (its images are deleted) or pick another --system")
+        }
+        for name in names where access(path + "/" + name, F_OK) == 0 {
+            throw RDRError(.invalidState, "\(path)/\(name) already exists and init never replaces a file it did not create; move it away, pick another --system, or use --force (which deletes it)")
+        }
+    }
+
+    /// `--force`: the old system's files, the manifest first so a crash leaves no half system.
+    private static func removeForReplacement(_ planned: [String], in path: String, sys: any SystemCalls) {
+        let old = try? open(at: path, sys: sys)
+        _ = sys.unlink(path + "/" + Manifest.fileName)
+        for d in old?.manifest.disks ?? [] {
+            for m in d.members {
+                _ = sys.unlink(path + "/" + m.image)
+                _ = sys.unlink(path + "/" + m.metadata)
+            }
+            _ = sys.unlink(path + "/." + d.name + ".progress.json")
+        }
+        for name in planned { _ = sys.unlink(path + "/" + name) }
+    }
+
+    /// Creates every member's sparse image and metadata (recording each image's identity),
+    /// appending each file to `created` before it exists, and returns the manifest to write.
+    private static func writeMembers(_ disks: [DiskSpec], primary: Enclosure, in path: String, created: inout [String],
+                                     sys: any SystemCalls) throws(RDRError) -> Manifest {
+        var manifestDisks: [Manifest.Disk] = []
+        let generation = UInt64.random(in: 1...UInt64.max)
+        for d in disks {
+            let id = MirrorID.random()
+            var members: [Manifest.Member] = []
+            for e in Enclosure.allCases {
+                let image = imageName(d.name, e), meta = metadataName(d.name, e)
+                try io { () throws(Errno) in
+                    let fd = try FileDescriptor.create(path + "/" + image, sys: sys)
+                    created.append(path + "/" + image)
+                    defer { fd.close() }
+                    try fd.truncate(to: d.size)
+                    try fd.sync()
+                    let header = MemberHeader(mirrorID: id, diskName: d.name, enclosure: e, size: d.size, regionSize: d.regionSize,
+                                              record: .fresh(generation: generation, primary: primary), image: MemberIdentity(try fd.status()))
+                    _ = try MetadataFile.create(path: path + "/" + meta, header: header, allDirty: false, replace: false, sys: sys)
+                    created.append(path + "/" + meta)
+                }
+                members.append(Manifest.Member(enclosure: e.rawValue, image: image, metadata: meta))
+            }
+            manifestDisks.append(Manifest.Disk(name: d.name, role: d.role, size: d.size, regionSize: d.regionSize,
+                                               mirrorID: MirrorID.hex(id), members: members))
+        }
+        return Manifest(format: Manifest.formatName, primary: primary.rawValue, disks: manifestDisks)
+    }
+}
