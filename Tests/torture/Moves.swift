@@ -40,7 +40,7 @@ extension TortureRun {
 
     /// The next request of the session (or a hostile configuration at Idle).
     func requestMove(partner: String) {
-        let armed = !pending.isEmpty
+        let armed = failureExpected
         let args: [String]
         switch oracle.state {
         case "Idle":
@@ -86,7 +86,7 @@ extension TortureRun {
         guard partner == "OS Up" else { return requestMove(partner: partner) }
         let event = pick(["crash", "hang", "shutdown", "power-loss"])
         let side = chance(20) ? "production" : "upgrade"
-        let armed = !pending.isEmpty
+        let armed = failureExpected
         var args = ["simulate", event, "--side", side]
         if event == "hang" { args += ["--during", pick(["up", "boot", "post", "reboot", "shutdown"])] }
         let (status, _) = rdr.run(args, kill: killDelay)
@@ -106,7 +106,7 @@ extension TortureRun {
 
     /// `abort --force`: of a request hanging in a custom action (busy), or from any abortable state.
     func forcedAbortMove(busy: Bool) {
-        let armed = !pending.isEmpty
+        let armed = failureExpected
         guard busy else {
             let (status, _) = rdr.run(["abort", "--force"], kill: killDelay)
             if status == 137 { tally.kills += 1 }
