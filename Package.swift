@@ -22,7 +22,7 @@ let package = Package(
         // Test doubles of the OS seam (fault injection, power cuts): for the test targets only,
         // never a product and never linked into `rdr`.
         .target(name: "RDRTestSupport", dependencies: ["RDR"]),
-        .target(name: "ActiveUpgrade", dependencies: ["RDR"]),
+        .target(name: "ActiveUpgrade", dependencies: ["RDR", "CRDRSys"]),
         .target(name: "RDRArguments", dependencies: ["RDR"]),
         // The NBD wire codec: standard library only (no Foundation, no Glibc), no I/O.
         .target(name: "NBDWire"),

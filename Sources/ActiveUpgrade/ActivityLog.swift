@@ -1,3 +1,4 @@
+import CRDRSys
 import Foundation
 import RDR
 
@@ -21,54 +22,91 @@ struct LogRecord: Codable {
 }
 
 /// The activity log: JSON lines appended to `activity.log.jsonl` and fsynced, so it survives
-/// restarts and crashes (a torn last line is skipped on read).
+/// restarts and crashes (a torn last line, or any line that is not a record, is skipped on read
+/// and counted).
 public final class ActivityLog: @unchecked Sendable {
     public let path: String
     private var nextID: Int
+    /// The file's size after our last append: when it grew otherwise, another process wrote
+    /// entries, and the next id is found again (ids stay unique across processes).
+    private var knownSize: Int64
     private let lock = NSLock()
+    /// No detail is stored longer than this (action output is already cut to its tail).
+    static let maxDetail = 80 << 10
 
     public init(systemPath: String) {
         path = systemPath + "/activity.log.jsonl"
         nextID = (Self.read(path).map(\.id).max() ?? 0) + 1
+        var st = stat()
+        knownSize = stat(path, &st) == 0 ? Int64(st.st_size) : 0
     }
 
     @discardableResult
     public func add(_ severity: Severity, _ message: String, detail: String? = nil, parent: Int? = nil) -> Int {
         lock.lock()
         defer { lock.unlock() }
-        let entry = LogEntry(id: nextID, parent: parent, time: Date(), severity: severity, message: message, detail: detail)
-        nextID += 1
-        append(LogRecord(entry: entry))
-        return entry.id
+        var id = 0
+        append { () -> LogRecord in
+            id = self.nextID
+            self.nextID += 1
+            return LogRecord(entry: LogEntry(id: id, parent: parent, time: Date(), severity: severity, message: message, detail: detail.map(Self.bounded)))
+        }
+        return id
     }
 
     public func update(_ id: Int, _ severity: Severity, detail: String? = nil) {
         lock.lock()
         defer { lock.unlock() }
-        append(LogRecord(update: id, severity: severity, detail: detail))
+        append { LogRecord(update: id, severity: severity, detail: detail.map(Self.bounded)) }
     }
 
-    private func append(_ record: LogRecord) {
+    static func bounded(_ detail: String) -> String {
+        guard detail.utf8.count > maxDetail else { return detail }
+        return "… (\(detail.utf8.count - maxDetail) bytes cut)\n" + String(decoding: detail.utf8.suffix(maxDetail), as: UTF8.self)
+    }
+
+    /// Appends one line under an exclusive flock on the file, so two processes (a request and
+    /// an engine command logging an override) never interleave or reuse an id.
+    private func append(_ make: () -> LogRecord) {
+        let fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { _ = make(); return }
+        defer { close(fd) }
+        _ = rdr_flock(fd, LOCK_EX)
+        defer { _ = rdr_flock(fd, LOCK_UN) }
+        var st = stat()
+        if fstat(fd, &st) == 0 && Int64(st.st_size) != knownSize {
+            nextID = max(nextID, (Self.read(path).map(\.id).max() ?? 0) + 1)
+        }
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
-        guard var data = try? encoder.encode(record) else { return }
+        guard let record = try? encoder.encode(make()) else { return }
+        // A torn last line (a writer killed mid-line) must not swallow this record.
+        var last: UInt8 = 0x0A
+        if st.st_size > 0 { _ = pread(fd, &last, 1, st.st_size - 1) }
+        var data = last == 0x0A ? Data() : Data([0x0A])
+        data.append(record)
         data.append(0x0A)
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { return }
-        defer { close(fd) }
         _ = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         fsync(fd)
+        if fstat(fd, &st) == 0 { knownSize = Int64(st.st_size) }
     }
 
     /// All entries with updates applied, in order.
-    public static func read(_ path: String) -> [LogEntry] {
-        guard let data = FileManager.default.contents(atPath: path) else { return [] }
+    public static func read(_ path: String) -> [LogEntry] { readCounting(path).entries }
+
+    /// The entries, and how many lines were not log records (garbage, a torn last line).
+    public static func readCounting(_ path: String) -> (entries: [LogEntry], unreadable: Int) {
+        guard let data = FileManager.default.contents(atPath: path) else { return ([], 0) }
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         var entries: [LogEntry] = []
         var index: [Int: Int] = [:]
+        var unreadable = 0
         for line in data.split(separator: 0x0A) {
-            guard let r = try? decoder.decode(LogRecord.self, from: Data(line)) else { continue }
+            guard let r = try? decoder.decode(LogRecord.self, from: Data(line)), r.entry != nil || r.update != nil else {
+                unreadable += 1
+                continue
+            }
             if let e = r.entry {
                 index[e.id] = entries.count
                 entries.append(e)
@@ -77,7 +115,7 @@ public final class ActivityLog: @unchecked Sendable {
                 if let d = r.detail { entries[i].detail = d }
             }
         }
-        return entries
+        return (entries, unreadable)
     }
 
     public var entries: [LogEntry] { Self.read(path) }
@@ -110,11 +148,25 @@ public enum LogFormat {
         for e in entries {
             let d = e.parent.flatMap { depth[$0] }.map { $0 + 1 } ?? 0
             depth[e.id] = d
-            out += "\(stamp(e.time))  \(e.severity.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) \(String(repeating: "  ", count: d))\(e.message)\n"
+            out += "\(stamp(e.time))  \(e.severity.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) \(String(repeating: "  ", count: d))\(printable(e.message))\n"
             if let detail = e.detail, !detail.isEmpty {
                 for line in detail.split(separator: "\n", omittingEmptySubsequences: false) {
-                    out += String(repeating: " ", count: 33) + String(repeating: "  ", count: d) + "| " + line + "\n"
+                    out += String(repeating: " ", count: 33) + String(repeating: "  ", count: d) + "| " + printable(String(line)) + "\n"
                 }
+            }
+        }
+        return out
+    }
+
+    /// Text safe for a terminal: control characters (C0 but tab, DEL, C1) shown as `\xNN`,
+    /// so no escape sequence or bell from an action's output reaches it raw.
+    public static func printable(_ s: String) -> String {
+        var out = ""
+        for u in s.unicodeScalars {
+            if (u.value < 0x20 && u != "\t") || (0x7F...0x9F).contains(u.value) {
+                out += "\\x" + (u.value < 0x10 ? "0" : "") + String(u.value, radix: 16)
+            } else {
+                out.unicodeScalars.append(u)
             }
         }
         return out

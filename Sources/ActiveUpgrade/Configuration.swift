@@ -25,7 +25,8 @@ public struct Configuration: Sendable, Equatable {
     }
 
     public struct LogBackup: Sendable, Equatable {
-        public var stagingDirectory: String
+        /// nil when the file names none: a Warning, and event logs are not backed up (3-10).
+        public var stagingDirectory: String?
         public var logs: [String]
         public var source: String
     }
@@ -39,15 +40,23 @@ public struct Configuration: Sendable, Equatable {
     public var services: [(name: String, source: String)] = []
     public var customActions: [CustomAction] = []
     public var logBackup: LogBackup?
+    /// What the next command does with a request interrupted by a crash (nil: the default).
+    public var autoRecover: AutoRecoverPolicy?
+    /// How long a split may take before it breaks (the guide's 5 minutes by default).
+    public var splitTimeoutSeconds: Double?
     /// Every file read, parent first.
     public var files: [String] = []
+
+    public static let defaultSplitTimeout = 300.0
+    public static let maxSeconds = 86_400.0
 
     public static func == (a: Configuration, b: Configuration) -> Bool {
         a.path == b.path && a.title == b.title && a.comments == b.comments && a.disks == b.disks
             && a.services.map(\.name) == b.services.map(\.name) && a.customActions == b.customActions && a.logBackup == b.logBackup
+            && a.autoRecover == b.autoRecover && a.splitTimeoutSeconds == b.splitTimeoutSeconds
     }
 
-    static let keys: Set<String> = ["title", "comments", "disks", "include", "services", "customActions", "logBackup"]
+    static let keys: Set<String> = ["title", "comments", "disks", "include", "services", "customActions", "logBackup", "autoRecover", "splitTimeoutSeconds"]
     static let actionKeys: Set<String> = ["file", "arguments", "controlType", "timing", "timeoutSeconds"]
 
     /// Loads `path` and its children (same directory, recursively). Cycles are refused with the
@@ -78,7 +87,6 @@ public struct Configuration: Sendable, Equatable {
     }
 
     private static func parse(_ data: Data, path: String, chain: [String], base: String?) throws(RDRError) -> Configuration {
-        let name = (path as NSString).lastPathComponent
         let object: [String: Any]
         do {
             guard let o = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
@@ -90,82 +98,32 @@ public struct Configuration: Sendable, Equatable {
         } catch {
             throw RDRError(.corrupt, "configuration \(path): not valid JSON (\(error.localizedDescription))")
         }
-        func bad(_ key: String, _ expected: String) -> RDRError {
-            RDRError(.corrupt, "configuration \(path): key '\(key)' \(expected)")
-        }
+        let p = Fields(path: path, base: base ?? (path as NSString).deletingLastPathComponent)
         for key in object.keys where !keys.contains(key) {
-            throw bad(key, "is not a configuration key; expected one of \(keys.sorted().joined(separator: ", "))")
-        }
-        func string(_ key: String, in o: [String: Any], prefix: String = "") throws(RDRError) -> String? {
-            guard let v = o[key] else { return nil }
-            guard let s = v as? String else { throw bad(prefix + key, "must be a string") }
-            return s
+            throw p.bad(key, "is not a configuration key; expected one of \(keys.sorted().joined(separator: ", "))")
         }
         var config = Configuration(path: path)
         config.files = [path]
-        config.title = try string("title", in: object)
-        config.comments = try string("comments", in: object)
-        if let d = object["disks"] {
-            guard let map = d as? [String: Any] else { throw bad("disks", "must be an object of disk name → \"system\" or \"data\"") }
-            for (disk, role) in map {
-                guard let r = role as? String, let parsed = DiskRole(rawValue: r), parsed != .mandatory else {
-                    throw bad("disks.\(disk)", "must be \"system\" or \"data\"")
-                }
-                config.disks[disk] = parsed
-            }
-        }
-        if let s = object["services"] {
-            guard let list = s as? [Any], list.allSatisfy({ $0 is String }) else { throw bad("services", "must be an array of service names") }
-            config.services = list.compactMap { $0 as? String }.map { ($0, path) }
-        }
+        config.title = try p.string("title", in: object)
+        config.comments = try p.string("comments", in: object)
+        config.disks = try p.disks(object["disks"])
+        if let s = object["services"] { config.services = try p.strings(s, "services", "must be an array of service names").map { ($0, path) } }
         if let a = object["customActions"] {
-            guard let list = a as? [Any] else { throw bad("customActions", "must be an array of objects") }
-            for (i, item) in list.enumerated() {
-                let prefix = "customActions[\(i)]."
-                guard let o = item as? [String: Any] else { throw bad("customActions[\(i)]", "must be an object") }
-                for key in o.keys where !actionKeys.contains(key) {
-                    throw bad(prefix + key, "is not a custom action key; expected one of \(actionKeys.sorted().joined(separator: ", "))")
-                }
-                guard let file = try string("file", in: o, prefix: prefix), !file.isEmpty else { throw bad(prefix + "file", "is required: the executable's path") }
-                var arguments: [String] = []
-                if let args = o["arguments"] {
-                    if let s = args as? String { arguments = s.split(separator: " ").map(String.init) } else if let l = args as? [Any], l.allSatisfy({ $0 is String }) {
-                        arguments = l.compactMap { $0 as? String }
-                    } else { throw bad(prefix + "arguments", "must be a string or an array of strings") }
-                }
-                guard let ct = try string("controlType", in: o, prefix: prefix) else { throw bad(prefix + "controlType", "is required") }
-                guard let control = ControlType(rawValue: ct) else {
-                    throw bad(prefix + "controlType", "must be one of \(ControlType.allCases.map(\.rawValue).joined(separator: ", ")), not '\(ct)'")
-                }
-                var timing = Timing.Default
-                if let t = try string("timing", in: o, prefix: prefix) {
-                    guard let parsed = Timing(rawValue: t) else { throw bad(prefix + "timing", "must be Early, Default or Late, not '\(t)'") }
-                    timing = parsed
-                }
-                var timeout = 300.0
-                if let t = o["timeoutSeconds"] {
-                    guard let n = t as? NSNumber, !(t is Bool), n.doubleValue > 0, n.doubleValue <= 86_400 else { throw bad(prefix + "timeoutSeconds", "must be a number of seconds from 0 to 86400") }
-                    timeout = n.doubleValue
-                }
-                let dir = base ?? (path as NSString).deletingLastPathComponent
-                let resolved = file.hasPrefix("/") ? file : (dir as NSString).appendingPathComponent(file)
-                config.customActions.append(CustomAction(file: resolved, arguments: arguments, controlType: control, timing: timing, timeoutSeconds: timeout, source: path))
-            }
+            guard let list = a as? [Any] else { throw p.bad("customActions", "must be an array of objects") }
+            config.customActions = try list.enumerated().map { (i, item) throws(RDRError) in try p.action(item, index: i) }
         }
-        if let l = object["logBackup"] {
-            guard let o = l as? [String: Any] else { throw bad("logBackup", "must be an object with stagingDirectory and logs") }
-            for key in o.keys where !["stagingDirectory", "logs"].contains(key) { throw bad("logBackup." + key, "is not a logBackup key; expected stagingDirectory, logs") }
-            guard let dir = try string("stagingDirectory", in: o, prefix: "logBackup."), !dir.isEmpty else { throw bad("logBackup.stagingDirectory", "is required: a directory path") }
-            guard let logs = o["logs"] as? [Any], logs.allSatisfy({ $0 is String }) else { throw bad("logBackup.logs", "must be an array of file paths") }
-            config.logBackup = LogBackup(stagingDirectory: dir, logs: logs.compactMap { $0 as? String }, source: path)
+        if let l = object["logBackup"] { config.logBackup = try p.logBackup(l) }
+        if let r = try p.string("autoRecover", in: object) {
+            guard let policy = AutoRecoverPolicy(rawValue: r) else { throw p.bad("autoRecover", "must be \"abort\", \"retry\" or \"none\", not '\(r)'") }
+            config.autoRecover = policy
         }
+        if let t = object["splitTimeoutSeconds"] { config.splitTimeoutSeconds = try p.seconds(t, "splitTimeoutSeconds") }
         if let inc = object["include"] {
-            guard let list = inc as? [Any], list.allSatisfy({ $0 is String }) else { throw bad("include", "must be an array of .Config file names in the same directory") }
             let dir = (path as NSString).deletingLastPathComponent
-            for child in list.compactMap({ $0 as? String }) {
-                guard !child.contains("/") else { throw bad("include", "names files in the same directory only, not '\(child)'") }
-                let c = try load((dir as NSString).appendingPathComponent(child), chain: chain + [name], base: base)
-                config.absorb(c)
+            for child in try p.strings(inc, "include", "must be an array of .Config file names in the same directory") {
+                guard !child.contains("/") else { throw p.bad("include", "names files in the same directory only, not '\(child)'") }
+                let name = (path as NSString).lastPathComponent
+                config.absorb(try load((dir as NSString).appendingPathComponent(child), chain: chain + [name], base: base))
             }
         }
         return config
@@ -181,6 +139,8 @@ public struct Configuration: Sendable, Equatable {
             customActions.append(a)
         }
         logBackup = logBackup ?? child.logBackup
+        autoRecover = autoRecover ?? child.autoRecover
+        splitTimeoutSeconds = splitTimeoutSeconds ?? child.splitTimeoutSeconds
     }
 
     /// Actions of `type`, in timing order (stable within a timing).
@@ -219,7 +179,9 @@ public struct Configuration: Sendable, Equatable {
         for a in customActions {
             out += "    \(a.controlType.rawValue)\(a.controlType == .Advanced ? "/\(a.timing.rawValue)" : ""): \(a.file) \(a.arguments.joined(separator: " ")) \(from(a.source))\n"
         }
-        if let b = logBackup { out += "  Log backup: \(b.logs.count) file(s) to \(b.stagingDirectory) \(from(b.source))\n" }
+        if let b = logBackup { out += "  Log backup: \(b.logs.count) file(s) to \(b.stagingDirectory ?? "(no directory given)") \(from(b.source))\n" }
+        out += "  Auto-recovery: \(autoRecover?.rawValue ?? "default (abort before Commit, retry from Commit on)")\n"
+        out += "  Split timeout: \(Seconds.text(splitTimeoutSeconds ?? Self.defaultSplitTimeout))\n"
         return out
     }
 }

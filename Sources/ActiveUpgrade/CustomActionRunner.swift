@@ -1,5 +1,6 @@
 import Foundation
-import Synchronization
+import Glibc
+import RDR
 
 /// Runs custom actions as real child processes, one at a time, with the guide's environment
 /// variables and `%VAR%` expansion in their arguments.
@@ -16,11 +17,28 @@ public enum CustomActionRunner {
         }
     }
 
+    /// What the controller supplies besides the action: where output goes, the time limit,
+    /// the stop flag, and who to tell about the process group.
+    struct Context {
+        var systemPath: String
+        var entry: Int
+        /// Monotonic time by which the action must end (its own timeout, or less when the
+        /// request has a deadline of its own).
+        var deadline: Double
+        /// The message when `deadline` is the request's rather than the action's own timeout.
+        var deadlineMessage: String?
+        var cancel: CancellationFlag?
+        var signalAtStart: Int32?
+        var started: (pid_t) -> Void = { _ in }
+    }
+
     public struct Outcome: Sendable {
         public var succeeded: Bool
-        /// The guide's message on failure.
+        /// The guide's message on failure (the same text goes to the error and the log).
         public var message: String
         public var detail: String
+        public var interrupted = false
+        public var timedOut = false
     }
 
     /// Replaces `%NAME%` with the variable's value (unknown names stay as written).
@@ -30,62 +48,68 @@ public enum CustomActionRunner {
         return out
     }
 
-    public static func run(_ action: Configuration.CustomAction, _ env: Environment) -> Outcome {
+    /// Why `path` cannot run as a custom action, in words, or nil when it can.
+    public static func fileProblem(_ path: String) -> String? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return "The executable filename does not exist." }
+        guard st.st_mode & S_IFMT == S_IFREG else { return "Custom action file \(path) is not a regular file" }
+        guard access(path, X_OK) == 0 else { return "Custom action file \(path) is not executable (no execute permission; 'chmod +x' it)" }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return "Custom action file \(path) cannot be read (\(String(cString: strerror(errno))))" }
+        defer { close(fd) }
+        var magic = [UInt8](repeating: 0, count: 4)
+        let n = magic.withUnsafeMutableBytes { read(fd, $0.baseAddress, 4) }
+        if n >= 2 && magic[0] == UInt8(ascii: "#") && magic[1] == UInt8(ascii: "!") { return nil }
+        if n == 4 && magic == [0x7F, 0x45, 0x4C, 0x46] { return nil }
+        return "Custom action file \(path) has no '#!' interpreter line and is not a program the system can run; start it with a line such as '#!/bin/sh'"
+    }
+
+    static func run(_ action: Configuration.CustomAction, _ env: Environment, _ context: Context) -> Outcome {
         let vars = env.variables
         let args = action.arguments.map { expand($0, vars) }
-        let commandLine = ([action.file] + args).joined(separator: " ")
-        guard FileManager.default.isExecutableFile(atPath: action.file) else {
-            return Outcome(succeeded: false, message: "The executable filename does not exist.", detail: "file: \(action.file)")
+        var detail = "command: " + ([action.file] + args).joined(separator: " ")
+        if let problem = fileProblem(action.file) {
+            return Outcome(succeeded: false, message: problem, detail: detail + "\nfile: \(action.file)")
         }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: action.file)
-        p.arguments = args
+        guard let output = ActionOutput.open(systemPath: context.systemPath, entry: context.entry, file: action.file) else {
+            return Outcome(succeeded: false, message: "Custom action output cannot be written under \(context.systemPath)/\(ActionOutput.directoryName)", detail: detail)
+        }
         var environment = ProcessInfo.processInfo.environment
         for (k, v) in vars { environment[k] = v }
-        p.environment = environment
-        p.standardInput = FileHandle.nullDevice
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        do { try p.run() } catch {
-            return Outcome(succeeded: false, message: "The executable filename does not exist.", detail: "\(commandLine): \(error.localizedDescription)")
+        let end = ActionProcess.run(ActionProcess.Launch(
+            file: action.file, arguments: args, environment: environment, stdout: output.stdout, stderr: output.stderr,
+            deadline: context.deadline, cancel: context.cancel, signalAtStart: context.signalAtStart, started: context.started))
+        let streams = output.finish()
+        var (message, summary) = describe(end, action)
+        if end == .timedOut, let m = context.deadlineMessage { (message, summary) = (m, m + "; its process group was stopped") }
+        detail += "\n" + summary + (streams.isEmpty ? "" : "\n" + streams)
+        return Outcome(succeeded: end == .exited(0), message: message, detail: detail, interrupted: end == .interrupted, timedOut: end == .timedOut)
+    }
+
+    /// The one message a way of ending gets, in the error and in the log alike.
+    private static func describe(_ end: ActionProcess.End, _ action: Configuration.CustomAction) -> (String, String) {
+        switch end {
+        case .exited(0): return ("Custom action succeeded", "exit value: 0")
+        case .exited(let code): return ("Custom action failed with exit value \(code)", "exit value: \(code)")
+        case .signaled(let sig):
+            let text = "Custom action was killed by signal \(sig) (\(SignalName.name(sig)))"
+            return (text, text)
+        case .timedOut:
+            let text = "Custom action timed out after \(Seconds.text(action.timeoutSeconds))"
+            return (text, text + "; its process group was stopped (SIGTERM, then SIGKILL)")
+        case .interrupted:
+            return ("Custom action was stopped: the request was interrupted", "stopped with its process group (SIGTERM, then SIGKILL)")
+        case .notStarted(let code):
+            let text = "Custom action could not be started (\(String(cString: strerror(code))))"
+            return (text, text)
         }
-        // Drain both pipes while waiting, so a chatty action never blocks on a full pipe.
-        let collected = Mutex<[Data]>([Data(), Data()])
-        let group = DispatchGroup()
-        for (i, handle) in [out.fileHandleForReading, err.fileHandleForReading].enumerated() {
-            group.enter()
-            DispatchQueue.global().async {
-                let d = handle.readDataToEndOfFile()
-                collected.withLock { $0[i] = d }
-                group.leave()
-            }
-        }
-        let deadline = Date().addingTimeInterval(action.timeoutSeconds)
-        var timedOut = false
-        while p.isRunning {
-            if Date() > deadline {
-                timedOut = true
-                kill(p.processIdentifier, SIGKILL)
-                break
-            }
-            usleep(5_000)
-        }
-        p.waitUntilExit()
-        _ = group.wait(timeout: .now() + 5)
-        let (stdout, stderr) = collected.withLock { (String(decoding: $0[0], as: UTF8.self), String(decoding: $0[1], as: UTF8.self)) }
-        var detail = "command: \(commandLine)\nexit value: \(p.terminationStatus)"
-        if !stdout.isEmpty { detail += "\nstdout:\n" + stdout.trimmingCharacters(in: .newlines) }
-        if !stderr.isEmpty { detail += "\nstderr:\n" + stderr.trimmingCharacters(in: .newlines) }
-        if timedOut {
-            return Outcome(succeeded: false, message: "Custom action timed out after \(String(format: "%g", action.timeoutSeconds)) seconds", detail: detail)
-        }
-        if p.terminationReason == .uncaughtSignal {
-            return Outcome(succeeded: false, message: "Custom action failed with exit value \(128 + p.terminationStatus)", detail: detail)
-        }
-        if p.terminationStatus != 0 {
-            return Outcome(succeeded: false, message: "Custom action failed with exit value \(p.terminationStatus)", detail: detail)
-        }
-        return Outcome(succeeded: true, message: "Custom action succeeded", detail: detail)
+    }
+}
+
+/// Seconds as a message says them: "1 second", "0.5 seconds", "300 seconds".
+enum Seconds {
+    static func text(_ s: Double) -> String {
+        let n = s == s.rounded() && abs(s) < 1e15 ? String(Int64(s)) : String(s)
+        return n + (s == 1 ? " second" : " seconds")
     }
 }

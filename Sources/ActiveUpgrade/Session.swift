@@ -3,7 +3,7 @@ import RDR
 
 /// The persisted state of the upgrade session (`session.json` in the system directory). Written
 /// atomically and durably before and after every step of a request, so a crash leaves the last
-/// step that started on disk and the next command reports it as Broken.
+/// step that started on disk and the next command finds it interrupted.
 public struct Session: Codable, Sendable, Equatable {
     public var upgradeState: UpgradeState = .idle
     public var operationalState: OperationalState = .ready
@@ -14,22 +14,80 @@ public struct Session: Codable, Sendable, Equatable {
     /// Name of the step that was running when the request broke or was interrupted.
     public var failedStep: String?
     public var failure: String?
-    /// The configuration in use (its staged copy once split), and its file name for the status bar.
+    /// The configuration the steps load (its staged copy once split), and its name for the bar.
     public var configurationPath: String?
     public var configurationName: String?
     /// The directory the configuration came from: relative custom action files resolve here.
     public var configurationDirectory: String?
+    /// The user's own file: what the next session uses again after `finish` removes the staged copy.
+    public var sourceConfigurationPath: String?
     /// Startup types saved at split, restored at merge (service name → type).
     public var savedStartupTypes: [String: String] = [:]
+    /// The manifest's roles before the configuration's disk selection; restored at finish.
+    public var savedRoles: [String: DiskRole] = [:]
     /// State the abort started from (Merge needs the simulated restart).
     public var abortedFrom: UpgradeState?
+    /// The request's process died mid-step (found Busy with nobody holding the lock): the next
+    /// command completes it by the auto-recovery policy.
+    public var interrupted = false
+    /// `abort --force` or `retry --force` is running: a failing custom action is logged and skipped.
+    public var skipFailingActions = false
+    /// Simulated failures armed for the next request (`rdr simulate split-timeout|action-signal`).
+    public var pendingEvents: [PendingEvent] = []
+    /// The last simulated event, shown by `status`.
+    public var lastEvent: EventRecord?
+    /// Crash dumps the Upgrade Side wrote while split (copied to the Production Side at abort).
+    public var crashDumps = 0
     /// Bumped on every save, so a test can see each persisted step.
     public var sequence = 0
+    /// From the disks' real modes, refreshed whenever the session is read (never from the file):
+    /// `Production Side` while any disk is split.
+    public var hardwareState: HardwareState = .faultTolerant
+
+    public struct PendingEvent: Codable, Sendable, Equatable {
+        public var event: SimulatedEvent
+        public var signal: Int32?
+    }
+
+    public struct EventRecord: Codable, Sendable, Equatable {
+        public var event: SimulatedEvent
+        public var side: Side
+        public var time: String
+        public var partnerStates: [PartnerState]
+        public var consequence: String
+    }
 
     public init() {}
 
-    public var hardwareState: HardwareState {
-        [.split, .prepareMerge].contains(upgradeState) ? .productionSide : .faultTolerant
+    enum CodingKeys: String, CodingKey {
+        case upgradeState, operationalState, partnerState, request, nextStep, failedStep, failure, configurationPath,
+             configurationName, configurationDirectory, sourceConfigurationPath, savedStartupTypes, savedRoles, abortedFrom,
+             interrupted, skipFailingActions, pendingEvents, lastEvent, crashDumps, sequence
+    }
+
+    /// Every key is optional, so a session written by an earlier version still reads.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        upgradeState = try c.decodeIfPresent(UpgradeState.self, forKey: .upgradeState) ?? .idle
+        operationalState = try c.decodeIfPresent(OperationalState.self, forKey: .operationalState) ?? .ready
+        partnerState = try c.decodeIfPresent(PartnerState.self, forKey: .partnerState) ?? .osUp
+        request = try c.decodeIfPresent(UserRequest.self, forKey: .request)
+        nextStep = try c.decodeIfPresent(Int.self, forKey: .nextStep) ?? 0
+        failedStep = try c.decodeIfPresent(String.self, forKey: .failedStep)
+        failure = try c.decodeIfPresent(String.self, forKey: .failure)
+        configurationPath = try c.decodeIfPresent(String.self, forKey: .configurationPath)
+        configurationName = try c.decodeIfPresent(String.self, forKey: .configurationName)
+        configurationDirectory = try c.decodeIfPresent(String.self, forKey: .configurationDirectory)
+        sourceConfigurationPath = try c.decodeIfPresent(String.self, forKey: .sourceConfigurationPath)
+        savedStartupTypes = try c.decodeIfPresent([String: String].self, forKey: .savedStartupTypes) ?? [:]
+        savedRoles = try c.decodeIfPresent([String: DiskRole].self, forKey: .savedRoles) ?? [:]
+        abortedFrom = try c.decodeIfPresent(UpgradeState.self, forKey: .abortedFrom)
+        interrupted = try c.decodeIfPresent(Bool.self, forKey: .interrupted) ?? false
+        skipFailingActions = try c.decodeIfPresent(Bool.self, forKey: .skipFailingActions) ?? false
+        pendingEvents = try c.decodeIfPresent([PendingEvent].self, forKey: .pendingEvents) ?? []
+        lastEvent = try c.decodeIfPresent(EventRecord.self, forKey: .lastEvent)
+        crashDumps = try c.decodeIfPresent(Int.self, forKey: .crashDumps) ?? 0
+        sequence = try c.decodeIfPresent(Int.self, forKey: .sequence) ?? 0
     }
 
     public var hardwareSplit: Bool { hardwareState == .productionSide }
@@ -39,63 +97,38 @@ public struct Session: Codable, Sendable, Equatable {
         "\(configurationName ?? "(no configuration)") | \(hardwareState.rawValue) | \(upgradeState.rawValue) | \(operationalState.rawValue) | Partner: \(partnerState.rawValue)"
     }
 
+    /// True when an abort (forced or not) can still follow: before Commit, or an abort to finish.
+    var abortable: Bool { (upgradeState.canAbort || upgradeState == .abort) && request != .commit && request != .finish }
+
     /// What may be asked now; anything else is refused with this list.
     public var allowedRequests: [String] {
         switch operationalState {
-        case .busy: return []
+        case .busy: return abortable ? ["abort --force"] : []
         case .broken:
-            var out = ["retry"]
-            if upgradeState.canAbort { out.append("abort") }
-            if upgradeState == .idle { out = ["check", "retry", "split"] }
-            return out
+            switch upgradeState {
+            case .idle: return ["check", "retry"]
+            // Nothing can be rolled back any more: the request can only be completed, if need be
+            // with failing custom actions skipped.
+            case .commit: return ["retry", "retry --force"]
+            case .abort: return request == .abort ? ["retry", "abort --force"] : ["retry", "retry --force"]
+            case .prepareSplit, .split, .prepareMerge, .merge: return ["retry", "abort"]
+            }
         case .ready:
             switch upgradeState {
             case .idle: return ["check", "split"]
             case .prepareSplit, .prepareMerge: return ["abort"]
-            case .split: return ["merge", "abort", "restart upgrade"]
+            case .split:
+                if partnerState.isDown { return ["abort"] }
+                return partnerState.isStuck ? ["abort", "restart upgrade"] : ["merge", "abort", "restart upgrade"]
             case .merge: return ["commit", "abort"]
             case .commit, .abort: return ["finish"]
             }
         }
     }
-}
 
-/// Reads and writes `session.json` durably, and holds the session lock (`.session.lock`) that
-/// makes one upgrade request run at a time. Status never takes the lock.
-public final class SessionStore: Sendable {
-    public let system: RDRSystem
-    public var path: String { system.path + "/session.json" }
-    public var stagingPath: String { system.path + "/session/staging" }
-    static let lockName = ".session.lock"
-
-    public init(system: RDRSystem) { self.system = system }
-
-    public func load() throws(RDRError) -> Session {
-        guard let data = FileManager.default.contents(atPath: path) else { return Session() }
-        do { return try JSONDecoder().decode(Session.self, from: data) } catch {
-            throw RDRError(.corrupt, "session \(path) cannot be read (\(error.localizedDescription)); restore it or remove it to start from Idle")
-        }
-    }
-
-    public func save(_ session: inout Session) throws(RDRError) {
-        session.sequence += 1
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        guard let data = try? encoder.encode(session) else { throw RDRError(.io, "session cannot be encoded") }
-        do { try Directory.writeAtomically(Array(data), to: path, sys: system.sys) } catch { throw RDRError(.io, error.description) }
-    }
-
-    /// The session as a reader should see it: a Busy session whose process is gone is Broken.
-    public func current() throws(RDRError) -> Session {
-        var s = try load()
-        if s.operationalState == .busy && SystemLock.holder(systemPath: system.path, fileName: Self.lockName, sys: system.sys) == nil {
-            s.operationalState = .broken
-            s.failure = s.failure ?? "interrupted during \(s.request?.title ?? "a request") (step '\(s.failedStep ?? "?")'); run 'rdr retry' or 'rdr abort'"
-        }
-        return s
-    }
-
-    public func lock(command: String) throws(RDRError) -> SystemLock {
-        try SystemLock.acquire(systemPath: system.path, fileName: Self.lockName, command: command, sys: system.sys)
+    /// The hint after a failure: the requests that are allowed now, quoted as commands.
+    public var nextRequestsHint: String {
+        let list = allowedRequests.map { "'rdr \($0)'" }
+        return list.isEmpty ? "" : "run " + list.joined(separator: " or ")
     }
 }

@@ -90,3 +90,51 @@ public enum Severity: String, Codable, Sendable, CaseIterable, Comparable {
         self = s
     }
 }
+
+extension PartnerState {
+    /// The Upgrade Side is shut down or without power: it will not come back while split.
+    public var isDown: Bool { self == .dcOn || self == .dcOff }
+    /// Neither down nor up: hung, or stopped in the middle of a reboot, crash or power-up.
+    public var isStuck: Bool { self != .osUp && !isDown }
+}
+
+/// What the next command does with a request whose process died mid-step (a crash, a
+/// restart): `abort` rolls back where an abort is allowed, `retry` completes the request,
+/// `none` leaves it Broken for a person. Per configuration (`autoRecover`), overridable with
+/// `--auto-recover`; by default abort before Commit and retry from Commit on.
+public enum AutoRecoverPolicy: String, Codable, Sendable, CaseIterable {
+    case abort, retry, none
+
+    public static func defaultPolicy(for state: UpgradeState) -> AutoRecoverPolicy {
+        state == .commit ? .retry : .abort
+    }
+}
+
+/// The failures `rdr simulate` rehearses.
+public enum SimulatedEvent: String, Codable, Sendable, CaseIterable {
+    case crash
+    case hang
+    case shutdown
+    case powerLoss = "power-loss"
+    case splitTimeout = "split-timeout"
+    case actionSignal = "action-signal"
+
+    /// Events that happen to a side of the split hardware (the others are armed for later).
+    public var isHardware: Bool { ![.splitTimeout, .actionSignal].contains(self) }
+}
+
+/// Where in its life a side hangs (`rdr simulate hang --during …`).
+public enum HangPoint: String, Sendable, CaseIterable {
+    case up, boot, post, reboot, shutdown
+
+    /// The partner states shown on the way into the hang, the hung state last.
+    var partnerStates: [PartnerState] {
+        switch self {
+        case .up: return [.hungOsUp]
+        case .boot: return [.osRebooting, .biosPost, .osBooting, .hungOsBooting]
+        case .post: return [.osRebooting, .biosPost, .hungBiosPost]
+        case .reboot: return [.osRebooting, .hungOsRebooting]
+        case .shutdown: return [.osShuttingDown, .hungOsShuttingDown]
+        }
+    }
+}

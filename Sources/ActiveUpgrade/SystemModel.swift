@@ -41,6 +41,8 @@ public struct SystemModel: Codable, Sendable, Equatable {
         public var embedded: Bool
         public var team: String?
         public var link: Bool
+        /// Ports of one multi-port adapter share this name: they must be teamed all or none.
+        public var adapter: String? = nil
     }
 
     public struct Team: Codable, Sendable, Equatable {

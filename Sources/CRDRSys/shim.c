@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <spawn.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -90,6 +92,84 @@ int rdr_run_wait(char *const argv[], int out_fd) {
     int rc = posix_spawnp(&pid, argv[0], &actions, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&actions);
     if (rc != 0) return -rc;
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) return -errno;
+    }
+    return status;
+}
+
+int rdr_spawn_action(const char *path, char *const argv[], char *const envp[], int out_fd, int err_fd) {
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    sigset_t all, none;
+    if (posix_spawn_file_actions_init(&actions) != 0) return -errno;
+    posix_spawnattr_init(&attr);
+    sigfillset(&all);
+    sigemptyset(&none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
+    posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
+    // Output goes to files, never to a pipe: a daemon the action leaves behind keeps nothing of ours open.
+    posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+    pid_t pid = 0;
+    int rc = posix_spawn(&pid, path, &actions, &attr, argv, envp);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    return rc == 0 ? (int)pid : -rc;
+}
+
+int rdr_spawn_action_signalled(const char *path, char *const argv[], char *const envp[], int out_fd, int err_fd, int sig) {
+    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (devnull < 0) return -errno;
+    pid_t pid = fork();
+    if (pid < 0) { int e = errno; close(devnull); return -e; }
+    if (pid == 0) {
+        // Only async-signal-safe calls between fork and exec.
+        setpgid(0, 0);
+        struct sigaction dfl;
+        dfl.sa_handler = SIG_DFL;
+        dfl.sa_flags = 0;
+        sigemptyset(&dfl.sa_mask);
+        for (int s = 1; s < NSIG; s++) sigaction(s, &dfl, NULL);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        dup2(devnull, 0);
+        dup2(out_fd, 1);
+        dup2(err_fd, 2);
+        close_range(3, ~0U, 0);
+        raise(SIGSTOP);
+        execve(path, argv, envp);
+        _exit(127);
+    }
+    close(devnull);
+    setpgid(pid, pid);  // also from this side: no window where the group does not exist yet
+    int status = 0;
+    while (waitpid(pid, &status, WUNTRACED) < 0) {
+        if (errno != EINTR) return -errno;
+    }
+    if (WIFSTOPPED(status)) {
+        kill(-pid, sig);
+        kill(-pid, SIGCONT);
+    }
+    return pid;
+}
+
+int rdr_child_ended(int pid) {
+    siginfo_t info;
+    for (;;) {
+        info.si_pid = 0;
+        if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0) return info.si_pid == pid ? 1 : 0;
+        if (errno != EINTR) return -errno;
+    }
+}
+
+int rdr_reap(int pid) {
     int status = 0;
     while (waitpid(pid, &status, 0) < 0) {
         if (errno != EINTR) return -errno;

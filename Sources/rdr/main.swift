@@ -26,7 +26,8 @@ enum CLI {
             ("abort", "Roll back to the Production Side: abort resyncs."),
             ("finish", "Commit/Abort → Idle (resyncs go on in the background)."),
             ("retry", "Re-run the request that broke."),
-            ("restart", "Restart the Upgrade Side while split."),
+            ("restart", "Restart the Upgrade Side while split (a hung one is reset)."),
+            ("simulate", "Rehearse a failure: crash, hang, shutdown, power-loss, split-timeout, action-signal."),
             ("log", "The activity log: text, JSON, XML."),
             ("services", "Controlled services per side."),
             ("config", "new, summary, check a configuration file."),
@@ -42,7 +43,7 @@ enum CLI {
         DemoCommand.spec, InitCommand.spec, StatusCommand.spec, IOCommands.write, IOCommands.read, IOCommands.workload,
         DiskCommands.group, DiskCommands.split, DiskCommands.merge, DiskCommands.resync, DiskCommands.verify,
         UpgradeCommands.restart, UpgradeCommands.log, UpgradeCommands.services, UpgradeCommands.config,
-        ServeCommand.spec,
+        ServeCommand.spec, SimulateCommand.spec,
     ] + UpgradeCommands.specs
 
     /// The longest command path that prefixes `args`, and the rest.

@@ -31,7 +31,10 @@ final class ConfigurationTests: XCTestCase {
             (#"{"customActions": [{"file": "/bin/true", "controlType": "Advanced", "timing": "Soon"}]}"#, "key 'customActions[0].timing' must be Early, Default or Late"),
             (#"{"customActions": [{"controlType": "Backup"}]}"#, "key 'customActions[0].file' is required"),
             (#"{"customActions": [{"file": "/bin/true", "controlType": "Backup", "when": 1}]}"#, "key 'customActions[0].when' is not a custom action key"),
-            (#"{"logBackup": {"logs": []}}"#, "key 'logBackup.stagingDirectory' is required"),
+            (#"{"logBackup": {"stagingDirectory": 5}}"#, "key 'logBackup.stagingDirectory' must be a string"),
+            (#"{"autoRecover": "later"}"#, "key 'autoRecover' must be \"abort\", \"retry\" or \"none\""),
+            (#"{"splitTimeoutSeconds": true}"#, "key 'splitTimeoutSeconds' must be a number of seconds greater than 0"),
+            (#"{"customActions": [{"file": "/bin/true", "controlType": "Backup", "arguments": "'open"}]}"#, "key 'customActions[0].arguments' has an unterminated ' quote"),
             (#"{"include": ["../x.Config"]}"#, "same directory only"),
             (#"[1, 2]"#, "expected a JSON object"),
             (#"{"title": "#, "not valid JSON"),
@@ -42,6 +45,35 @@ final class ConfigurationTests: XCTestCase {
             XCTAssertRefused("bad.Config") { _ = try Configuration.load(path) }
         }
         XCTAssertRefused("must end in .Config") { _ = try Configuration.load(f.config("x.json", "{}")) }
+    }
+
+    func testArgumentStringsSplitLikeAShell() throws {
+        XCTAssertEqual(try ArgumentSplitter.split(#"a 'b c' "d \"e\" \\ f" g\ h '' x\y"#), ["a", "b c", #"d "e" \ f"#, "g h", "", "xy"])
+        XCTAssertEqual(try ArgumentSplitter.split("  "), [])
+        for bad in ["'a", "\"a", "a\\", "a\u{0}b"] {
+            XCTAssertThrowsError(try ArgumentSplitter.split(bad), bad)
+        }
+    }
+
+    /// The configuration fuzzer's seeds and kept inputs: each parses or is refused, never traps;
+    /// the checked-in seeds that are valid stay valid.
+    func testFuzzInputsParseOrAreRefused() throws {
+        let fuzz = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("fuzz").path
+        var parsed: [String] = []
+        for kind in ["seeds", "regressions"] {
+            let dir = "\(fuzz)/\(kind)/FuzzConfiguration"
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where !name.hasPrefix(".") {
+                guard let data = FileManager.default.contents(atPath: dir + "/" + name) else { continue }
+                if let c = try? Configuration.parse(data, path: "/nonexistent-rdr-fuzz/fuzz.Config") {
+                    _ = c.summary
+                    parsed.append(name)
+                }
+            }
+        }
+        XCTAssertEqual(Set(parsed), ["demo.Config", "quoting.Config", "recovery.Config"])
+        XCTAssertRefused("contains a NUL character") {
+            _ = try Configuration.parse(Data(contentsOf: URL(fileURLWithPath: fuzz + "/seeds/FuzzConfiguration/hostile.Config")), path: "/x/h.Config")
+        }
     }
 
     func testArgumentExpansion() {

@@ -41,7 +41,9 @@ final class SessionTests: XCTestCase {
         model = try SystemModel.load(f.system)
         XCTAssertEqual(model.service("appdb")?.upgrade, .init(running: true, startupType: .Automatic), "startup type restored and started")
         XCTAssertEqual(model.service("appdb")?.production.running, false)
-        XCTAssertEqual(try String(contentsOfFile: f.dir + "/logbackup/System.evtx", encoding: .utf8), "event log")
+        let backups = try FileManager.default.contentsOfDirectory(atPath: f.dir + "/logbackup")
+        XCTAssertEqual(backups.count, 1, "one new timestamped directory per backup")
+        XCTAssertEqual(try String(contentsOfFile: f.dir + "/logbackup/\(backups.first ?? "")/System.evtx", encoding: .utf8), "event log")
         bars.append(try c.perform(.commit).statusBar)
         bars.append(try c.perform(.finish).statusBar)
         XCTAssertEqual(bars, [
@@ -58,18 +60,20 @@ final class SessionTests: XCTestCase {
         }
         XCTAssertEqual(f.recorded, [
             "Production Idle CheckReadiness No args=",
+            "Production Idle CheckReadiness No args=CheckReadiness",
             "Production PrepareSplit CheckReadiness No args=",
             "Production PrepareSplit PrepareSplit No args=PrepareSplit",
-            "Upgrade Split Stop Yes args=",
+            "Upgrade Split Stop No args=",
             "Production Split ExecuteSplit Yes args=ExecuteSplit",
             "Upgrade Split ExecuteSplit Yes args=ExecuteSplit",
             "Production PrepareMerge PrepareMerge Yes args=PrepareMerge",
             "Upgrade PrepareMerge PrepareMerge Yes args=PrepareMerge",
-            "Production Merge Stop No args=",
-            "Production Merge Backup No args=",
+            "Production Merge Stop Yes args=",  // the mirrors are still split here
+            "Production Merge Backup Yes args=",
             "Upgrade Merge Start No args=",
             "Production Merge ExecuteMerge No args=ExecuteMerge",
             "Production Commit Commit No args=Commit",
+            "Production Commit Idle No args=Idle",
         ])
         let log = c.log.entries
         XCTAssertTrue(log.contains { $0.message == "Execute custom actions" && $0.severity == .success })
@@ -127,9 +131,12 @@ final class SessionTests: XCTestCase {
         let config = f.config("u.Config", #"{"customActions": [{"file": "\#(failing)", "controlType": "StopApplication"}, {"file": "\#(f.dir)/missing.sh", "controlType": "Backup"}]}"#)
         XCTAssertRefused("The executable filename does not exist.") { try f.controller.perform(.check, configPath: config) }
         try? FileManager.default.copyItem(atPath: failing, toPath: f.dir + "/missing.sh")
-        XCTAssertRefused("Custom action failed with exit value 3") { try f.controller.perform(.split, configPath: config) }
+        XCTAssertRefused("'split' is not allowed in state Idle (Broken); allowed now: check, retry") { try f.controller.perform(.split) }
+        XCTAssertEqual(try f.controller.perform(.retry).statusBar, "u.Config | Fault Tolerant | Idle | Ready | Partner: OS Up")
+        XCTAssertRefused("Custom action failed with exit value 3") { try f.controller.perform(.split) }
         var s = try f.controller.store.current()
-        XCTAssertEqual(s.statusBar, "u.Config | Production Side | Split | Broken | Partner: OS Up")
+        // The mirrors are not split yet when the Upgrade Side's applications are stopped.
+        XCTAssertEqual(s.statusBar, "u.Config | Fault Tolerant | Split | Broken | Partner: OS Up")
         XCTAssertEqual(s.failedStep, "Stop applications on the Upgrade Side")
         XCTAssertEqual(s.allowedRequests, ["retry", "abort"])
         let entry = f.controller.log.entries.last { $0.message.hasPrefix("StopApplication fail.sh") }

@@ -6,14 +6,6 @@ import XCTest
 /// Upgrade sessions through the `rdr` binary: the status bar at each step, the log as XML, and
 /// the process killed at every step boundary of split, merge, commit and abort, then retried.
 final class UpgradeSessionTests: XCTestCase {
-    func session(_ system: String) throws -> [String: Any] { try statusJSON(system)["session"] as? [String: Any] ?? [:] }
-
-    func waitForResyncs(_ system: String) throws {
-        try rdr(["status", "--watch", "--interval", "0.1", "--system", system])
-        let st = try statusJSON(system)
-        for d in (st["disks"] as? [[String: Any]]) ?? [] { XCTAssertEqual(d["status"] as? String, "None", "\(d)") }
-    }
-
     func testCommitSessionThroughTheBinary() throws {
         let s = try Scratch()
         let sys = ["--system", s.system]
@@ -91,7 +83,9 @@ final class UpgradeSessionTests: XCTestCase {
             let env = (try? String(contentsOfFile: s.path + "/env.txt", encoding: .utf8)) ?? ""
             let expected = ["Production PrepareSplit PrepareSplit No PrepareSplit", "Production Split ExecuteSplit Yes Split", "Upgrade Split ExecuteSplit Yes Split"]
                 + (from == "Merge" ? ["Production PrepareMerge PrepareMerge Yes PrepareMerge", "Upgrade PrepareMerge PrepareMerge Yes PrepareMerge", "Production Merge ExecuteMerge No Merge"] : [])
-                + ["Production Abort Abort No Abort"]
+                // From Split the disks are still split: both sides run it (Table 3-3), HW_SPLIT=Yes.
+                + (from == "Merge" ? ["Production Abort Abort No Abort"] : ["Production Abort Abort Yes Abort", "Upgrade Abort Abort Yes Abort"])
+                + ["Production Abort Idle No Abort"]  // finish runs Advanced actions too
             XCTAssertEqual(env.split(separator: "\n").map(String.init), expected)
             let log = try rdr(["log", "--json"] + sys).stdout
             XCTAssertEqual(log.contains("Restart from the Production Side"), from == "Merge")

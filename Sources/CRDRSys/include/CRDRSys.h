@@ -40,6 +40,25 @@ int rdr_spawn_detached(const char *path, char *const argv[], int log_fd, int kee
 /// waits, and returns its wait status (or -errno).
 int rdr_run_wait(char *const argv[], int out_fd);
 
+/// Starts a custom action: `path` with `argv` and `envp` in a new process group of its own
+/// (group id = its pid), stdin from /dev/null, stdout to `out_fd`, stderr to `err_fd`, every
+/// signal at its default disposition and none blocked (the caller may ignore SIGINT/SIGTERM),
+/// no other descriptor inherited. Returns the child's pid or -errno (ENOEXEC: not a binary
+/// and no `#!` line).
+int rdr_spawn_action(const char *path, char *const argv[], char *const envp[], int out_fd, int err_fd);
+
+/// `rdr simulate action-signal`: starts the action like rdr_spawn_action, but the child stops
+/// itself before exec, receives `sig` (to its new process group) and is continued, so the
+/// signal always lands before the action runs, however short it is. Returns the pid or -errno.
+int rdr_spawn_action_signalled(const char *path, char *const argv[], char *const envp[], int out_fd, int err_fd, int sig);
+
+/// 1 when child `pid` has ended, 0 while it runs, -errno on failure. The child is left
+/// unreaped, so its pid and its process group id stay reserved until rdr_reap.
+int rdr_child_ended(int pid);
+
+/// Reaps child `pid` (waiting for it, EINTR retried) and returns its wait status, or -errno.
+int rdr_reap(int pid);
+
 // io_uring (CRDRIOURing.h): this header is the module's umbrella, so it brings that one in.
 #include "CRDRIOURing.h"
 

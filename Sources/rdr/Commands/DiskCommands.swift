@@ -24,6 +24,7 @@ enum DiskCommands {
         arguments: [("<disk>", "Disks to split (default: all).")],
         options: Common.options + [
             OptionSpec(names: ["--primary"], value: "10|11", help: "Enclosure that becomes the Production Side (default: the system's)."),
+            EngineGuard.forceOption,
         ],
         discussion: "While split, the Upgrade Side has no access to data disks.",
         run: { p in try transition(p, verb: "split") { disk in try disk.split(primary: try p.enclosure("--primary")) } })
@@ -33,7 +34,7 @@ enum DiskCommands {
         overview: "Merge split disks: system disks run on the Upgrade member (Production frozen for abort); data disks stay on Production.",
         usage: "rdr disk merge [--system <dir>] [<disk> ...]",
         arguments: [("<disk>", "Disks to merge (default: all).")],
-        options: Common.options,
+        options: Common.options + [EngineGuard.forceOption],
         run: { p in try transition(p, verb: "merged") { disk in try disk.merge() } })
 
     /// Applies a transition to the named disks (all by default), checking every name first;
@@ -44,6 +45,7 @@ enum DiskCommands {
         let lock = try system.lock(command: Common.commandLine)
         defer { lock.release() }
         let names = named.isEmpty ? system.manifest.disks.map(\.name) : named
+        try EngineGuard.check(p, system, verb == "split" ? .split : .merge, disks: names)
         let disks = try names.map { try system.disk($0) }
         for disk in disks {
             try body(disk)
@@ -70,7 +72,7 @@ enum DiskCommands {
             OptionSpec(names: ["--all"], value: nil, help: "Finish every resync already started (commit, abort), in its own\ndirection, one disk after another."),
         ] + resyncOptions + [
             OptionSpec(names: ["--full"], value: nil, help: "Copy every region (holes are punched, not read) and rebuild\nboth members' metadata: the fix for corrupt, missing, stale or\nforeign metadata and for a missing, wrong-size, replaced or\nswapped image. Needs --force: it ignores the bitmaps and\ngenerations that keep a copy from running the wrong way."),
-            OptionSpec(names: ["--force"], value: nil, help: "Confirm --full (the other member's differing bytes are lost)."),
+            OptionSpec(names: ["--force"], value: nil, help: "Confirm --full (the other member's differing bytes are lost); also\nruns while an upgrade session owns the disk (recorded in the\nactivity log)."),
             OptionSpec(names: ["--background"], value: nil, help: "Detach and return at once; follow it with 'rdr status --watch'."),
             OptionSpec(names: ["--json"], value: nil, help: "Print the summary as JSON."),
             OptionSpec(names: ["--detached-child"], value: nil, help: "", hidden: true),
@@ -103,7 +105,7 @@ enum DiskCommands {
         if p.has("--full") && !p.has("--force") {
             throw p.usage("--full overwrites every byte of the other member that differs from the --from member, ignoring the bitmaps and generations that protect it; add --force to confirm (run 'rdr disk verify' first to see what differs)")
         }
-        if p.has("--force") && !p.has("--full") { throw p.usage("--force only confirms --full") }
+        // Without --full, --force is the override of an upgrade session that owns the disk (EngineGuard).
         let name = all ? "" : try p.positional(0, "<disk>")
         let from = try p.enclosure("--from")
         guard all || from != nil else { throw p.usage("missing --from 10|11") }
@@ -122,6 +124,7 @@ enum DiskCommands {
             }
         } else if let source = from {
             _ = try system.manifest.disk(named: name)
+            if !p.has("--detached-child") { try EngineGuard.check(p, system, .resync(from: source, full: p.has("--full")), disks: [name]) }
             if p.has("--full") { try system.prepareFullResync(disk: name, from: source) }
             jobs = [(name, source)]
         }
@@ -185,6 +188,7 @@ enum DiskCommands {
             OptionSpec(names: ["--adopt"], value: nil, help: "Re-adopt member images that are new files (a system copied or\nrestored as a whole) when they differ only where a bitmap says\nthey may; a swap or an unexplained difference is refused."),
             OptionSpec(names: ["--workers"], value: "n", help: "Parallel readers, 1 to 64 (default \(ResyncOptions.defaultWorkers))."),
             OptionSpec(names: ["--json"], value: nil, help: "Print the report as JSON."),
+            EngineGuard.forceOption,
         ],
         discussion: "Exits 0 when the members are identical (or were repaired or adopted), 2 when they differ. Without\n--repair-from or --adopt it only reads: it shares the lock with other readers and works on\nread-only media, and it also checks disks whose images are not the recorded files.",
         run: runVerify)
@@ -200,6 +204,7 @@ enum DiskCommands {
         let readOnly = repair == nil && !adopt
         let lock = readOnly ? try system.readLock(command: Common.commandLine) : try system.lock(command: Common.commandLine)
         defer { lock?.release() }
+        if !readOnly { try EngineGuard.check(p, system, .repair, disks: [name]) }
         let disk = try system.disk(name, access: readOnly ? .readOnly : .readWrite, identity: repair == nil ? .report : .enforce)
         let report = adopt ? try disk.adoptImages(workers: workers) : try disk.verify(workers: workers, repairFrom: repair)
         printVerify(report, name: name, repairedFrom: repair, p)

@@ -31,9 +31,7 @@ enum StatusCommand {
             } else {
                 if p.has("--watch") && Terminal.stdoutIsTTY { Terminal.write("\u{1B}[H\u{1B}[2J") }
                 Terminal.out(session.statusBar)
-                if let failure = session.failure, session.operationalState == .broken {
-                    Terminal.out("Broken: \(session.request?.title ?? "request") — \(failure)")
-                }
+                for line in session.statusLines { Terminal.out(line) }
                 Terminal.write(render(status))
             }
             let running = status.disks.contains { $0.resync?.running == true }
@@ -48,18 +46,7 @@ enum StatusCommand {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         guard var object = try JSONSerialization.jsonObject(with: try encoder.encode(status)) as? [String: Any] else { return "{}" }
-        object["session"] = [
-            "configuration": session.configurationName as Any? ?? NSNull(),
-            "hardwareState": session.hardwareState.rawValue,
-            "upgradeState": session.upgradeState.rawValue,
-            "operationalState": session.operationalState.rawValue,
-            "partnerState": session.partnerState.rawValue,
-            "request": session.request?.rawValue as Any? ?? NSNull(),
-            "failedStep": session.operationalState == .broken ? (session.failedStep as Any? ?? NSNull()) : NSNull(),
-            "failure": session.operationalState == .broken ? (session.failure as Any? ?? NSNull()) : NSNull(),
-            "allowedRequests": session.allowedRequests,
-            "statusBar": session.statusBar,
-        ] as [String: Any]
+        object["session"] = session.statusObject()
         return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
     }
 

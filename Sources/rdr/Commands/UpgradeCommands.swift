@@ -5,24 +5,38 @@ import RDRArguments
 
 /// The Active Upgrade requests: check, split, merge, commit, abort, finish, retry, restart.
 enum UpgradeCommands {
-    static let configOption = OptionSpec(names: ["--config"], value: "file", help: "Configuration file (.Config) to use.")
+    static let configOptions = [
+        OptionSpec(names: ["--config"], value: "file", help: "Configuration file (.Config) to use; without it, the one of the last\nsession (the user's file) is used again."),
+        OptionSpec(names: ["--no-config"], value: nil, help: "Forget the remembered configuration: no services or custom actions."),
+    ]
+    static let autoRecoverOption = OptionSpec(names: ["--auto-recover"], value: "policy", help: "abort, retry or none: what to do first with a request whose process\ndied mid-step (default: the configuration's autoRecover, else abort\nbefore Commit and retry from Commit on).")
+    static let forceOption = OptionSpec(names: ["--force"], value: nil, help: "Stop a running request (SIGTERM, then SIGKILL, its custom action's\nprocess group too) and abort; failing custom actions are logged\nand skipped. Works from Abort|Broken as well.")
 
-    static func request(_ r: UserRequest, overview: String, config: Bool = false, discussion: String? = nil) -> CommandSpec {
-        CommandSpec(
+    static let retryForceOption = OptionSpec(names: ["--force"], value: nil, help: "Log failing custom actions as Error (with their output) and go on:\nthe way out of a commit or finish broken by an action.")
+
+    static func request(_ r: UserRequest, overview: String, options extra: [OptionSpec] = [], discussion: String? = nil) -> CommandSpec {
+        let usageTail = extra.map { o in o.value.map { "[\(o.names[0]) <\($0)>]" } ?? "[\(o.names[0])]" }.joined(separator: " ")
+        return CommandSpec(
             path: [r.rawValue], overview: overview,
-            usage: "rdr \(r.rawValue) [--system <dir>]\(config ? " [--config <file>]" : "")",
-            options: Common.options + (config ? [configOption] : []), discussion: discussion,
+            usage: "rdr \(r.rawValue) [--system <dir>] \(usageTail)\(usageTail.isEmpty ? "" : " ")[--auto-recover <policy>]",
+            options: Common.options + extra + [autoRecoverOption], discussion: discussion ?? recoveryNote,
             run: { p in try run(r, p) })
     }
 
+    static let recoveryNote = """
+        A request whose process died mid-step (killed, machine restarted) is completed first by the
+        auto-recovery policy, and the command says so. A request stopped by SIGINT/SIGTERM exits 130
+        and waits Broken for 'rdr retry' or 'rdr abort'.
+        """
+
     static let specs: [CommandSpec] = [
-        request(.check, overview: "Run the readiness check (Idle only); repeatable.", config: true),
-        request(.split, overview: "Idle → PrepareSplit → Split: stop applications and services on the Upgrade Side, split the mirrors,\ncut the Upgrade Side off the data disks.", config: true),
+        request(.check, overview: "Run the readiness check (Idle only); repeatable.", options: configOptions),
+        request(.split, overview: "Idle → PrepareSplit → Split: stop applications and services on the Upgrade Side, split the mirrors,\ncut the Upgrade Side off the data disks (breaks after splitTimeoutSeconds, default 300).", options: configOptions),
         request(.merge, overview: "Split → PrepareMerge → Merge: stop applications on the Production Side, back up, merge the mirrors,\nstart services and applications on the Upgrade Side."),
         request(.commit, overview: "Merge → Commit: start the resyncs (system disks Upgrade → Production, data disks Production → Upgrade)."),
-        request(.abort, overview: "PrepareSplit, Split, PrepareMerge or Merge → Abort: resync everything Production → Upgrade\n(from Merge, the system first restarts from the Production Side)."),
-        request(.finish, overview: "Commit or Abort → Idle; the resyncs go on in the background."),
-        request(.retry, overview: "Re-run the request that broke (from the step that failed)."),
+        request(.abort, overview: "PrepareSplit, Split, PrepareMerge or Merge → Abort: resync everything Production → Upgrade\n(from Merge, the system first restarts from the Production Side).", options: [forceOption]),
+        request(.finish, overview: "Commit or Abort → Idle; the resyncs go on in the background; disk roles and the\nconfiguration return to what they were before the session."),
+        request(.retry, overview: "Re-run the request that broke (from the step that failed).", options: [retryForceOption]),
     ]
 
     /// A controller whose background resyncs are a detached `rdr disk resync --all`.
@@ -34,44 +48,63 @@ enum UpgradeCommands {
         }
     }
 
-    static func run(_ r: UserRequest, _ p: Parsed) throws -> Int32 {
-        try p.noMorePositionals(than: 0)
-        let system = try Common.open(p)
-        var configPath = p.value("--config")
-        if let c = configPath {
-            configPath = c.hasPrefix("/") ? c : FileManager.default.currentDirectoryPath + "/" + c
-            _ = try Configuration.load(configPath ?? c)
+    static func options(_ p: Parsed) throws -> RequestOptions {
+        var o = RequestOptions(noConfig: p.has("--no-config"), force: p.has("--force"))
+        if let c = p.value("--config") {
+            if o.noConfig { throw p.usage("give --config or --no-config, not both") }
+            o.configPath = c.hasPrefix("/") ? c : FileManager.default.currentDirectoryPath + "/" + c
         }
-        let ctl = controller(system)
+        if let text = p.value("--auto-recover") {
+            guard let policy = AutoRecoverPolicy(rawValue: text) else { throw p.usage("--auto-recover must be abort, retry or none, not '\(text)'") }
+            o.autoRecover = policy
+        }
+        return o
+    }
+
+    /// Runs `body` with SIGINT/SIGTERM stopping the request (exit 130), then prints what was
+    /// recovered on the way and the status bar, also when the request fails.
+    static func withController(_ p: Parsed, _ body: (UpgradeController) throws -> Session) throws -> Int32 {
+        let ctl = controller(try Common.open(p))
+        Interrupts.cancelling(ctl.cancellation)
         do {
-            let s = try ctl.perform(r, configPath: configPath)
+            let s = try body(ctl)
+            for n in ctl.notices { Terminal.out(n) }
             Terminal.out(s.statusBar)
-            if r == .check { Terminal.out("Readiness check passed") }
             return ExitCode.success
         } catch {
+            for n in ctl.notices { Terminal.out(n) }
             if let s = try? ctl.store.current() { Terminal.out(s.statusBar) }
             throw error
         }
     }
 
+    static func run(_ r: UserRequest, _ p: Parsed) throws -> Int32 {
+        try p.noMorePositionals(than: 0)
+        let o = try options(p)
+        if let c = o.configPath { _ = try Configuration.load(c) }
+        let code = try withController(p) { ctl in try ctl.perform(r, options: o) }
+        if r == .check { Terminal.out("Readiness check passed") }
+        return code
+    }
+
     static let restart = CommandSpec(
         path: ["restart"],
         overview: "Restart a side: 'upgrade' while split (partner OS Rebooting → OS Up); 'production' is refused while split.",
-        usage: "rdr restart upgrade|production [--system <dir>]",
+        usage: "rdr restart upgrade|production [--system <dir>] [--auto-recover <policy>]",
         arguments: [("upgrade|production", "The side to restart.")],
-        options: Common.options,
+        options: Common.options + [autoRecoverOption],
+        discussion: "A hung Upgrade Side (Partner: Hung: …) is reset: State Sensitive Recovery: Reset → BIOS POST →\nOS Booting → OS Up. Services follow their startup types.",
         run: { p in
             let which = try p.positional(0, "upgrade|production")
             try p.noMorePositionals(than: 1)
             guard let side = Side(rawValue: which) else { throw p.usage("restart takes upgrade or production, not '\(which)'") }
-            let s = try controller(try Common.open(p)).restart(side)
-            Terminal.out(s.statusBar)
-            return ExitCode.success
+            let o = try options(p)
+            return try withController(p) { ctl in try ctl.restart(side, options: o) }
         })
 
     static let log = CommandSpec(
         path: ["log"],
-        overview: "Show the activity log (text, JSON or XML).",
+        overview: "Show the activity log (text, JSON or XML); control characters print escaped (\\xNN).",
         usage: "rdr log [--system <dir>] [--json | --xml <file>] [--severity <level>]",
         options: Common.options + [
             OptionSpec(names: ["--json"], value: nil, help: "Print the entries as a JSON array."),
@@ -86,7 +119,9 @@ enum UpgradeCommands {
                 guard let s = Severity(text: text) else { throw p.usage("--severity must be Success, Pending, Information, Warning or Error") }
                 severity = s
             }
-            let entries = LogFormat.filtered(ActivityLog(systemPath: system.path).entries, severity: severity)
+            let (all, unreadable) = ActivityLog.readCounting(ActivityLog(systemPath: system.path).path)
+            if unreadable > 0 { Terminal.err("Warning: skipped \(unreadable) unreadable lines of the activity log (not log records)") }
+            let entries = LogFormat.filtered(all, severity: severity)
             if let file = p.value("--xml") {
                 do { try LogFormat.xml(entries).write(toFile: file, atomically: true, encoding: .utf8) } catch {
                     throw RDRError(.io, "cannot write \(file): \(error.localizedDescription)")
@@ -125,9 +160,10 @@ enum UpgradeCommands {
     static let config = CommandSpec(
         path: ["config"],
         overview: "Create, summarize or check a configuration file (.Config, JSON).",
-        usage: "rdr config new|summary|check <file>",
-        arguments: [("new <file>", "Write a commented template."), ("summary <file>", "The effective configuration and each item's file."), ("check <file>", "Validate; exit 0 when valid.")],
-        options: [],
+        usage: "rdr config new|summary|check <file> [--system <dir>]",
+        arguments: [("new <file>", "Write a commented template."), ("summary <file>", "The effective configuration and each item's file."),
+                    ("check <file>", "Validate against this machine: every custom action's file ready to run,\nthe log backup outside the system directory; exit 0 when valid.")],
+        options: Common.options,
         run: { p in
             let verb = try p.positional(0, "new|summary|check")
             let file = try p.positional(1, "<file>")
@@ -144,6 +180,10 @@ enum UpgradeCommands {
                 Terminal.write(try Configuration.load(file).summary)
             case "check":
                 let c = try Configuration.load(file)
+                let system = try Common.systemPath(p)
+                for w in try c.check(systemPath: RDRSystem.exists(at: system) ? system : nil) {
+                    Terminal.out("Warning: \(w.text)")
+                }
                 Terminal.out("\(file): valid (\(c.files.count) file(s), \(c.services.count) service(s), \(c.customActions.count) custom action(s))")
             default:
                 throw p.usage("config takes new, summary or check, not '\(verb)'")

@@ -1,0 +1,115 @@
+import Foundation
+import RDR
+
+/// The configuration through a session: chosen at check or split, staged at split, used by the
+/// steps, given back to the next session at finish. A session never depends on a file a step
+/// removes: finish points it back at the user's own file, and an abort runs without it.
+extension UpgradeController {
+    /// The session's configuration. One that cannot be read is a data error naming the way out.
+    func config(_ s: Session) throws(RDRError) -> Configuration? {
+        guard let p = s.configurationPath else { return nil }
+        do { return try Configuration.load(p, baseDirectory: s.configurationDirectory) } catch {
+            guard error.kind == .invalidArgument else { throw error }
+            throw RDRError(.corrupt, "the session's \(error.message); 'rdr abort' still works without it, and at Idle 'rdr check --config FILE' (or --no-config) picks another")
+        }
+    }
+
+    /// For custom actions: an abort and the finish after it never depend on the configuration;
+    /// when it cannot be read, their actions are skipped with a Warning.
+    func actionConfig(_ s: Session) throws(RDRError) -> Configuration? {
+        do { return try config(s) } catch {
+            guard [.abort, .finish].contains(s.request) || s.skipFailingActions else { throw error }
+            log.add(.warning, "Custom actions skipped: the configuration cannot be read", detail: error.message, parent: currentParent)
+            return nil
+        }
+    }
+
+    /// The configuration a check or split uses: `--config`, else the user's file remembered from
+    /// the last session (never a staged copy finish removed); `--no-config` forgets it. Refused
+    /// before anything changes when it is gone, invalid, or would write into the system.
+    func selectConfiguration(_ s: inout Session, _ o: RequestOptions) throws(RDRError) {
+        if o.noConfig {
+            (s.configurationPath, s.configurationName, s.configurationDirectory, s.sourceConfigurationPath) = (nil, nil, nil, nil)
+            return
+        }
+        let path: String
+        if let p = o.configPath {
+            path = p
+        } else if let remembered = s.sourceConfigurationPath ?? s.configurationPath {
+            guard FileManager.default.fileExists(atPath: remembered) else {
+                let staged = remembered.hasPrefix(store.stagingPath + "/")
+                let what = staged ? "the staged copy of \(s.configurationName ?? "the configuration") that finish removed (\(remembered))"
+                                  : "\(remembered), remembered from the last session,"
+                throw RDRError(.corrupt, "the configuration is \(what) and no longer exists; give --config FILE, or --no-config to go on without one")
+            }
+            path = remembered
+        } else {
+            return
+        }
+        let c: Configuration
+        do { c = try Configuration.load(path) } catch {
+            throw o.configPath == nil && error.kind == .invalidArgument ? RDRError(.corrupt, error.message) : error
+        }
+        if let refusal = c.refusal(systemPath: system.path) { throw refusal }
+        s.configurationPath = path
+        s.sourceConfigurationPath = path
+        s.configurationName = (path as NSString).lastPathComponent
+        s.configurationDirectory = (path as NSString).deletingLastPathComponent
+    }
+
+    /// Split: the configuration and its includes are copied to `session/staging/`.
+    func stageConfiguration(_ s: inout Session) throws(RDRError) {
+        guard let path = s.configurationPath else {
+            log.add(.information, "No configuration file: disk roles from the manifest, no services or custom actions", parent: currentParent)
+            return
+        }
+        if path.hasPrefix(store.stagingPath + "/") { return }  // already staged (retry)
+        let c = try Configuration.load(path, baseDirectory: s.configurationDirectory)
+        if let refusal = c.refusal(systemPath: system.path) { throw refusal }
+        do {
+            try FileManager.default.createDirectory(atPath: store.stagingPath, withIntermediateDirectories: true)
+            for f in c.files {
+                let dest = store.stagingPath + "/" + (f as NSString).lastPathComponent
+                try? FileManager.default.removeItem(atPath: dest)
+                try FileManager.default.copyItem(atPath: f, toPath: dest)
+            }
+        } catch {
+            throw RDRError(.io, "cannot copy the configuration to the staging area \(store.stagingPath): \(error.localizedDescription)")
+        }
+        s.configurationPath = store.stagingPath + "/" + (path as NSString).lastPathComponent
+        log.add(.information, "Configuration \(s.configurationName ?? "") copied to the staging area", detail: c.files.joined(separator: "\n"), parent: currentParent)
+    }
+
+    /// The selection belongs to the session: the manifest's roles are saved (durably, before
+    /// the manifest changes) so that finish can put them back.
+    func applyDiskSelection(_ s: inout Session) throws(RDRError) {
+        guard let c = try config(s), !c.disks.isEmpty else { return }
+        if s.savedRoles.isEmpty {
+            for d in system.manifest.disks where c.disks[d.name] != nil && d.role != .mandatory { s.savedRoles[d.name] = d.role }
+            try store.save(&s)
+        }
+        system = try system.settingRoles(c.disks)
+        log.add(.information, "Disk roles for this session: " + c.disks.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "), parent: currentParent)
+    }
+
+    func restoreRoles(_ s: inout Session) throws(RDRError) {
+        guard !s.savedRoles.isEmpty else { return }
+        system = try system.settingRoles(s.savedRoles)
+        log.add(.information, "Disk roles restored: " + s.savedRoles.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "), parent: currentParent)
+        s.savedRoles = [:]
+    }
+
+    /// Finish: the staging area goes, and the session points at the user's own file again, so
+    /// the next upgrade may reuse the same configuration (4-20).
+    func cleanUp(_ s: inout Session) {
+        try? FileManager.default.removeItem(atPath: store.stagingPath)
+        if let source = s.sourceConfigurationPath { s.configurationPath = source }
+        s.savedStartupTypes = [:]
+        s.abortedFrom = nil
+        s.crashDumps = 0
+        let resyncing = system.manifest.disks.filter { (try? system.disk($0.name, access: .readOnly).record.mode) == .resyncing }.map(\.name)
+        if !resyncing.isEmpty {
+            log.add(.information, "RDR disks continue to resynchronize in the background: \(resyncing.joined(separator: ", "))", detail: "wait for 'Status: None' in 'rdr status' before the next upgrade", parent: currentParent)
+        }
+    }
+}
