@@ -24,7 +24,7 @@ extension UpgradeController {
                 throw RDRError(.invalidState, "disk '\(d.name)' is \(mode), not split; abort the upgrade")
             }
         }
-        for f in try config(s)?.findings() ?? [] where f.severity == .error {
+        for f in try config(s)?.findings(sys: system.sys) ?? [] where f.severity == .error {
             log.add(.error, f.message, detail: f.detail, parent: currentParent)
             throw RDRError(.invalidState, f.text)
         }
@@ -62,7 +62,7 @@ extension UpgradeController {
     /// request's deadline and stop flag applied.
     private func runAction(_ a: Configuration.CustomAction, _ env: CustomActionRunner.Environment, group: Int) throws(RDRError) {
         let entry = log.add(.pending, "\(a.controlType.rawValue) \((a.file as NSString).lastPathComponent) on the \(env.side) Side", parent: group)
-        var context = CustomActionRunner.Context(systemPath: system.path, entry: entry, deadline: Monotonic.now() + a.timeoutSeconds)
+        var context = CustomActionRunner.Context(systemPath: system.path, sys: system.sys, entry: entry, deadline: Monotonic.now() + a.timeoutSeconds)
         if let d = splitDeadline, d < context.deadline {
             context.deadline = d
             context.deadlineMessage = splitTimedOut(currentStepName).message

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import RDR
 
 /// A configuration (`.Config`, JSON): title, comments, disk selection, child configurations,
@@ -49,6 +50,8 @@ public struct Configuration: Sendable, Equatable {
 
     public static let defaultSplitTimeout = 300.0
     public static let maxSeconds = 86_400.0
+    /// A configuration file larger than this is not read (they are a few KiB).
+    public static let maxFileBytes = 16 << 20
 
     public static func == (a: Configuration, b: Configuration) -> Bool {
         a.path == b.path && a.title == b.title && a.comments == b.comments && a.disks == b.disks
@@ -63,11 +66,13 @@ public struct Configuration: Sendable, Equatable {
     /// cycle named; the parent wins conflicts; children's disk selections are ignored.
     /// Relative custom action files resolve against `baseDirectory` (default: the file's own
     /// directory; a staged copy passes the directory the user's file came from).
-    public static func load(_ path: String, baseDirectory: String? = nil) throws(RDRError) -> Configuration {
-        try load(path, chain: [], base: baseDirectory)
+    public static func load(_ path: String, baseDirectory: String? = nil,
+                            sys: any SystemCalls = LinuxSystemCalls()) throws(RDRError) -> Configuration {
+        try load(path, chain: [], base: baseDirectory, sys: sys)
     }
 
-    private static func load(_ path: String, chain: [String], base: String?) throws(RDRError) -> Configuration {
+    private static func load(_ path: String, chain: [String], base: String?,
+                             sys: any SystemCalls) throws(RDRError) -> Configuration {
         let name = (path as NSString).lastPathComponent
         if let i = chain.firstIndex(of: name) {
             throw RDRError(.corrupt, "configuration \(path): include cycle \((chain[i...] + [name]).joined(separator: " → ")); remove one of these includes")
@@ -75,18 +80,26 @@ public struct Configuration: Sendable, Equatable {
         guard name.hasSuffix(".Config") else {
             throw RDRError(.invalidArgument, "configuration \(path): the file name must end in .Config")
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let bytes = try? readFile(path, sys: sys) else {
             throw RDRError(.invalidArgument, "configuration \(path) does not exist or cannot be read")
         }
-        return try parse(data, path: path, chain: chain, base: base)
+        return try parse(Data(bytes), path: path, chain: chain, base: base, sys: sys)
+    }
+
+    /// The file's bytes, following a link (the user's own file may be one).
+    private static func readFile(_ path: String, sys: any SystemCalls) throws(Errno) -> [UInt8] {
+        let fd = try FileDescriptor.openRaw(path, flags: O_RDONLY | O_CLOEXEC | O_NONBLOCK, mode: 0, sys: sys)
+        defer { fd.close() }
+        return try fd.readWholeFile(limit: maxFileBytes)
     }
 
     /// Parses configuration text as if it were the file `path` (includes are read from its directory).
     public static func parse(_ data: Data, path: String, baseDirectory: String? = nil) throws(RDRError) -> Configuration {
-        try parse(data, path: path, chain: [], base: baseDirectory)
+        try parse(data, path: path, chain: [], base: baseDirectory, sys: LinuxSystemCalls())
     }
 
-    private static func parse(_ data: Data, path: String, chain: [String], base: String?) throws(RDRError) -> Configuration {
+    private static func parse(_ data: Data, path: String, chain: [String], base: String?,
+                              sys: any SystemCalls) throws(RDRError) -> Configuration {
         let object: [String: Any]
         do {
             guard let o = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
@@ -123,7 +136,7 @@ public struct Configuration: Sendable, Equatable {
             for child in try p.strings(inc, "include", "must be an array of .Config file names in the same directory") {
                 guard !child.contains("/") else { throw p.bad("include", "names files in the same directory only, not '\(child)'") }
                 let name = (path as NSString).lastPathComponent
-                config.absorb(try load((dir as NSString).appendingPathComponent(child), chain: chain + [name], base: base))
+                config.absorb(try load((dir as NSString).appendingPathComponent(child), chain: chain + [name], base: base, sys: sys))
             }
         }
         return config

@@ -10,7 +10,7 @@ struct Readiness {
     let config: Configuration?
 
     func findings() -> [Finding] {
-        disks() + hardware() + network() + services() + (config?.findings() ?? [])
+        disks() + hardware() + network() + services() + (config?.findings(sys: system.sys) ?? [])
     }
 
     /// Every virtual disk duplexed and in sync; system disks present; mandatory not data.

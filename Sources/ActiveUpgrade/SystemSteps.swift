@@ -41,7 +41,7 @@ extension UpgradeController {
 
     func backupLogs(_ s: Session) throws(RDRError) {
         guard let b = try config(s)?.logBackup else { return }
-        try LogBackupWriter.run(b, systemPath: system.path, log: log, parent: currentParent)
+        try LogBackupWriter.run(b, systemPath: system.path, sys: system.sys, log: log, parent: currentParent)
     }
 
     /// Shows the partner going through `states`, each persisted and logged.
