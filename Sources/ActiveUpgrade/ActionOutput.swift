@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Glibc
 import RDR
 
@@ -50,7 +50,16 @@ struct ActionOutput {
         let head = size > Int64(tail.count)
             ? "\(name) — \(size) bytes, the last \(tail.count) shown; whole output: \(path)"
             : "\(name) — whole output: \(path)"
-        return head + "\n" + String(decoding: tail, as: UTF8.self).trimmingCharacters(in: .newlines)
+        return head + "\n" + Self.trimmingNewlines(String(decoding: tail, as: UTF8.self))
+    }
+
+    /// `text` without line breaks at either end (the characters Foundation's `.newlines` names).
+    static func trimmingNewlines(_ text: String) -> String {
+        let breaks: Set<Unicode.Scalar> = ["\n", "\u{0B}", "\u{0C}", "\r", "\u{85}", "\u{2028}", "\u{2029}"]
+        var scalars = Substring(text).unicodeScalars
+        while let first = scalars.first, breaks.contains(first) { scalars.removeFirst() }
+        while let last = scalars.last, breaks.contains(last) { scalars.removeLast() }
+        return String(scalars)
     }
 
     /// The last `limit` bytes of a file (read with one pread) and its size.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Glibc
 import RDR
 import Synchronization
@@ -157,11 +157,15 @@ public final class ActivityLog: Sendable {
 
 /// Text, JSON and XML views of the log.
 public enum LogFormat {
+    /// `yyyy-MM-dd HH:mm:ss` in UTC, whole seconds (from the C library: no time zone database).
     static func stamp(_ d: Date) -> String {
-        let f = DateFormatter()
-        f.dateFormat = "yyyy-MM-dd HH:mm:ss"
-        f.timeZone = TimeZone(identifier: "UTC")
-        return f.string(from: d)
+        let iso = UTCTimestamp.string(epochSeconds: Int(d.timeIntervalSince1970.rounded(.down)))
+        return String(iso.dropLast().map { $0 == "T" ? " " : $0 })
+    }
+
+    /// `text` cut or padded with spaces to `width` characters (a column of the text view).
+    static func column(_ text: String, _ width: Int) -> String {
+        String((text + String(repeating: " ", count: width)).prefix(width))
     }
 
     /// Entries that pass the filter, with their ancestors kept for context.
@@ -182,7 +186,7 @@ public enum LogFormat {
         for e in entries {
             let d = e.parent.flatMap { depth[$0] }.map { $0 + 1 } ?? 0
             depth[e.id] = d
-            out += "\(stamp(e.time))  \(e.severity.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) \(String(repeating: "  ", count: d))\(printable(e.message))\n"
+            out += "\(stamp(e.time))  \(column(e.severity.rawValue, 11)) \(String(repeating: "  ", count: d))\(printable(e.message))\n"
             if let detail = e.detail, !detail.isEmpty {
                 for line in detail.split(separator: "\n", omittingEmptySubsequences: false) {
                     out += String(repeating: " ", count: 33) + String(repeating: "  ", count: d) + "| " + printable(String(line)) + "\n"
@@ -230,6 +234,12 @@ public enum LogFormat {
         return out + "</activityLog>\n"
     }
 
+    /// `U+XXXX`: a scalar's code in at least four upper-case hex digits.
+    static func unicodeName(_ u: Unicode.Scalar) -> String {
+        let hex = String(u.value, radix: 16, uppercase: true)
+        return "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+    }
+
     static func escape(_ s: String) -> String {
         var out = ""
         for u in s.unicodeScalars {
@@ -242,7 +252,7 @@ public enum LogFormat {
             case "\t", "\n", "\r": out.unicodeScalars.append(u)
             default:
                 // XML 1.0 forbids most control characters even as references: show them as U+XXXX.
-                if u.value < 0x20 || (0xFFFE...0xFFFF).contains(u.value) { out += String(format: "U+%04X", u.value) } else { out.unicodeScalars.append(u) }
+                if u.value < 0x20 || (0xFFFE...0xFFFF).contains(u.value) { out += unicodeName(u) } else { out.unicodeScalars.append(u) }
             }
         }
         return out

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Glibc
 import RDR
 
@@ -73,7 +73,7 @@ public struct Configuration: Sendable, Equatable {
 
     private static func load(_ path: String, chain: [String], base: String?,
                              sys: any SystemCalls) throws(RDRError) -> Configuration {
-        let name = (path as NSString).lastPathComponent
+        let name = PathName.lastComponent(path)
         if let i = chain.firstIndex(of: name) {
             throw RDRError(.corrupt, "configuration \(path): include cycle \((chain[i...] + [name]).joined(separator: " → ")); remove one of these includes")
         }
@@ -100,18 +100,14 @@ public struct Configuration: Sendable, Equatable {
 
     private static func parse(_ data: Data, path: String, chain: [String], base: String?,
                               sys: any SystemCalls) throws(RDRError) -> Configuration {
-        let object: [String: Any]
-        do {
-            guard let o = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-                throw RDRError(.corrupt, "configuration \(path): expected a JSON object at the top level")
-            }
-            object = o
-        } catch let e as RDRError {
-            throw e
-        } catch {
-            throw RDRError(.corrupt, "configuration \(path): not valid JSON (\(error.localizedDescription))")
+        let value: JSONValue
+        do { value = try JSONValue(parsing: Array(data)) } catch {
+            throw RDRError(.corrupt, "configuration \(path): not valid JSON (\(Self.describe(error)))")
         }
-        let p = Fields(path: path, base: base ?? (path as NSString).deletingLastPathComponent)
+        guard let object = value.objectValue else {
+            throw RDRError(.corrupt, "configuration \(path): expected a JSON object at the top level")
+        }
+        let p = Fields(path: path, base: base ?? PathName.directory(of: path))
         for key in object.keys where !keys.contains(key) {
             throw p.bad(key, "is not a configuration key; expected one of \(keys.sorted().joined(separator: ", "))")
         }
@@ -122,7 +118,7 @@ public struct Configuration: Sendable, Equatable {
         config.disks = try p.disks(object["disks"])
         if let s = object["services"] { config.services = try p.strings(s, "services", "must be an array of service names").map { ($0, path) } }
         if let a = object["customActions"] {
-            guard let list = a as? [Any] else { throw p.bad("customActions", "must be an array of objects") }
+            guard let list = a.arrayValue else { throw p.bad("customActions", "must be an array of objects") }
             config.customActions = try list.enumerated().map { (i, item) throws(RDRError) in try p.action(item, index: i) }
         }
         if let l = object["logBackup"] { config.logBackup = try p.logBackup(l) }
@@ -132,14 +128,20 @@ public struct Configuration: Sendable, Equatable {
         }
         if let t = object["splitTimeoutSeconds"] { config.splitTimeoutSeconds = try p.seconds(t, "splitTimeoutSeconds") }
         if let inc = object["include"] {
-            let dir = (path as NSString).deletingLastPathComponent
+            let dir = PathName.directory(of: path)
             for child in try p.strings(inc, "include", "must be an array of .Config file names in the same directory") {
                 guard !child.contains("/") else { throw p.bad("include", "names files in the same directory only, not '\(child)'") }
-                let name = (path as NSString).lastPathComponent
-                config.absorb(try load((dir as NSString).appendingPathComponent(child), chain: chain + [name], base: base, sys: sys))
+                let name = PathName.lastComponent(path)
+                config.absorb(try load(PathName.appending(child, to: dir), chain: chain + [name], base: base, sys: sys))
             }
         }
         return config
+    }
+
+    /// Why JSON text did not parse, in a few words (the decoder's own description is a dump).
+    private static func describe(_ error: Error) -> String {
+        guard case DecodingError.dataCorrupted(let context) = error else { return "\(error)" }
+        return context.underlyingError.map { "\($0)" } ?? context.debugDescription
     }
 
     /// Adds a child's items; the parent's win (its title, comments, backup, disks).
@@ -179,11 +181,11 @@ public struct Configuration: Sendable, Equatable {
 
     /// The effective configuration and where each item came from.
     public var summary: String {
-        func from(_ f: String) -> String { "(from \((f as NSString).lastPathComponent))" }
+        func from(_ f: String) -> String { "(from \(PathName.lastComponent(f)))" }
         var out = "Configuration \(path)\n"
         out += "  Title: \(title ?? "(none)")\n"
         if let c = comments { out += "  Comments: \(c)\n" }
-        out += "  Files: \(files.map { ($0 as NSString).lastPathComponent }.joined(separator: ", "))\n"
+        out += "  Files: \(files.map { PathName.lastComponent($0) }.joined(separator: ", "))\n"
         out += "  Disks:\(disks.isEmpty ? " (roles from the manifest)" : "")\n"
         for (d, r) in disks.sorted(by: { $0.key < $1.key }) { out += "    \(d): \(r) \(from(path))\n" }
         out += "  Services:\(services.isEmpty ? " (none)" : "")\n"

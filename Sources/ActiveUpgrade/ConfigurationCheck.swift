@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import RDR
 
 /// One result of a check, with the guide's severities: Success, Warning or Error.
@@ -47,7 +48,7 @@ extension Configuration {
             if let problem = CustomActionRunner.fileProblem(a.file, sys: sys) {
                 out.append(Finding(.error, problem, "\(a.controlType.rawValue) action \(a.file)"))
             } else {
-                out.append(Finding(.success, "Custom action \((a.file as NSString).lastPathComponent) is ready to run", a.file))
+                out.append(Finding(.success, "Custom action \(PathName.lastComponent(a.file)) is ready to run", a.file))
             }
         }
         if let b = logBackup {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Glibc
 import RDR
 
@@ -54,8 +54,8 @@ extension UpgradeController {
         if let refusal = c.refusal(systemPath: system.path) { throw refusal }
         s.configurationPath = path
         s.sourceConfigurationPath = path
-        s.configurationName = (path as NSString).lastPathComponent
-        s.configurationDirectory = (path as NSString).deletingLastPathComponent
+        s.configurationName = PathName.lastComponent(path)
+        s.configurationDirectory = PathName.directory(of: path)
     }
 
     /// Split: the configuration and its includes are copied to `session/staging/`.
@@ -73,7 +73,7 @@ extension UpgradeController {
         } catch {
             throw RDRError(.io, "cannot copy the configuration to the staging area \(store.stagingPath): \(error)")
         }
-        s.configurationPath = store.stagingPath + "/" + (path as NSString).lastPathComponent
+        s.configurationPath = store.stagingPath + "/" + PathName.lastComponent(path)
         log.add(.information, "Configuration \(s.configurationName ?? "") copied to the staging area", detail: c.files.joined(separator: "\n"), parent: currentParent)
     }
 

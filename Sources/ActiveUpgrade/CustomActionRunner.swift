@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Glibc
 import RDR
 
@@ -46,7 +46,7 @@ public enum CustomActionRunner {
     /// Replaces `%NAME%` with the variable's value (unknown names stay as written).
     public static func expand(_ argument: String, _ vars: [String: String]) -> String {
         var out = argument
-        for (k, v) in vars { out = out.replacingOccurrences(of: "%\(k)%", with: v) }
+        for (k, v) in vars { out = out.replacing("%\(k)%", with: v) }
         return out
     }
 

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Glibc
 import RDR
 
@@ -11,8 +11,8 @@ enum LogBackupWriter {
         var existing = path
         var rest: [String] = []
         while !existing.isEmpty && existing != "/" && realpathString(existing) == nil {
-            rest.insert((existing as NSString).lastPathComponent, at: 0)
-            existing = (existing as NSString).deletingLastPathComponent
+            rest.insert(PathName.lastComponent(existing), at: 0)
+            existing = PathName.directory(of: existing)
         }
         var parts = (realpathString(existing.isEmpty ? "." : existing) ?? existing).split(separator: "/").map(String.init)
         for c in rest {

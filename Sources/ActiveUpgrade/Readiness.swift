@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import RDR
 
 /// The readiness check (the guide's prerequisites, Tables 2-2, 5-1 and 5-2). Every individual

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import RDR
 
 /// Engine commands (`rdr disk …`) on disks the upgrade session owns. Outside Idle the session

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import RDR
 
 /// Steps that change the mirrors, the services of the machine model and the partner state.

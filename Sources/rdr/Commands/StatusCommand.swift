@@ -46,7 +46,7 @@ enum StatusCommand {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         guard var object = try JSONSerialization.jsonObject(with: try encoder.encode(status)) as? [String: Any] else { return "{}" }
-        object["session"] = session.statusObject()
+        object["session"] = try JSONSerialization.jsonObject(with: Data(try session.statusJSON().encoded()))
         return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
     }
 
