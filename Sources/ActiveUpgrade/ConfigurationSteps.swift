@@ -17,10 +17,10 @@ extension UpgradeController {
 
     /// For custom actions: an abort and the finish after it never depend on the configuration;
     /// when it cannot be read, their actions are skipped with a Warning.
-    func actionConfig(_ s: Session) throws(RDRError) -> Configuration? {
+    func actionConfig(_ s: Session, _ ctx: StepContext) throws(RDRError) -> Configuration? {
         do { return try config(s) } catch {
             guard [.abort, .finish].contains(s.request) || s.skipFailingActions else { throw error }
-            log.add(.warning, "Custom actions skipped: the configuration cannot be read", detail: error.message, parent: currentParent)
+            log.add(.warning, "Custom actions skipped: the configuration cannot be read", detail: error.message, parent: ctx.parent)
             return nil
         }
     }
@@ -59,9 +59,9 @@ extension UpgradeController {
     }
 
     /// Split: the configuration and its includes are copied to `session/staging/`.
-    func stageConfiguration(_ s: inout Session) throws(RDRError) {
+    func stageConfiguration(_ s: inout Session, _ ctx: StepContext) throws(RDRError) {
         guard let path = s.configurationPath else {
-            log.add(.information, "No configuration file: disk roles from the manifest, no services or custom actions", parent: currentParent)
+            log.add(.information, "No configuration file: disk roles from the manifest, no services or custom actions", parent: ctx.parent)
             return
         }
         if path.hasPrefix(store.stagingPath + "/") { return }  // already staged (retry)
@@ -74,7 +74,7 @@ extension UpgradeController {
             throw RDRError(.io, "cannot copy the configuration to the staging area \(store.stagingPath): \(error)")
         }
         s.configurationPath = store.stagingPath + "/" + PathName.lastComponent(path)
-        log.add(.information, "Configuration \(s.configurationName ?? "") copied to the staging area", detail: c.files.joined(separator: "\n"), parent: currentParent)
+        log.add(.information, "Configuration \(s.configurationName ?? "") copied to the staging area", detail: c.files.joined(separator: "\n"), parent: ctx.parent)
     }
 
     /// One file into the staging area, atomically and durably (a retry replaces a torn copy
@@ -88,29 +88,29 @@ extension UpgradeController {
 
     /// The selection belongs to the session: the manifest's roles are saved (durably, before
     /// the manifest changes) so that finish can put them back.
-    func applyDiskSelection(_ s: inout Session) throws(RDRError) {
+    func applyDiskSelection(_ s: inout Session, _ ctx: StepContext) throws(RDRError) {
         guard let c = try config(s), !c.disks.isEmpty else { return }
         if s.savedRoles.isEmpty {
             for d in system.manifest.disks where c.disks[d.name] != nil && d.role != .mandatory { s.savedRoles[d.name] = d.role }
             try store.save(&s)
         }
         system = try system.settingRoles(c.disks)
-        log.add(.information, "Disk roles for this session: " + c.disks.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "), parent: currentParent)
+        log.add(.information, "Disk roles for this session: " + c.disks.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "), parent: ctx.parent)
     }
 
-    func restoreRoles(_ s: inout Session) throws(RDRError) {
+    func restoreRoles(_ s: inout Session, _ ctx: StepContext) throws(RDRError) {
         guard !s.savedRoles.isEmpty else { return }
         system = try system.settingRoles(s.savedRoles)
-        log.add(.information, "Disk roles restored: " + s.savedRoles.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "), parent: currentParent)
+        log.add(.information, "Disk roles restored: " + s.savedRoles.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "), parent: ctx.parent)
         s.savedRoles = [:]
     }
 
     /// Finish: the staging area goes, and the session points at the user's own file again, so
     /// the next upgrade may reuse the same configuration (4-20).
-    func cleanUp(_ s: inout Session) {
+    func cleanUp(_ s: inout Session, _ ctx: StepContext) {
         do { try Directory.removeTree(store.stagingPath, sys: system.sys) } catch {
             // Not fatal: the next split stages its configuration over whatever is left.
-            log.add(.warning, "The staging area could not be removed", detail: error.description, parent: currentParent)
+            log.add(.warning, "The staging area could not be removed", detail: error.description, parent: ctx.parent)
         }
         if let source = s.sourceConfigurationPath { s.configurationPath = source }
         s.savedStartupTypes = [:]
@@ -118,7 +118,7 @@ extension UpgradeController {
         s.crashDumps = 0
         let resyncing = system.manifest.disks.filter { (try? system.disk($0.name, access: .readOnly).record.mode) == .resyncing }.map(\.name)
         if !resyncing.isEmpty {
-            log.add(.information, "RDR disks continue to resynchronize in the background: \(resyncing.joined(separator: ", "))", detail: "wait for 'Status: None' in 'rdr status' before the next upgrade", parent: currentParent)
+            log.add(.information, "RDR disks continue to resynchronize in the background: \(resyncing.joined(separator: ", "))", detail: "wait for 'Status: None' in 'rdr status' before the next upgrade", parent: ctx.parent)
         }
     }
 }

@@ -6,13 +6,13 @@ import RDR
 /// variables and `%VAR%` expansion in their arguments.
 public enum CustomActionRunner {
     public struct Environment: Sendable {
-        public var side: String  // Production, Upgrade
+        public var side: Side
         public var state: UpgradeState
         public var request: ActionRequest
         public var hardwareSplit: Bool
 
         var variables: [String: String] {
-            ["ACTIVE_UPGRADE_SIDE": side, "ACTIVE_UPGRADE_STATE": state.rawValue,
+            ["ACTIVE_UPGRADE_SIDE": side.title, "ACTIVE_UPGRADE_STATE": state.rawValue,
              "ACTIVE_UPGRADE_REQUEST": request.rawValue, "ACTIVE_UPGRADE_HW_SPLIT": hardwareSplit ? "Yes" : "No"]
         }
     }

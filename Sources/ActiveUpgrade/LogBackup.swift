@@ -68,7 +68,7 @@ enum LogBackupWriter {
     }
 
     private static func newDirectory(in staging: String, sys: any SystemCalls) throws(RDRError) -> String {
-        let stamp = UTCTimestamp.now().filter { $0.isNumber || $0 == "T" || $0 == "Z" }
+        let stamp = UTCTimestamp.string(epochSeconds: Int(sys.clock.wallMillis() / 1000)).filter { $0.isNumber || $0 == "T" || $0 == "Z" }
         for n in 1...1000 {
             let dir = staging + "/rdr-log-backup-" + stamp + (n == 1 ? "" : "-\(n)")
             let r = sys.mkdir(dir, 0o755)

@@ -46,9 +46,9 @@ extension UpgradeController {
             } else if rollBack {
                 after.abortedFrom = s.upgradeState
                 after.failure = nil
-                after = try run(.abort, try steps(.abort, after), from: 0, session: after)
+                after = try run(.abort, RequestTable.steps(.abort, after), from: 0, session: after)
             } else {
-                after = try run(interrupted, try steps(interrupted, s), from: s.nextStep, session: s)
+                after = try run(interrupted, RequestTable.steps(interrupted, s), from: s.nextStep, session: s)
             }
         } catch {
             throw RDRError(error.kind, "automatic recovery (autoRecover: \(policy.rawValue)) of the \(interrupted.title) request interrupted during step '\(step)' failed: \(error.message)")

@@ -102,27 +102,27 @@ public struct Session: Codable, Sendable, Equatable {
     var abortable: Bool { (upgradeState.canAbort || upgradeState == .abort) && request != .commit && request != .finish }
 
     /// What may be asked now; anything else is refused with this list.
-    public var allowedRequests: [String] {
+    public var allowedRequests: [AllowedRequest] {
         switch operationalState {
-        case .busy: return abortable ? ["abort --force"] : []
+        case .busy: return abortable ? [.abortForce] : []
         case .broken:
             switch upgradeState {
-            case .idle: return ["check", "retry"]
+            case .idle: return [.check, .retry]
             // Nothing can be rolled back any more: the request can only be completed, if need be
             // with failing custom actions skipped.
-            case .commit: return ["retry", "retry --force"]
-            case .abort: return request == .abort ? ["retry", "abort --force"] : ["retry", "retry --force"]
-            case .prepareSplit, .split, .prepareMerge, .merge: return ["retry", "abort"]
+            case .commit: return [.retry, .retryForce]
+            case .abort: return request == .abort ? [.retry, .abortForce] : [.retry, .retryForce]
+            case .prepareSplit, .split, .prepareMerge, .merge: return [.retry, .abort]
             }
         case .ready:
             switch upgradeState {
-            case .idle: return ["check", "split"]
-            case .prepareSplit, .prepareMerge: return ["abort"]
+            case .idle: return [.check, .split]
+            case .prepareSplit, .prepareMerge: return [.abort]
             case .split:
-                if partnerState.isDown { return ["abort"] }
-                return partnerState.isStuck ? ["abort", "restart upgrade"] : ["merge", "abort", "restart upgrade"]
-            case .merge: return ["commit", "abort"]
-            case .commit, .abort: return ["finish"]
+                if partnerState.isDown { return [.abort] }
+                return partnerState.isStuck ? [.abort, .restartUpgrade] : [.merge, .abort, .restartUpgrade]
+            case .merge: return [.commit, .abort]
+            case .commit, .abort: return [.finish]
             }
         }
     }

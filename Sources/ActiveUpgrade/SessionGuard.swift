@@ -25,7 +25,7 @@ public enum SessionGuard {
         let state = "\(session.upgradeState.rawValue) | \(session.operationalState.rawValue)"
         guard force else {
             let names = disks.map { "'\($0)'" }.joined(separator: ", ")
-            let allowed = session.allowedRequests.isEmpty ? "none while a request runs" : session.allowedRequests.joined(separator: ", ")
+            let allowed = session.allowedRequests.isEmpty ? "none while a request runs" : session.allowedRequests.map(\.rawValue).joined(separator: ", ")
             throw RDRError(.invalidState, "disk\(disks.count == 1 ? "" : "s") \(names) belong\(disks.count == 1 ? "s" : "") to the upgrade session (\(state)); use its requests instead (allowed now: \(allowed)), or add --force to override (recorded in the activity log)")
         }
         let log = ActivityLog(systemPath: system.path, sys: system.sys)

@@ -26,7 +26,7 @@ extension Session {
             "failure": broken ? text(failure) : .null,
             "interrupted": .bool(broken && interrupted),
             "autoRecover": .string(autoRecoverPolicy().rawValue),
-            "allowedRequests": list(allowedRequests),
+            "allowedRequests": list(allowedRequests.map(\.rawValue)),
             "pendingEvents": list(pendingEvents.map(\.event.rawValue)),
             "lastEvent": event,
             "statusBar": .string(statusBar),

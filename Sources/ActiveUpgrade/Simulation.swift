@@ -26,8 +26,8 @@ extension UpgradeController {
             guard side == .upgrade else {
                 throw RDRError(.invalidState, "the Production Side runs your applications\(s.hardwareSplit ? " while split" : ""); restarting it is refused (restart the Upgrade Side with 'rdr restart upgrade')")
             }
-            guard s.allowedRequests.contains("restart upgrade") else {
-                throw RDRError(.invalidState, "the Upgrade Side can be restarted only while split and up or hung (state \(s.upgradeState.rawValue), \(s.operationalState.rawValue), Partner: \(s.partnerState.rawValue)); allowed now: \(s.allowedRequests.joined(separator: ", "))")
+            guard s.allowedRequests.contains(.restartUpgrade) else {
+                throw RDRError(.invalidState, "the Upgrade Side can be restarted only while split and up or hung (state \(s.upgradeState.rawValue), \(s.operationalState.rawValue), Partner: \(s.partnerState.rawValue)); allowed now: \(s.allowedRequests.map(\.rawValue).joined(separator: ", "))")
             }
             let entry = log.add(.pending, "Restart the Upgrade Side")
             let hung = s.partnerState.isStuck
@@ -84,7 +84,7 @@ extension UpgradeController {
         }
         if side == .production { try bootServices(.production) }
         log.update(entry, .warning, detail: consequence)
-        s.lastEvent = Session.EventRecord(event: event, side: side, time: UTCTimestamp.now(), partnerStates: states, consequence: consequence)
+        s.lastEvent = Session.EventRecord(event: event, side: side, time: UTCTimestamp.string(epochSeconds: Int(system.sys.clock.wallMillis() / 1000)), partnerStates: states, consequence: consequence)
         try store.save(&s)
         return aborts
     }

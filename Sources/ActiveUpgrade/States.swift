@@ -42,6 +42,30 @@ public enum PartnerState: String, Codable, Sendable, CaseIterable {
     case reset = "State Sensitive Recovery: Reset"
 }
 
+/// A request as `Session.allowedRequests` lists it: a user request, one of its forced forms, or
+/// the simulated restart of the Upgrade Side. The raw value is its text everywhere it is shown
+/// (status, JSON, refusals, hints).
+public enum AllowedRequest: String, Sendable, CustomStringConvertible {
+    case check, split, merge, commit, abort, finish, retry
+    case abortForce = "abort --force"
+    case retryForce = "retry --force"
+    case restartUpgrade = "restart upgrade"
+
+    init(_ request: UserRequest) {
+        switch request {
+        case .check: self = .check
+        case .split: self = .split
+        case .merge: self = .merge
+        case .commit: self = .commit
+        case .abort: self = .abort
+        case .finish: self = .finish
+        case .retry: self = .retry
+        }
+    }
+
+    public var description: String { rawValue }
+}
+
 /// What a user asks for (`rdr check`, `rdr split`, …).
 public enum UserRequest: String, Codable, Sendable, CaseIterable {
     case check, split, merge, commit, abort, finish, retry

@@ -21,7 +21,8 @@ public struct RequestOptions: Sendable {
     }
 }
 
-/// Runs upgrade requests. Each request is a list of named steps; the session is persisted
+/// Runs upgrade requests. Each request is a list of named steps (`RequestTable`, data; the
+/// bodies by topic in `*Steps.swift`, each given a `StepContext`); the session is persisted
 /// before a step starts (Busy, its index) and after it ends, so a crash anywhere leaves the
 /// interrupted step on disk: the next command completes it by the auto-recovery policy, or
 /// `retry` runs the request on from that step (every step is idempotent), or `abort` rolls back.
@@ -41,8 +42,6 @@ public final class UpgradeController {
     /// Test seam: `RDR_AU_CRASH_POINT=k` kills this process at the k-th step boundary.
     private let crashPoint = ProcessInfo.processInfo.environment["RDR_AU_CRASH_POINT"].flatMap(Int.init)
     private var crashCounter = 0
-    /// The log entry steps nest their own entries under.
-    var currentParent: Int?
     /// Monotonic time by which a split must be done (the guide's 5 minutes by default).
     var splitDeadline: Double?
     var splitTimeout = Configuration.defaultSplitTimeout
@@ -50,13 +49,6 @@ public final class UpgradeController {
     var firedEvents: Set<SimulatedEvent> = []
     /// The signal an armed `action-signal` sends to the next action that starts.
     var pendingSignal: Int32?
-    var currentStepName = ""
-
-    struct Step {
-        let name: String
-        let state: UpgradeState
-        let body: (inout Session) throws -> Void
-    }
 
     public init(system: RDRSystem, command: String, startBackgroundResync: @escaping (RDRSystem) throws -> Void) {
         self.system = system
@@ -101,7 +93,7 @@ public final class UpgradeController {
         if effective == .abort && s.abortedFrom == nil { s.abortedFrom = s.upgradeState }
         if [.abort, .retry].contains(request) && options.force { s.skipFailingActions = true }
         if request != .retry { s.failure = nil }
-        return try run(effective, try steps(effective, s), from: start, session: s)
+        return try run(effective, RequestTable.steps(effective, s), from: start, session: s)
     }
 
     func checkAllowed(_ request: UserRequest, _ s: Session, force: Bool) throws(RDRError) {
@@ -109,10 +101,10 @@ public final class UpgradeController {
         switch request {
         case .retry: ok = s.operationalState == .broken
         case .abort where force: ok = s.abortable
-        default: ok = s.allowedRequests.contains(request.rawValue)
+        default: ok = s.allowedRequests.contains(AllowedRequest(request))
         }
         guard ok else {
-            let list = s.allowedRequests.isEmpty ? "none (a request is running)" : s.allowedRequests.joined(separator: ", ")
+            let list = s.allowedRequests.isEmpty ? "none (a request is running)" : s.allowedRequests.map(\.rawValue).joined(separator: ", ")
             var why = ""
             if request == .merge && s.upgradeState == .split && s.operationalState == .ready && s.partnerState != .osUp {
                 why = " (Partner: \(s.partnerState.rawValue): the Upgrade Side must be up to merge)"
@@ -137,11 +129,9 @@ public final class UpgradeController {
             try store.save(&s)
             crashHook()
             let entry = log.add(.pending, step.name, parent: top)
-            currentParent = entry
-            currentStepName = step.name
             do {
                 try checkStop(step)
-                try step.body(&s)
+                try execute(step.body, &s, StepContext(parent: entry, step: step.name))
                 try checkLog()
             } catch {
                 try fail(&s, step, entry: entry, top: top, error)

@@ -9,6 +9,12 @@ import XCTest
 /// write) and, separately, cut by a power failure. Whatever the fault, the session can be retried
 /// or aborted to a clean end with the right bytes: it never becomes unreadable or stuck.
 final class SessionFileFaultTests: XCTestCase {
+    /// `RDR_RELIABILITY_LONG=1` (`Tests/reliability.sh --long`, whose filter matches `FaultSweep`):
+    /// every call of every kind instead of a spread of four, and five times the power cuts.
+    static let long = ProcessInfo.processInfo.environment["RDR_RELIABILITY_LONG"] == "1"
+    static let faultBudget = long ? Int.max : 4
+    static let cutBudget = long ? 60 : 12
+
     /// The plan a run follows; the images are written to both sides after the split.
     enum Plan {
         /// split, merge, commit, finish; a stopped request is retried.
@@ -122,7 +128,7 @@ final class SessionFileFaultTests: XCTestCase {
             let next: UserRequest
             if abort {
                 // An abort that broke is retried ('abort' is what it already is).
-                next = s.operationalState == .broken && !s.allowedRequests.contains("abort") ? .retry : .abort
+                next = s.operationalState == .broken && !s.allowedRequests.contains(.abort) ? .retry : .abort
             } else {
                 next = s.operationalState == .broken && !s.interrupted ? .retry : request
             }
@@ -153,7 +159,7 @@ final class SessionFileFaultTests: XCTestCase {
         return (0..<budget).map { 1 + $0 * (count - 1) / (budget - 1) }
     }
 
-    func testSessionAndLogWritesFailedInTurn() throws {
+    func testFaultSweepSessionAndLogWrites() throws {
         var tried = 0, stopped = 0, mismatches = 0
         let kinds: [(SyscallKind, [InjectedFault])] = [
             (.open, [.eio]), (.pwrite, [.eio, .enospc, .short]), (.write, [.eio, .enospc, .short]),
@@ -165,7 +171,7 @@ final class SessionFileFaultTests: XCTestCase {
             let counts = try counts(plan)
             for request in plan.requests {
                 for (kind, faults) in kinds {
-                    for n in Self.points(counts[request]?[kind] ?? 0, budget: 4) where (counts[request]?[kind] ?? 0) > 0 {
+                    for n in Self.points(counts[request]?[kind] ?? 0, budget: Self.faultBudget) where (counts[request]?[kind] ?? 0) > 0 {
                         for how in faults {
                             let r = try run(plan, faulty: request, .inject(kind, n, how))
                             tried += 1
@@ -184,7 +190,7 @@ final class SessionFileFaultTests: XCTestCase {
         print("session file fault sweep: \(tried) fault points, \(stopped) stopped a request, \(mismatches) mismatches")
     }
 
-    func testPowerCutsDuringEachRequest() throws {
+    func testFaultSweepPowerCutsDuringEachRequest() throws {
         var cuts = 0, stopped = 0, mismatches = 0
         for plan in [Plan.commit, .abort] {
             let reference = try run(plan, faulty: nil, nil).images
@@ -194,7 +200,7 @@ final class SessionFileFaultTests: XCTestCase {
                 _ = try run(plan, faulty: request, .powerCut(after: Int.max, .dropAll)) { sys in
                     total = (sys as? PowerCutSystemCalls)?.callCount ?? 0
                 }
-                for (i, at) in Self.points(total, budget: 12).enumerated() {
+                for (i, at) in Self.points(total, budget: Self.cutBudget).enumerated() {
                     let mode: PowerCutSystemCalls.CrashMode = [.dropAll, .keepRandom(seed: UInt64(at)), .tearLast(seed: UInt64(at))][i % 3]
                     let r = try run(plan, faulty: request, .powerCut(after: at, mode))
                     cuts += 1

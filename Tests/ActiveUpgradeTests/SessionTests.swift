@@ -138,7 +138,7 @@ final class SessionTests: XCTestCase {
         // The mirrors are not split yet when the Upgrade Side's applications are stopped.
         XCTAssertEqual(s.statusBar, "u.Config | Fault Tolerant | Split | Broken | Partner: OS Up")
         XCTAssertEqual(s.failedStep, "Stop applications on the Upgrade Side")
-        XCTAssertEqual(s.allowedRequests, ["retry", "abort"])
+        XCTAssertEqual(s.allowedRequests, [.retry, .abort])
         let entry = f.controller.log.entries.last { $0.message.hasPrefix("StopApplication fail.sh") }
         XCTAssertEqual(entry?.severity, .error)
         XCTAssertTrue(entry?.detail?.contains("err from fail.sh") == true)
