@@ -59,7 +59,9 @@ int rdr_child_ended(int pid);
 /// Reaps child `pid` (waiting for it, EINTR retried) and returns its wait status, or -errno.
 int rdr_reap(int pid);
 
-// io_uring (CRDRIOURing.h): this header is the module's umbrella, so it brings that one in.
+// io_uring (CRDRIOURing.h) and reflinks (CRDRClone.h): this header is the module's umbrella, so it
+// brings those in.
 #include "CRDRIOURing.h"
+#include "CRDRClone.h"
 
 #endif
