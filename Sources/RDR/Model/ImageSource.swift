@@ -6,14 +6,14 @@ import Glibc
 /// raw sectors rather than a container format, and is a whole number of 512-byte sectors. Every
 /// refusal is of kind `.corrupt` (exit 65): the input image is not one a disk can be made of.
 public enum ImageSource {
-    public static let sectorSize: Int64 = 512
+    static let sectorSize: Int64 = 512
     /// How much of the file's head and tail the format check reads: every magic it knows lies there.
     static let probeBytes = 512
 
     /// Checks `file` for disk `disk` of the system at `systemPath`; returns its absolute path
     /// (links resolved, so a later `--force` removing a link cannot pull the file away) and size.
-    public static func inspect(_ file: String, disk: String, systemPath: String,
-                               sys: any SystemCalls) throws(RDRError) -> (path: String, size: Int64) {
+    static func inspect(_ file: String, disk: String, systemPath: String,
+                        sys: any SystemCalls) throws(RDRError) -> (path: String, size: Int64) {
         let fd = try open(file, disk: disk, sys: sys)
         defer { fd.close() }
         let status = try io { () throws(Errno) in try fd.status() }
