@@ -7,6 +7,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+// Reflinks (CRDRClone.h): this header is the module's umbrella, so it brings that one in.
+#include "CRDRClone.h"
+
 int64_t rdr_seek_data(int fd, int64_t offset);
 int64_t rdr_seek_hole(int fd, int64_t offset);
 int rdr_punch_hole(int fd, int64_t offset, int64_t length);
@@ -59,9 +62,7 @@ int rdr_child_ended(int pid);
 /// Reaps child `pid` (waiting for it, EINTR retried) and returns its wait status, or -errno.
 int rdr_reap(int pid);
 
-// io_uring (CRDRIOURing.h) and reflinks (CRDRClone.h): this header is the module's umbrella, so it
-// brings those in.
+// io_uring (CRDRIOURing.h): this header is the module's umbrella, so it brings that one in.
 #include "CRDRIOURing.h"
-#include "CRDRClone.h"
 
 #endif
