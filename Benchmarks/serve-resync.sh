@@ -20,7 +20,7 @@ diverge=${1:-2G}; seconds=${2:-8}; rounds=${3:-1}; shift $(( $# < 3 ? $# : 3 ))
 sizes=${*:-4k 64k}
 rdr=${RDR:-$(pwd)/.build/release/rdr}
 [ -x "$rdr" ] || swift build -c release --product rdr >/dev/null
-work=$(mktemp -d /tmp/rdr-serve-resync.XXXXXX)
+work=$(mktemp -d "${TMPDIR:-/tmp}/rdr-serve-resync.XXXXXX")  # TMPDIR picks the filesystem
 sys=$work/sys; sock=$sys/nbd.sock; uri="nbd+unix:///data@upgrade?socket=$sock"
 server=
 trap '[ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$work"' EXIT
