@@ -109,4 +109,29 @@ final class CommandEnvironmentTests: XCTestCase {
         XCTAssertEqual(String(decoding: buffer.prefix(max(0, n)), as: UTF8.self), "first\nsecond")
         XCTAssertEqual(CommandOutput.fileDescriptor(fds[0]).checkedBytes([1]), EBADF, "a read-only end refuses the write")
     }
+
+    /// The `--json` outputs come from Codable types: the same keys and values as before.
+    func testVerifyAndWorkloadJSONKeysAndValues() throws {
+        let scratch = try Scratch()
+        for args in [["init", "--system", "sys", "--disk", "e:1M:data"], ["disk", "split", "--system", "sys"]] {
+            XCTAssertEqual(run(args, in: scratch.path).status, 0)
+        }
+        let w = run(["workload", "e", "--system", "sys", "--side", "production", "--bytes", "64K", "--io-size", "64K", "--json"], in: scratch.path)
+        XCTAssertEqual(w.status, 0, w.err.text)
+        let workload = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(w.out.data)) as? [String: Any])
+        XCTAssertEqual(Set(workload.keys), ["bytesWritten", "writes", "seconds", "mibPerSecond"])
+        XCTAssertEqual(workload["bytesWritten"] as? Int, 65536)
+        XCTAssertEqual(workload["writes"] as? Int, 1)
+        let v = run(["disk", "verify", "e", "--system", "sys", "--json"], in: scratch.path)
+        XCTAssertEqual(v.status, ExitCode.differences, v.err.text)
+        let verify = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(v.out.data)) as? [String: Any])
+        XCTAssertEqual(Set(verify.keys), ["disk", "identical", "bytesCompared", "mismatchedBytes", "unexplainedRegions", "mismatched", "repaired", "seconds"])
+        XCTAssertEqual(verify["disk"] as? String, "e")
+        XCTAssertEqual(verify["identical"] as? Bool, false)
+        XCTAssertEqual(verify["mismatchedBytes"] as? Int, 65536)
+        XCTAssertEqual(verify["unexplainedRegions"] as? Int, 0)
+        let ranges = try XCTUnwrap(verify["mismatched"] as? [[String: Int]])
+        XCTAssertEqual(ranges.count, 1)
+        XCTAssertEqual(ranges.first?["length"], 65536)
+    }
 }

@@ -158,7 +158,7 @@ enum DiskCommands {
                 throw error
             }
             display.end()
-            p.env.out.line(p.has("--json") ? json(summary) : describe(summary))
+            p.env.out.line(p.has("--json") ? try JSONOutput.text(JSONOutput.Resync(summary)) : describe(summary))
         }
         return ExitCode.success
     }
@@ -170,10 +170,6 @@ enum DiskCommands {
                           ByteSize.format(s.bytesCopied), ByteSize.format(s.bytesPunched), s.seconds, s.mibPerSecond)
         if s.bytesDoneBefore > 0 { line += " (resumed: \(ByteSize.format(s.bytesDoneBefore)) done earlier)" }
         return line
-    }
-
-    static func json(_ s: ResyncSummary) -> String {
-        "{\"disk\":\"\(s.disk)\",\"source\":\(s.source),\"target\":\(s.target),\"bytesPlanned\":\(s.bytesPlanned),\"bytesDoneBefore\":\(s.bytesDoneBefore),\"bytesCopied\":\(s.bytesCopied),\"bytesPunched\":\(s.bytesPunched),\"checkpoints\":\(s.checkpoints),\"seconds\":\(s.seconds),\"mibPerSecond\":\(s.mibPerSecond)}"
     }
 
     static let verify = CommandSpec(
@@ -205,17 +201,16 @@ enum DiskCommands {
         if !readOnly { try EngineGuard.check(p, system, .repair, disks: [name]) }
         let disk = try system.disk(name, access: readOnly ? .readOnly : .readWrite, identity: repair == nil ? .report : .enforce)
         let report = adopt ? try disk.adoptImages(workers: workers) : try disk.verify(workers: workers, repairFrom: repair)
-        printVerify(report, name: name, repairedFrom: repair, p)
+        try printVerify(report, name: name, repairedFrom: repair, p)
         if adopt { p.env.out.line("verify \(name): member images adopted; the disk is trusted again") }
         if readOnly, let problem = disk.identityProblem { p.env.out.line("Note: \(problem.message)") }
         return report.mismatched.isEmpty || report.repair != nil || adopt ? ExitCode.success : ExitCode.differences
     }
 
-    static func printVerify(_ report: VerifyReport, name: String, repairedFrom repair: Enclosure?, _ p: Parsed) {
+    static func printVerify(_ report: VerifyReport, name: String, repairedFrom repair: Enclosure?, _ p: Parsed) throws {
         let ranges = report.mismatchedRanges
         if p.has("--json") {
-            let list = ranges.map { "{\"offset\":\($0.lowerBound),\"length\":\($0.count)}" }.joined(separator: ",")
-            p.env.out.line("{\"disk\":\"\(name)\",\"identical\":\(ranges.isEmpty),\"bytesCompared\":\(report.bytesCompared),\"mismatchedBytes\":\(report.mismatchedBytes),\"unexplainedRegions\":\(report.unexplained.count),\"mismatched\":[\(list)],\"repaired\":\(report.repair != nil),\"seconds\":\(report.seconds)}")
+            p.env.out.line(try JSONOutput.text(JSONOutput.Verify(report, name: name)))
         } else if ranges.isEmpty {
             p.env.out.line(String(format: "verify %@: members identical (compared %@ of data in %.2f s)", name, ByteSize.format(report.bytesCompared), report.seconds))
         } else {

@@ -129,7 +129,7 @@ enum IOCommands {
         w.cancellation = p.env.cancellation
         let summary = try w.run(on: disk, side: side)
         if p.has("--json") {
-            p.env.out.line("{\"bytesWritten\":\(summary.bytesWritten),\"writes\":\(summary.writes),\"seconds\":\(summary.seconds),\"mibPerSecond\":\(summary.mibPerSecond)}")
+            p.env.out.line(try JSONOutput.text(JSONOutput.Workload(summary)))
         } else {
             p.env.out.line(String(format: "workload %@ (%@): wrote %@ in %d writes, %.2f s, %.1f MiB/s", name, side?.description ?? "duplex",
                                 ByteSize.format(summary.bytesWritten), summary.writes, summary.seconds, summary.mibPerSecond))
