@@ -44,19 +44,7 @@ enum StatusCommand {
 
     /// The engine's status object plus the upgrade session.
     static func json(_ status: SystemStatus, _ session: Session) throws -> String {
-        try JSONOutput.text(JSONOutput.Status(status: status, session: value(session.statusObject())))
-    }
-
-    /// The session's status object as a JSON value; what is not text, a flag, a list or an
-    /// object is a field without a value (null).
-    static func value(_ any: Any) -> JSONValue {
-        switch any {
-        case let s as String: return .string(s)
-        case let b as Bool: return .bool(b)
-        case let a as [Any]: return .array(a.map(value))
-        case let o as [String: Any]: return .object(o.mapValues(value))
-        default: return .null
-        }
+        try JSONOutput.text(JSONOutput.Status(status: status, session: session.statusJSON()))
     }
 
     static func render(_ s: SystemStatus) -> String {
