@@ -1,5 +1,6 @@
 import ActiveUpgrade
-import Foundation
+import FoundationEssentials
+import Glibc
 import RDR
 import RDRArguments
 
@@ -7,7 +8,6 @@ enum InitCommand {
     static let spec = CommandSpec(
         path: ["init"],
         overview: "Create a system: sparse member images, checksummed metadata and a manifest.",
-        usage: "rdr init [--system <dir>] [--disk <name:size:role> ...] [--region-size <size>] [--primary 10|11] [--force]",
         options: Common.options + [
             OptionSpec(names: ["--disk"], value: "name:size:role", help: "A virtual disk, e.g. boot:1G:mandatory. Roles: system, data,\nmandatory. Repeat for more. Default: boot:1G:mandatory, data:1G:data.\nname:role:from=file makes a disk of an existing raw image (below).", repeatable: true),
             OptionSpec(names: ["--region-size"], value: "size", help: "Bitmap granularity, a power of two from 4K to 64M (default 64K)."),
@@ -32,10 +32,10 @@ enum InitCommand {
             }
         }
         if disks.isEmpty { disks = DiskSpec.defaults.map { DiskSpec(name: $0.name, size: $0.size, role: $0.role, regionSize: region) } }
-        let system = try create(at: path, disks: disks, primary: primary, force: p.has("--force"))
-        Terminal.out("Created system \(system.path) (Production Side: enclosure \(primary))")
+        let system = try create(at: path, disks: disks, primary: primary, force: p.has("--force"), command: p.env.commandLine)
+        p.env.out.line("Created system \(system.path) (Production Side: enclosure \(primary))")
         for d in system.manifest.disks {
-            Terminal.out("  \(d.name): \(d.role), \(ByteSize.format(d.size)), regions \(ByteSize.format(d.regionSize)), members \(d.members.map { system.file($0.image) }.joined(separator: ", "))")
+            p.env.out.line("  \(d.name): \(d.role), \(ByteSize.format(d.size)), regions \(ByteSize.format(d.regionSize)), members \(d.members.map { system.file($0.image) }.joined(separator: ", "))")
         }
         return ExitCode.success
     }
@@ -45,29 +45,29 @@ enum InitCommand {
 
     /// Makes the directory, takes the lock and creates the system. Without `force` nothing that
     /// exists is replaced; a failure removes exactly what this call created (directories, the
-    /// lock file, the system's files).
-    static func create(at path: String, disks: [DiskSpec], primary: Enclosure, force: Bool) throws -> RDRSystem {
+    /// lock file, the system's files). `command` describes the lock's holder.
+    static func create(at path: String, disks: [DiskSpec], primary: Enclosure, force: Bool, command: String) throws -> RDRSystem {
         if RDRSystem.exists(at: path) && !force {
             throw RDRError(.invalidState, "a system already exists at \(path); use --force to replace it (its images are deleted) or pick another --system")
         }
         for d in disks { try d.validate() }
-        if !force, let name = sessionFiles.first(where: { FileManager.default.fileExists(atPath: path + "/" + $0) }) {
+        let sys = LinuxSystemCalls()
+        if !force, let name = sessionFiles.first(where: { Directory.exists(path + "/" + $0, sys: sys) }) {
             throw RDRError(.invalidState, "\(path)/\(name) already exists and init never replaces a file it did not create; move it away, pick another --system, or use --force (which deletes it)")
         }
-        let sys = LinuxSystemCalls()
         let made: [String]
         do { made = try Directory.make(path, sys: sys) } catch { throw RDRError(.io, error.description) }
         let lockPath = path + "/" + SystemLock.fileName
-        let lockExisted = FileManager.default.fileExists(atPath: lockPath)
+        let lockExisted = Directory.exists(lockPath, sys: sys)
         var system: RDRSystem?
         do {
-            let lock = try SystemLock.acquire(systemPath: path, command: Common.commandLine, sys: sys)
+            let lock = try SystemLock.acquire(systemPath: path, command: command, sys: sys)
             defer { lock.release() }
             let created = try RDRSystem.create(at: path, disks: disks, primary: primary, force: force)
             system = created
             // A healthy machine model for the readiness check, and a fresh session and log.
             try SystemModel.healthy.save(created)
-            for leftover in sessionFiles { try? FileManager.default.removeItem(atPath: path + "/" + leftover) }
+            for leftover in sessionFiles { try? Directory.removeTree(path + "/" + leftover, sys: sys) }
             return try RDRSystem.open(at: path)
         } catch {
             system?.removeFiles()
