@@ -27,7 +27,7 @@ let package = Package(
         // The NBD wire codec: standard library only (no Foundation, no Glibc), no I/O.
         .target(name: "NBDWire"),
         // The NBD server over RDR disks: sockets, connections, worker pool (Glibc, no Foundation).
-        .target(name: "RDRServer", dependencies: ["RDR", "NBDWire"]),
+        .target(name: "RDRServer", dependencies: ["RDR", "NBDWire", "CRDRSys"]),
         .executableTarget(name: "rdr", dependencies: ["RDR", "ActiveUpgrade", "RDRArguments", "RDRServer", "CRDRSys"]),
         .executableTarget(name: "rdr-bench", dependencies: ["RDR", "CRDRSys"], path: "Benchmarks/rdr-bench"),
         .executableTarget(name: "rdr-torture", dependencies: ["RDR"], path: "Tests/torture"),
