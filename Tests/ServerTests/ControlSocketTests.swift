@@ -27,7 +27,13 @@ final class ControlSocketTests: XCTestCase {
         XCTAssertEqual(pipe(&out), 0)
         XCTAssertEqual(pipe(&err), 0)
         let code: Int32?
-        do { code = try ControlClient.forward(systemPath: path, request: request, descriptors: [0, out[1], err[1]], interrupt: interrupt) } catch {
+        do {
+            switch try ControlClient.forward(systemPath: path, request: request, descriptors: [0, out[1], err[1]], interrupt: interrupt) {
+            case .exited(let c): code = c
+            case .noOwner: code = nil
+            case .notAdmitted: code = -1
+            }
+        } catch {
             close(out[1]); close(err[1]); close(out[0]); close(err[0])
             throw error
         }
@@ -101,6 +107,32 @@ final class ControlSocketTests: XCTestCase {
         XCTAssertEqual(cancelled.wait(timeout: .now() + 10), .success, "a disconnected client's command must be cancelled")
     }
 
+    /// `rdr serve` stopping cancels forwarded commands; a background worker done with its work
+    /// lets them finish.
+    func testAStopCancelsOrLetsRunningCommandsFinish() throws {
+        for cancelling in [true, false] {
+            let started = DispatchSemaphore(value: 0)
+            let server = try ControlServer(systemPath: path, owner: nil) { command in
+                started.signal()
+                for _ in 0..<50 where !command.cancellation.isCancelled { usleep(10_000) }
+                return command.cancellation.isCancelled ? 130 : 0
+            }
+            let outcome = Mutex<ControlClient.Outcome?>(nil)
+            let done = DispatchSemaphore(value: 0)
+            let (path, request) = (self.path, self.request)
+            DispatchQueue.global().async {
+                let o = try? ControlClient.forward(systemPath: path, request: request, descriptors: [0, 1, 2])
+                outcome.withLock { $0 = o }
+                done.signal()
+            }
+            XCTAssertEqual(started.wait(timeout: .now() + 10), .success)
+            server.stop(cancelling: cancelling)
+            XCTAssertEqual(done.wait(timeout: .now() + 10), .success)
+            XCTAssertEqual(outcome.withLock { $0 }, .exited(cancelling ? 130 : 0))
+            XCTAssertEqual(try forward(request).0, nil, "a stopped owner accepts nobody")
+        }
+    }
+
     func testMalformedRequestsRunNothingAndTheServerGoesOn() throws {
         let runs = Atomic<Int>(0)
         let server = try ControlServer(systemPath: path, owner: nil, handshakeSeconds: 0.5) { _ in
@@ -142,8 +174,8 @@ final class ControlSocketTests: XCTestCase {
         let request = self.request
         let path = self.path
         DispatchQueue.global().async {
-            let code = try? ControlClient.forward(systemPath: path, request: request, descriptors: [0, 1, 2])
-            firstCode.withLock { $0 = code ?? nil }
+            let outcome = try? ControlClient.forward(systemPath: path, request: request, descriptors: [0, 1, 2])
+            firstCode.withLock { $0 = outcome == .exited(0) ? 0 : -1 }
             first.signal()
         }
         XCTAssertEqual(started.wait(timeout: .now() + 10), .success)

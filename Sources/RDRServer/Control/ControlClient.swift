@@ -12,15 +12,24 @@ public enum ControlClient {
         return true
     }
 
+    public enum Outcome: Equatable, Sendable {
+        /// No owner listens (none, or a killed owner's stale socket): run the command yourself.
+        case noOwner
+        /// The owner closed the connection before admitting the command (it was exiting):
+        /// nothing ran; try again.
+        case notAdmitted
+        /// The command ran in the owner and exited with this code.
+        case exited(Int32)
+    }
+
     /// Runs `request` in the owner of the system at `systemPath` with `descriptors` as its
-    /// stdin, stdout and stderr. Nil when no owner listens (none, or a killed owner's stale
-    /// socket): the caller runs the command itself. Each byte that becomes readable on
-    /// `interrupt` (a signal number, written by the caller's signal handler) is sent as a
-    /// cancel. Throws when the owner goes away before answering.
+    /// stdin, stdout and stderr. Each byte that becomes readable on `interrupt` (a signal
+    /// number, written by the caller's signal handler) is sent as a cancel. Throws when the
+    /// owner goes away after admitting the command and before answering.
     public static func forward(systemPath: String, request: ControlProtocol.Request,
-                               descriptors: [Int32] = [0, 1, 2], interrupt: Int32? = nil) throws(RDRError) -> Int32? {
+                               descriptors: [Int32] = [0, 1, 2], interrupt: Int32? = nil) throws(RDRError) -> Outcome {
         guard descriptors.count == 3 else { throw RDRError(.invalidArgument, "a forwarded command needs stdin, stdout and stderr") }
-        guard let fd = ControlSocketAddress.connect(system: systemPath) else { return nil }
+        guard let fd = ControlSocketAddress.connect(system: systemPath) else { return .noOwner }
         defer { _ = close(fd) }
         let bytes = ControlProtocol.encode(request)
         guard bytes.count <= ControlProtocol.headerSize + ControlProtocol.maxRequestBytes else {
@@ -28,12 +37,22 @@ public enum ControlClient {
         }
         let sent = bytes.withUnsafeBytes { raw in rdr_send_with_fds(fd, raw.baseAddress, UInt64(raw.count), descriptors, 3) }
         let socket = Socket(fd: fd)
-        if sent > 0 && Int(sent) < bytes.count {
-            guard socket.sendAll(Array(bytes[Int(sent)...])) == 0 else { throw ownerGone(systemPath) }
-        } else if sent <= 0 {
+        guard sent > 0, Int(sent) == bytes.count || socket.sendAll(Array(bytes[Int(sent)...])) == 0 else { return .notAdmitted }
+        var first: UInt8 = 0
+        switch socket.receive(into: &first, count: 1) {
+        case .complete: break
+        default: return .notAdmitted
+        }
+        if first == ControlProtocol.acceptedTag {
+            return .exited(try awaitExit(socket, interrupt: interrupt, systemPath: systemPath))
+        }
+        // Refused before running (too many commands): the exit frame follows at once.
+        var code = [UInt8](repeating: 0, count: 4)
+        guard first == ControlProtocol.exitTag,
+              code.withUnsafeMutableBytes({ socket.receive(into: $0.baseAddress!, count: 4) }) == .complete else {
             throw ownerGone(systemPath)
         }
-        return try awaitExit(socket, interrupt: interrupt, systemPath: systemPath)
+        return .exited(Int32(bitPattern: ControlProtocol.readUInt32([0] + code, at: 1)))
     }
 
     /// Waits for the exit frame, passing interrupts on as cancel messages.

@@ -7,8 +7,9 @@ import RDR
 /// ```
 /// client                                             owner
 /// connect ─────────────────────────────────────────► accept (peer uid must be the owner's or root)
-/// request + stdin, stdout, stderr (SCM_RIGHTS) ────► runs the command in-process, writing to
-///                                                    the client's own descriptors (so terminal
+/// request + stdin, stdout, stderr (SCM_RIGHTS) ────► admits it (at most N at once)
+///                        ◄───────────────────────── "A": the command runs, in-process, writing
+///                                                    to the client's own descriptors (so terminal
 ///                                                    detection and output are the same)
 /// "C" + signal number (SIGINT/SIGTERM/SIGHUP) ─────► cancels the command (it exits 130)
 /// end of stream (the client died) ─────────────────► cancels the command
@@ -18,7 +19,8 @@ import RDR
 /// then the payload: a list of strings, each a UInt32 big-endian length and its UTF-8 bytes:
 /// the argument count and arguments, the working directory, the variable count and
 /// `NAME=VALUE` pairs. A payload over `maxRequestBytes`, a wrong magic or version, or anything
-/// but three descriptors closes the connection without running anything.
+/// but three descriptors closes the connection without running anything. A connection that
+/// ends before "A" ran nothing (an owner that was exiting): the client may try again.
 public enum ControlProtocol {
     public static let socketName = ".rdr.control"
     static let magic: [UInt8] = Array("RDRC".utf8)
@@ -29,6 +31,7 @@ public enum ControlProtocol {
     static let maxStrings = 65_536
     static let cancelTag = UInt8(ascii: "C")
     static let exitTag = UInt8(ascii: "X")
+    static let acceptedTag = UInt8(ascii: "A")
 
     /// A command as a client hands it to the owner.
     public struct Request: Sendable, Equatable {

@@ -18,7 +18,8 @@ public struct ForwardedCommand: Sendable {
 /// `<system>/.rdr.control`, runs each request with `runner` on a thread of its own, at most
 /// `maxCommands` at once (more are refused, exit 75), and sends back the exit code.
 ///
-/// `@unchecked Sendable`: `running`, `connections` and `stopped` change only with `state` held.
+/// `@unchecked Sendable`: `running`, `nextID`, `connections` and `cancelAll` change only with
+/// `state` held.
 public final class ControlServer: @unchecked Sendable {
     public typealias Runner = @Sendable (ForwardedCommand) -> Int32
 
@@ -32,7 +33,8 @@ public final class ControlServer: @unchecked Sendable {
     private var running: [Int: CancellationFlag] = [:]
     private var nextID = 0
     private var connections = 0
-    private var stopped = false
+    /// Set by a cancelling stop: a command admitted afterwards starts cancelled.
+    private var cancelAll = false
 
     /// Listens on the control socket of the system at `systemPath` (a stale socket a killed
     /// owner left is replaced) and starts accepting. `owner` learns of connected clients, so a
@@ -79,12 +81,15 @@ public final class ControlServer: @unchecked Sendable {
     /// Forwarded commands running now.
     public var runningCount: Int { state.withLock { running.count } }
 
-    /// Stops accepting, cancels the forwarded commands (their clients get exit 130), waits up
-    /// to `patience` seconds for them to end, and removes the socket file.
-    public func stop(patience: Double = 60) {
+    /// Stops accepting and removes the socket file; with `cancelling`, cancels the forwarded
+    /// commands (their clients get exit 130: `rdr serve` stopping), without, lets them finish
+    /// (a background worker done with its work). Waits up to `patience` seconds for them.
+    public func stop(cancelling: Bool = true, patience: Double = 60) {
         state.withLock {
-            stopped = true
-            for flag in running.values { flag.cancel() }
+            if cancelling {
+                cancelAll = true
+                for flag in running.values { flag.cancel() }
+            }
         }
         listener.stop()
         listener.close()
@@ -95,8 +100,9 @@ public final class ControlServer: @unchecked Sendable {
     }
 
     private func accepted(_ fd: Int32) {
+        // Connections that never send their request would otherwise pile up threads.
         let admitted = state.withLock { () -> Bool in
-            guard !stopped else { return false }
+            guard connections < maxCommands * 4 else { return false }
             connections += 1
             return true
         }
@@ -140,15 +146,19 @@ public final class ControlServer: @unchecked Sendable {
                                        cancellation: cancellation, clientPID: pid)
         let code = admit(cancellation).map { id in
             defer { finish(id) }
+            guard socket.sendAll([ControlProtocol.acceptedTag]) == 0 else { return 130 }
             return ControlConnection.run(command, on: socket, runner: runner)
         } ?? refuse(command)
         for passed in fds { _ = close(passed) }
         _ = socket.sendAll(ControlProtocol.exitFrame(code))
     }
 
+    /// A slot for a command; nil beyond `maxCommands`. A stopping server still admits the
+    /// clients it had accepted: they connected while it was live.
     private func admit(_ flag: CancellationFlag) -> Int? {
         state.withLock {
-            guard !stopped, running.count < maxCommands else { return nil }
+            guard running.count < maxCommands else { return nil }
+            if cancelAll { flag.cancel() }
             nextID += 1
             running[nextID] = flag
             return nextID
@@ -158,8 +168,7 @@ public final class ControlServer: @unchecked Sendable {
     private func finish(_ id: Int) { _ = state.withLock { running.removeValue(forKey: id) } }
 
     private func refuse(_ command: ForwardedCommand) -> Int32 {
-        let why = state.withLock { stopped } ? "its owner (pid \(getpid())) is stopping; run the command again when it has exited"
-            : "its owner (pid \(getpid())) is running \(maxCommands) forwarded commands already; wait for one to finish"
+        let why = "its owner (pid \(getpid())) is running \(maxCommands) forwarded commands already; wait for one to finish"
         ControlConnection.write("Error: system \(systemPath) is busy: \(why)\n", to: command.stderr)
         return 75
     }
