@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Synchronization
 import XCTest
 @testable import RDR
 
@@ -105,6 +106,25 @@ final class OwnershipTests: XCTestCase {
         XCTAssertEqual(ended.wait(timeout: .now() + 0.3), .timedOut, "a connected client keeps the owner")
         o.clientConnected(false)
         XCTAssertEqual(ended.wait(timeout: .now() + 10), .success)
+    }
+
+    func testInterruptedResyncsResumeAsThreadsOfTheOwner() throws {
+        let disk = try RDRSystem.open(at: path).disk("boot")
+        try disk.split()
+        try disk.write(side: .side(.upgrade), offset: 70_000, bytes: [9, 8, 7])
+        try disk.beginResync(from: .eleven)  // what commit leaves for a background worker
+        let jobs = try owner!.interruptedResyncs()
+        XCTAssertEqual(jobs.map(\.0), ["boot"])
+        XCTAssertEqual(jobs.map(\.1), [.eleven])
+        let reported = Mutex<[String]>([])
+        try owner!.startBackgroundResyncs(jobs, options: ResyncOptions()) { name, outcome in
+            reported.withLock { $0.append("\(name): \((try? outcome.get()).map { "\($0.source)->\($0.target)" } ?? "failed")") }
+        }
+        owner!.waitUntilIdle(unless: CancellationFlag())
+        XCTAssertEqual(reported.withLock { $0 }, ["boot: 11->10"])
+        XCTAssertEqual(disk.record.mode, .duplex)
+        XCTAssertEqual(try disk.read(side: .side(.production), offset: 70_000, length: 3), [9, 8, 7])
+        XCTAssertTrue(try owner!.interruptedResyncs().isEmpty)
     }
 
     func testASecondRegistrationIsRefused() throws {

@@ -5,7 +5,8 @@ import Synchronization
 /// the in-process lock that forwarded commands take instead of the flock the owner already
 /// holds, and the resyncs running in the process.
 ///
-/// `@unchecked Sendable`: the three `var`s are read and written only with `changed` held.
+/// `@unchecked Sendable`: the `var`s are read and written only with `changed` held (here and
+/// in OwnedSystem+Work.swift).
 public final class OwnedSystem: @unchecked Sendable {
     public let system: RDRSystem
     let key: String
@@ -14,10 +15,15 @@ public final class OwnedSystem: @unchecked Sendable {
     private let disks = Mutex<[String: VirtualDisk]>([:])
     /// Lock, resyncs and the count of things keeping an exiting owner alive; `changed` is
     /// broadcast whenever one of them ends.
-    private let changed = ConditionLock()
-    private var commandLock = CommandLockState.free
-    private var resyncs: [String: RunningResync] = [:]
-    private var clients = 0
+    let changed = ConditionLock()
+    var commandLock = CommandLockState.free
+    var resyncs: [String: RunningResync] = [:]
+    var clients = 0
+    /// Background resync threads started and not yet ended (they count before their resync
+    /// registers, so an owner never exits between the two).
+    var backgroundJobs = 0
+    /// Set when the owner stops: background resyncs checkpoint and end (they resume later).
+    public let stopping = CancellationFlag()
 
     enum CommandLockState {
         case free
@@ -95,58 +101,5 @@ extension OwnedSystem {
 
     private func busy(_ holder: String) -> RDRError {
         RDRError(.busy, "system \(system.path) is busy: \(holder); wait for it to finish or stop it (status still works)")
-    }
-}
-
-// MARK: - Resyncs and clients: what keeps an owner busy
-
-extension OwnedSystem {
-    /// Registers a resync of `disk` running in this process; refused while another runs (two
-    /// copy engines on one disk would checkpoint over each other). The other direction gets
-    /// the engine's own message. Call `endResync` when it returns.
-    public func beginResync(disk: String, from source: Enclosure, cancellation: CancellationFlag?) throws(RDRError) {
-        try changed.withLock { () throws(RDRError) in
-            if let running = resyncs[disk] {
-                if running.source != source {
-                    throw RDRError(.invalidState, "disk '\(disk)' is being resynced from \(running.source) to "
-                        + "\(running.source.other) (pid \(getpid())); wait for it to finish, it cannot be reversed now")
-                }
-                throw RDRError(.busy, "disk '\(disk)' is already being resynced from \(source) by pid \(getpid()); "
-                    + "follow it with 'rdr status --watch'")
-            }
-            resyncs[disk] = RunningResync(source: source, cancellation: cancellation)
-        }
-    }
-
-    public func endResync(disk: String) {
-        changed.withLock {
-            resyncs[disk] = nil
-            changed.broadcast()
-        }
-    }
-
-    /// Disks with a resync running in this process.
-    public var runningResyncs: [String] { changed.withLock { resyncs.keys.sorted() } }
-
-    /// Cancels every running resync that can be cancelled (they checkpoint and resume later).
-    public func cancelResyncs() {
-        changed.withLock { for r in resyncs.values { r.cancellation?.cancel() } }
-    }
-
-    /// A client of the control socket connected (or, `false`, went away).
-    public func clientConnected(_ connected: Bool) {
-        changed.withLock {
-            clients += connected ? 1 : -1
-            changed.broadcast()
-        }
-    }
-
-    /// Waits until no resync runs and no client is connected (a background worker's end), or
-    /// `stop` is cancelled. A forwarded command holds its lock only while its client is
-    /// connected, so clients cover commands too. Rechecks every second so a cancel needs no wake-up.
-    public func waitUntilIdle(unless stop: CancellationFlag) {
-        changed.withLock {
-            while (!resyncs.isEmpty || clients > 0) && !stop.isCancelled { changed.wait(seconds: 1) }
-        }
     }
 }
