@@ -39,9 +39,11 @@ extension OwnedSystem {
 
     /// Runs `jobs` (disk, source) one after another on a thread of the owner — what a detached
     /// background worker would do, inside the process that already holds the system — and
-    /// reports each outcome. The owner's `stopping` cancels them at their next checkpoint.
+    /// reports each outcome, then calls `done`. The owner's `stopping` cancels them at their
+    /// next checkpoint.
     public func startBackgroundResyncs(_ jobs: [(String, Enclosure)], options: ResyncOptions,
-                                       report: @escaping @Sendable (String, Result<ResyncSummary, RDRError>) -> Void) throws(RDRError) {
+                                       report: @escaping @Sendable (String, Result<ResyncSummary, RDRError>) -> Void,
+                                       done: @escaping @Sendable () -> Void = {}) throws(RDRError) {
         var options = options
         options.cancellation = stopping
         let run = options
@@ -53,6 +55,7 @@ extension OwnedSystem {
                     do throws(RDRError) { outcome = .success(try disk(named: name).resync(from: source, options: run)) } catch { outcome = .failure(error) }
                     report(name, outcome)
                 }
+                done()
                 changed.withLock {
                     backgroundJobs -= 1
                     changed.broadcast()
