@@ -20,8 +20,9 @@ public struct OptionSpec: Sendable {
 }
 
 /// A command: its help text and its options are the single source for both parsing and
-/// `--help`, so the help cannot drift from what the parser accepts.
-public struct CommandSpec: Sendable {
+/// `--help`, so the help cannot drift from what the parser accepts. `Context` is what a command
+/// runs against besides its arguments (the program's environment); this module does not know it.
+public struct CommandSpec<Context: Sendable>: Sendable {
     public let path: [String]
     public let overview: String
     public let usage: String
@@ -29,10 +30,14 @@ public struct CommandSpec: Sendable {
     public var options: [OptionSpec] = []
     public var subcommands: [(String, String)] = []
     public var discussion: String? = nil
-    public var run: (@Sendable (Parsed) throws -> Int32)?
+    /// The command stops cleanly when its context's cancellation is set, so the program turns
+    /// interrupt signals into that cancellation instead of dying on them.
+    public var observesCancellation = false
+    public var run: (@Sendable (Parsed<Context>) throws -> Int32)?
 
     public init(path: [String], overview: String, usage: String, arguments: [(String, String)] = [], options: [OptionSpec] = [],
-                subcommands: [(String, String)] = [], discussion: String? = nil, run: (@Sendable (Parsed) throws -> Int32)? = nil) {
+                subcommands: [(String, String)] = [], discussion: String? = nil, observesCancellation: Bool = false,
+                run: (@Sendable (Parsed<Context>) throws -> Int32)? = nil) {
         self.path = path
         self.overview = overview
         self.usage = usage
@@ -40,6 +45,7 @@ public struct CommandSpec: Sendable {
         self.options = options
         self.subcommands = subcommands
         self.discussion = discussion
+        self.observesCancellation = observesCancellation
         self.run = run
     }
 
@@ -85,21 +91,28 @@ public struct CommandSpec: Sendable {
 /// A malformed command line: reported with the command's usage and exit code 64.
 public struct UsageError: Error {
     public let message: String
-    public let command: CommandSpec?
+    /// The command's usage line and name, for "Usage: …" and "See '… --help'".
+    public let usage: String
+    public let commandName: String
 
-    public init(message: String, command: CommandSpec?) {
+    public init<Context>(message: String, command: CommandSpec<Context>) {
         self.message = message
-        self.command = command
+        self.usage = command.usage
+        self.commandName = command.name
     }
 }
 
 /// The parsed command line of one command.
-public struct Parsed: Sendable {
-    public let spec: CommandSpec
+public struct Parsed<Context: Sendable>: Sendable {
+    public let spec: CommandSpec<Context>
+    public let context: Context
     public var values: [String: [String]] = [:]
     public var positionals: [String] = []
 
-    init(spec: CommandSpec) { self.spec = spec }
+    init(spec: CommandSpec<Context>, context: Context) {
+        self.spec = spec
+        self.context = context
+    }
 
     public func has(_ key: String) -> Bool { values[key] != nil }
     public func value(_ key: String) -> String? { values[key]?.last }
@@ -189,8 +202,8 @@ public struct Parsed: Sendable {
         if positionals.count > n { throw usage("unexpected argument '\(positionals[n])'") }
     }
 
-    public static func parse(_ args: [String], spec: CommandSpec) throws -> Parsed {
-        var parsed = Parsed(spec: spec)
+    public static func parse(_ args: [String], spec: CommandSpec<Context>, context: Context) throws -> Parsed {
+        var parsed = Parsed(spec: spec, context: context)
         var i = 0
         var optionsDone = false
         while i < args.count {

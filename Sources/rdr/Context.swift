@@ -1,8 +1,8 @@
-import Foundation
 import RDR
 import RDRArguments
 
-/// Options every command takes, and the system directory they resolve to.
+/// Options every command takes, and the system directory they resolve to (against the
+/// environment's working directory).
 enum Common {
     static let options = [
         OptionSpec(names: ["--system"], value: "dir", help: "System directory (default: $RDR_SYSTEM, else Images/demo)."),
@@ -12,23 +12,18 @@ enum Common {
     static func systemPath(_ p: Parsed) throws -> String {
         if let dir = p.value("--system") {
             if p.has("--name") { throw p.usage("give --system or --name, not both") }
-            return dir
+            return p.env.path(dir)
         }
         if let name = p.value("--name") {
             do { try DiskSpec.validateName(name, what: "system name") } catch { throw p.usage("--name: \(error.message)") }
-            return "Images/" + name
+            return p.env.path("Images/" + name)
         }
-        if let env = ProcessInfo.processInfo.environment["RDR_SYSTEM"], !env.isEmpty { return env }
-        return "Images/demo"
+        if let env = p.env.variables["RDR_SYSTEM"], !env.isEmpty { return p.env.path(env) }
+        return p.env.path("Images/demo")
     }
 
     static func open(_ p: Parsed) throws -> RDRSystem {
-        try RDRSystem.open(at: try systemPath(p))
-    }
-
-    /// The command line as typed, for the lock holder's description.
-    static var commandLine: String {
-        (["rdr"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+        try p.env.openSystem(try systemPath(p))
     }
 }
 

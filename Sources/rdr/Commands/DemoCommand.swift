@@ -26,16 +26,16 @@ enum DemoCommand {
         let size = try p.size("--size", in: sizeRange) ?? (1 << 30)
         let begin = Monotonic.now()
         let exists = RDRSystem.exists(at: path)
-        if exists { try requireDemoSystem(path) }
+        if exists { try requireDemoSystem(path, p.env) }
         if p.has("--fresh") || !exists {
             let disks = DiskSpec.defaults.map { DiskSpec(name: $0.name, size: size, role: $0.role) }
-            let created = try InitCommand.create(at: path, disks: disks, primary: .ten, force: exists)
+            let created = try InitCommand.create(at: path, disks: disks, primary: .ten, force: exists, command: p.env.commandLine)
             try created.writeExtensionSection(marker, Data("\"rdr demo\"".utf8))
-            Terminal.out("Created \(path): boot (mandatory system disk) and data (data disk), \(ByteSize.format(size)) each, sparse")
+            p.env.out.line("Created \(path): boot (mandatory system disk) and data (data disk), \(ByteSize.format(size)) each, sparse")
         } else {
-            Terminal.out("Using the existing demo system \(path)")
+            p.env.out.line("Using the existing demo system \(path)")
         }
-        var system = try RDRSystem.open(at: path)
+        var system = try p.env.openSystem(path)
         guard let boot = system.manifest.disks.first(where: { $0.role.isSystem }),
               let data = system.manifest.disks.first(where: { $0.role == .data }) else {
             throw RDRError(.invalidState, "the demo needs a system disk and a data disk in \(path); run the demo on another directory with --system DIR")
@@ -51,17 +51,17 @@ enum DemoCommand {
 
             """
         try? config.write(toFile: configPath, atomically: true, encoding: .utf8)
-        let ctl = UpgradeCommands.controller(system)
+        let ctl = UpgradeCommands.controller(system, p.env)
         func step(_ n: Int, _ what: String, _ r: UserRequest, config: String? = nil) throws {
             let s = try ctl.perform(r, configPath: config)
-            Terminal.out("\(n). \(what)\n   \(s.statusBar)")
+            p.env.out.line("\(n). \(what)\n   \(s.statusBar)")
         }
         try step(1, "Readiness check", .check, config: configPath)
         try step(2, "Split: services stopped and disabled on the Upgrade Side, mirrors split", .split, config: configPath)
 
-        Terminal.out("3. Workloads while split (random 64 KiB writes):")
+        p.env.out.line("3. Workloads while split (random 64 KiB writes):")
         do {
-            let lock = try system.lock(command: Common.commandLine)
+            let lock = try system.lock(command: p.env.commandLine)
             defer { lock.release() }
             let bootDisk = try system.disk(boot.name), dataDisk = try system.disk(data.name)
             let unit = max(Int64(1 << 20), size / 64 / (1 << 20) * (1 << 20))
@@ -69,48 +69,48 @@ enum DemoCommand {
                 var w = Workload(bytes: bytes)
                 w.seed = seed
                 let s = try w.run(on: disk, side: .side(side))
-                Terminal.out(String(format: "   %@ Side → %@: %@ in %d writes, %.1f MiB/s", side.title, disk.name, ByteSize.format(s.bytesWritten), s.writes, s.mibPerSecond))
+                p.env.out.line(String(format: "   %@ Side → %@: %@ in %d writes, %.1f MiB/s", side.title, disk.name, ByteSize.format(s.bytesWritten), s.writes, s.mibPerSecond))
             }
             do {
                 try dataDisk.write(side: .side(.upgrade), offset: 0, bytes: [1])
             } catch {
-                Terminal.out("   Upgrade Side → \(data.name): refused (\(error.message.prefix(60))…)")
+                p.env.out.line("   Upgrade Side → \(data.name): refused (\(error.message.prefix(60))…)")
             }
         }
         try step(4, "Merge: the Upgrade Side runs the applications on the upgraded boot disk", .merge)
         try step(5, "Commit: resyncs started (boot Upgrade → Production, data Production → Upgrade)", .commit)
         try step(6, "Finish: back to Idle while the resyncs run in the background", .finish)
 
-        Terminal.out("7. Background resync progress (from 'rdr status'):")
+        p.env.out.line("7. Background resync progress (from 'rdr status'):")
         var last = ""
         while true {
             let st = try system.status()
             let line = st.disks.map { "\($0.name): \($0.status)" }.joined(separator: "   ")
-            if line != last { Terminal.out("   " + line); last = line }
+            if line != last { p.env.out.line("   " + line); last = line }
             if st.disks.allSatisfy({ $0.status == .inSync }) { break }
             if st.disks.contains(where: { $0.resync != nil && $0.resync?.running == false }) && SystemLock.holder(systemPath: path, sys: system.sys) == nil {
                 throw RDRError(.io, "the background resync stopped early; see \(path)/.all.resync.log and run 'rdr disk resync --all'")
             }
             usleep(200_000)
         }
-        system = try RDRSystem.open(at: path)
-        Terminal.out("8. Verify:")
-        let lock = try system.lock(command: Common.commandLine)
+        system = try p.env.openSystem(path)
+        p.env.out.line("8. Verify:")
+        let lock = try system.lock(command: p.env.commandLine)
         defer { lock.release() }
         for d in [boot.name, data.name] {
             let report = try system.disk(d).verify()
             guard report.mismatched.isEmpty else {
                 throw RDRError(.corrupt, "verify of '\(d)' found \(ByteSize.format(report.mismatchedBytes)) that differ after the resync")
             }
-            Terminal.out(String(format: "   %@: members identical (%@ of data compared in %.2f s)", d, ByteSize.format(report.bytesCompared), report.seconds))
+            p.env.out.line(String(format: "   %@: members identical (%@ of data compared in %.2f s)", d, ByteSize.format(report.bytesCompared), report.seconds))
         }
-        Terminal.out(String(format: "Done in %.1f s: a whole upgrade session rehearsed; 'rdr log' shows every step, 'rdr status' shows Status: None.", Monotonic.now() - begin))
+        p.env.out.line(String(format: "Done in %.1f s: a whole upgrade session rehearsed; 'rdr log' shows every step, 'rdr status' shows Status: None.", Monotonic.now() - begin))
         return ExitCode.success
     }
 
     /// The demo only ever uses or replaces a system it created itself (marked in its manifest).
-    static func requireDemoSystem(_ path: String) throws {
-        let system = try RDRSystem.open(at: path)
+    static func requireDemoSystem(_ path: String, _ env: CommandEnvironment) throws {
+        let system = try env.openSystem(path)
         guard let mark = try system.extensionSection(marker), String(decoding: mark, as: UTF8.self) == "\"rdr demo\"" else {
             throw RDRError(.invalidState, "\(path) was not created by 'rdr demo', so the demo neither uses nor replaces it; run the demo on another directory with --system DIR")
         }

@@ -42,14 +42,14 @@ enum DiskCommands {
     static func transition(_ p: Parsed, verb: String, _ body: (VirtualDisk) throws -> Void) throws -> Int32 {
         let named = try p.distinctPositionals()
         let system = try Common.open(p)
-        let lock = try system.lock(command: Common.commandLine)
+        let lock = try system.lock(command: p.env.commandLine)
         defer { lock.release() }
         let names = named.isEmpty ? system.manifest.disks.map(\.name) : named
         try EngineGuard.check(p, system, verb == "split" ? .split : .merge, disks: names)
         let disks = try names.map { try system.disk($0) }
         for disk in disks {
             try body(disk)
-            Terminal.out("\(disk.name): \(verb) (\(disk.record.mode))")
+            p.env.out.line("\(disk.name): \(verb) (\(disk.record.mode))")
         }
         return ExitCode.success
     }
@@ -78,7 +78,7 @@ enum DiskCommands {
             OptionSpec(names: ["--detached-child"], value: nil, help: "", hidden: true),
         ],
         discussion: "An interrupted resync (Ctrl-C, kill, power cut) resumes where its last checkpoint was\nwhen run again with the same --from; it cannot be reversed without --full --force.",
-        run: runResync)
+        observesCancellation: true, run: runResync)
 
     static func options(_ p: Parsed) throws -> ResyncOptions {
         var o = ResyncOptions()
@@ -112,8 +112,8 @@ enum DiskCommands {
         var options = try options(p)
         let system = try Common.open(p)
         let lock = p.has("--detached-child")
-            ? try SystemLock.adopt(fd: 3, systemPath: system.path, command: Common.commandLine, sys: system.sys)
-            : try system.lock(command: Common.commandLine)
+            ? try SystemLock.adopt(fd: 3, systemPath: system.path, command: p.env.commandLine, sys: system.sys)
+            : try system.lock(command: p.env.commandLine)
         defer { lock.release() }
         // (disk, source) pairs to run: one named disk, or every disk already resyncing.
         var jobs: [(String, Enclosure)] = []
@@ -136,21 +136,19 @@ enum DiskCommands {
                 }
             }
             guard !jobs.isEmpty else {
-                Terminal.out("no resync to run")
+                p.env.out.line("no resync to run")
                 return ExitCode.success
             }
-            let pid = try Background.spawn(system: system, lock: lock, jobs: all ? nil : jobs.first, passing: p)
+            let pid = try Background.spawn(system: system, lock: lock, jobs: all ? nil : jobs.first, passing: p, p.env)
             let what = all ? jobs.map(\.0).joined(separator: ", ") : name
-            Terminal.out("resync of \(what) runs in the background (pid \(pid)); follow it with 'rdr status --watch'")
+            p.env.out.line("resync of \(what) runs in the background (pid \(pid)); follow it with 'rdr status --watch'")
             return ExitCode.success
         }
-        let cancel = CancellationFlag()
-        options.cancellation = cancel
-        Interrupts.cancelling(cancel)
-        if jobs.isEmpty && all { Terminal.out("no resync to run") }
+        options.cancellation = p.env.cancellation
+        if jobs.isEmpty && all { p.env.out.line("no resync to run") }
         for (diskName, source) in jobs {
             let disk = try system.disk(diskName)
-            let display = ProgressDisplay(label: "resync \(diskName) \(source)→\(source.other)")
+            let display = ProgressDisplay(label: "resync \(diskName) \(source)→\(source.other)", out: p.env.out)
             let summary: ResyncSummary
             do {
                 let show: @Sendable (ResyncProgress) -> Void = { display.show($0) }
@@ -160,7 +158,7 @@ enum DiskCommands {
                 throw error
             }
             display.end()
-            Terminal.out(p.has("--json") ? json(summary) : describe(summary))
+            p.env.out.line(p.has("--json") ? json(summary) : describe(summary))
         }
         return ExitCode.success
     }
@@ -202,14 +200,14 @@ enum DiskCommands {
         let workers = try p.integer("--workers", in: ResyncOptions.workerRange) ?? ResyncOptions.defaultWorkers
         let system = try Common.open(p)
         let readOnly = repair == nil && !adopt
-        let lock = readOnly ? try system.readLock(command: Common.commandLine) : try system.lock(command: Common.commandLine)
+        let lock = readOnly ? try system.readLock(command: p.env.commandLine) : try system.lock(command: p.env.commandLine)
         defer { lock?.release() }
         if !readOnly { try EngineGuard.check(p, system, .repair, disks: [name]) }
         let disk = try system.disk(name, access: readOnly ? .readOnly : .readWrite, identity: repair == nil ? .report : .enforce)
         let report = adopt ? try disk.adoptImages(workers: workers) : try disk.verify(workers: workers, repairFrom: repair)
         printVerify(report, name: name, repairedFrom: repair, p)
-        if adopt { Terminal.out("verify \(name): member images adopted; the disk is trusted again") }
-        if readOnly, let problem = disk.identityProblem { Terminal.out("Note: \(problem.message)") }
+        if adopt { p.env.out.line("verify \(name): member images adopted; the disk is trusted again") }
+        if readOnly, let problem = disk.identityProblem { p.env.out.line("Note: \(problem.message)") }
         return report.mismatched.isEmpty || report.repair != nil || adopt ? ExitCode.success : ExitCode.differences
     }
 
@@ -217,17 +215,17 @@ enum DiskCommands {
         let ranges = report.mismatchedRanges
         if p.has("--json") {
             let list = ranges.map { "{\"offset\":\($0.lowerBound),\"length\":\($0.count)}" }.joined(separator: ",")
-            Terminal.out("{\"disk\":\"\(name)\",\"identical\":\(ranges.isEmpty),\"bytesCompared\":\(report.bytesCompared),\"mismatchedBytes\":\(report.mismatchedBytes),\"unexplainedRegions\":\(report.unexplained.count),\"mismatched\":[\(list)],\"repaired\":\(report.repair != nil),\"seconds\":\(report.seconds)}")
+            p.env.out.line("{\"disk\":\"\(name)\",\"identical\":\(ranges.isEmpty),\"bytesCompared\":\(report.bytesCompared),\"mismatchedBytes\":\(report.mismatchedBytes),\"unexplainedRegions\":\(report.unexplained.count),\"mismatched\":[\(list)],\"repaired\":\(report.repair != nil),\"seconds\":\(report.seconds)}")
         } else if ranges.isEmpty {
-            Terminal.out(String(format: "verify %@: members identical (compared %@ of data in %.2f s)", name, ByteSize.format(report.bytesCompared), report.seconds))
+            p.env.out.line(String(format: "verify %@: members identical (compared %@ of data in %.2f s)", name, ByteSize.format(report.bytesCompared), report.seconds))
         } else {
-            Terminal.out("verify \(name): \(report.mismatched.count) mismatched regions (\(ByteSize.format(report.mismatchedBytes))):")
-            for r in ranges.prefix(50) { Terminal.out("  offset \(r.lowerBound) length \(r.count)") }
-            if ranges.count > 50 { Terminal.out("  … and \(ranges.count - 50) more ranges") }
+            p.env.out.line("verify \(name): \(report.mismatched.count) mismatched regions (\(ByteSize.format(report.mismatchedBytes))):")
+            for r in ranges.prefix(50) { p.env.out.line("  offset \(r.lowerBound) length \(r.count)") }
+            if ranges.count > 50 { p.env.out.line("  … and \(ranges.count - 50) more ranges") }
             if !report.unexplained.isEmpty {
-                Terminal.out("  \(report.unexplained.count) of them are marked in sync on both members: an image was replaced or swapped, or written behind rdr's back; keep the right member with 'rdr disk resync \(name) --from 10|11 --full --force'")
+                p.env.out.line("  \(report.unexplained.count) of them are marked in sync on both members: an image was replaced or swapped, or written behind rdr's back; keep the right member with 'rdr disk resync \(name) --from 10|11 --full --force'")
             }
-            if let repaired = report.repair { Terminal.out("repaired from \(repair?.description ?? "?"): " + describe(repaired)) }
+            if let repaired = report.repair { p.env.out.line("repaired from \(repair?.description ?? "?"): " + describe(repaired)) }
         }
     }
 }
@@ -236,8 +234,8 @@ enum DiskCommands {
 /// slip in between this process exiting and the child starting.
 enum Background {
     /// `job` nil resumes every started resync (`--all`).
-    static func spawn(system: RDRSystem, lock: SystemLock, jobs job: (String, Enclosure)?, passing p: Parsed?) throws -> Int32 {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    static func spawn(system: RDRSystem, lock: SystemLock, jobs job: (String, Enclosure)?, passing p: Parsed?, _ env: CommandEnvironment) throws -> Int32 {
+        let exe = Background.resolve(env.executable)
         var args = [exe, "disk", "resync"] + (job.map { [$0.0, "--from", $0.1.description] } ?? ["--all"]) + ["--system", system.path, "--detached-child"]
         for key in ["--workers", "--io-size", "--max-rate", "--copy-method", "--checkpoint"] {
             if let v = p?.value(key) { args += [key, v] }
@@ -257,5 +255,13 @@ enum Background {
         guard pid > 0 else { throw RDRError(.io, "cannot start the background resync: \(String(cString: strerror(-pid)))") }
         lock.handOff()
         return pid
+    }
+
+    /// The real file behind `path` (`/proc/self/exe` names this process's binary, which the
+    /// child's argv[0] and `ps` should show), or `path` itself when it cannot be resolved.
+    static func resolve(_ path: String) -> String {
+        guard let real = realpath(path, nil) else { return path }
+        defer { free(real) }
+        return String(cString: real)
     }
 }

@@ -28,10 +28,10 @@ enum InitCommand {
             do { disks.append(try DiskSpec.parse(text, regionSize: region)) } catch { throw p.usage(error.message) }
         }
         if disks.isEmpty { disks = DiskSpec.defaults.map { DiskSpec(name: $0.name, size: $0.size, role: $0.role, regionSize: region) } }
-        let system = try create(at: path, disks: disks, primary: primary, force: p.has("--force"))
-        Terminal.out("Created system \(system.path) (Production Side: enclosure \(primary))")
+        let system = try create(at: path, disks: disks, primary: primary, force: p.has("--force"), command: p.env.commandLine)
+        p.env.out.line("Created system \(system.path) (Production Side: enclosure \(primary))")
         for d in system.manifest.disks {
-            Terminal.out("  \(d.name): \(d.role), \(ByteSize.format(d.size)), regions \(ByteSize.format(d.regionSize)), members \(d.members.map { system.file($0.image) }.joined(separator: ", "))")
+            p.env.out.line("  \(d.name): \(d.role), \(ByteSize.format(d.size)), regions \(ByteSize.format(d.regionSize)), members \(d.members.map { system.file($0.image) }.joined(separator: ", "))")
         }
         return ExitCode.success
     }
@@ -41,8 +41,8 @@ enum InitCommand {
 
     /// Makes the directory, takes the lock and creates the system. Without `force` nothing that
     /// exists is replaced; a failure removes exactly what this call created (directories, the
-    /// lock file, the system's files).
-    static func create(at path: String, disks: [DiskSpec], primary: Enclosure, force: Bool) throws -> RDRSystem {
+    /// lock file, the system's files). `command` describes the lock's holder.
+    static func create(at path: String, disks: [DiskSpec], primary: Enclosure, force: Bool, command: String) throws -> RDRSystem {
         if RDRSystem.exists(at: path) && !force {
             throw RDRError(.invalidState, "a system already exists at \(path); use --force to replace it (its images are deleted) or pick another --system")
         }
@@ -57,7 +57,7 @@ enum InitCommand {
         let lockExisted = FileManager.default.fileExists(atPath: lockPath)
         var system: RDRSystem?
         do {
-            let lock = try SystemLock.acquire(systemPath: path, command: Common.commandLine, sys: sys)
+            let lock = try SystemLock.acquire(systemPath: path, command: command, sys: sys)
             defer { lock.release() }
             let created = try RDRSystem.create(at: path, disks: disks, primary: primary, force: force)
             system = created

@@ -43,13 +43,13 @@ enum ServeCommand {
         configuration.workerThreads = try p.integer("--workers", in: 1...256) ?? configuration.workerThreads
         if p.has("--allow-remote") && !p.has("--listen") { throw p.usage("--allow-remote needs --listen") }
         let system = try Common.open(p)
-        let lock = try system.lock(command: Common.commandLine)
+        let lock = try system.lock(command: p.env.commandLine)
         defer { lock.release() }
         let signals = ServeSignals.block()  // before any thread starts, so all inherit the mask
         var listeners: [Listener] = []
         do {
             if p.has("--socket") || !p.has("--listen") {
-                listeners.append(try Listener.unix(path: p.value("--socket") ?? system.path + "/nbd.sock"))
+                listeners.append(try Listener.unix(path: p.value("--socket").map(p.env.path) ?? system.path + "/nbd.sock"))
             }
             if let address = p.value("--listen") {
                 listeners.append(try Listener.tcp(address, allowRemote: p.has("--allow-remote")))
@@ -59,35 +59,36 @@ enum ServeCommand {
             throw error
         }
         let disks = SystemDiskProvider(system: system, access: configuration.readOnly ? .readOnly : .readWrite)
-        let server = NBDServer(disks: disks, configuration: configuration) { Terminal.err("rdr serve: " + $0) }
+        let err = p.env.err
+        let server = NBDServer(disks: disks, configuration: configuration) { err.line("rdr serve: " + $0) }
         for listener in listeners { try server.serve(listener) }
-        announce(system: system, disks: disks, listeners: listeners, readOnly: configuration.readOnly)
+        announce(system: system, disks: disks, listeners: listeners, readOnly: configuration.readOnly, to: p.env.out)
         let signal = signals.wait()
-        Terminal.out("rdr serve: \(signal == SIGINT ? "SIGINT" : "SIGTERM"): stopping (\(server.connectionCount) connection(s) open)")
+        p.env.out.line("rdr serve: \(signal == SIGINT ? "SIGINT" : "SIGTERM"): stopping (\(server.connectionCount) connection(s) open)")
         let report = server.stop()
-        for error in report.errors { Terminal.err("Error: \(error)") }
+        for error in report.errors { p.env.err.line("Error: \(error)") }
         let cut = report.cutOff > 0 ? "; \(report.cutOff) client(s) that did not read their replies were cut off" : ""
-        Terminal.out("rdr serve: stopped; flushed \(report.flushed.isEmpty ? "nothing (no disk was used)" : report.flushed.joined(separator: ", "))\(cut)")
+        p.env.out.line("rdr serve: stopped; flushed \(report.flushed.isEmpty ? "nothing (no disk was used)" : report.flushed.joined(separator: ", "))\(cut)")
         return report.errors.isEmpty ? ExitCode.success : ExitCode.failure
     }
 
     /// Where to connect and what can be reached now.
-    static func announce(system: RDRSystem, disks: SystemDiskProvider, listeners: [Listener], readOnly: Bool) {
-        Terminal.out("rdr serve: system \(system.path), pid \(getpid())\(readOnly ? ", read-only" : ""); no TLS, no authentication")
+    static func announce(system: RDRSystem, disks: SystemDiskProvider, listeners: [Listener], readOnly: Bool, to out: OutputStream) {
+        out.line("rdr serve: system \(system.path), pid \(getpid())\(readOnly ? ", read-only" : ""); no TLS, no authentication")
         for listener in listeners {
-            Terminal.out("listening on \(listener.address)\(listener.address.hasPrefix("unix:") ? " (mode 0600)" : "")  e.g. \(listener.uri(export: "EXPORT"))")
+            out.line("listening on \(listener.address)\(listener.address.hasPrefix("unix:") ? " (mode 0600)" : "")  e.g. \(listener.uri(export: "EXPORT"))")
         }
-        Terminal.out("exports:")
+        out.line("exports:")
         for name in disks.diskNames {
             let names = [name, name + "@production", name + "@upgrade", name + "@10", name + "@11"].joined(separator: " ")
             do {
                 let disk = try disks.disk(named: name)
-                Terminal.out("  \(names)  (\(disk.role), \(ByteSize.format(disk.size)), \(disk.record.mode))")
+                out.line("  \(names)  (\(disk.role), \(ByteSize.format(disk.size)), \(disk.record.mode))")
             } catch {
-                Terminal.out("  \(names)  (not served: \(error.message))")
+                out.line("  \(names)  (not served: \(error.message))")
             }
         }
-        Terminal.out("Stop with Ctrl-C or SIGTERM.")
+        out.line("Stop with Ctrl-C or SIGTERM.")
     }
 }
 

@@ -36,7 +36,7 @@ enum SimulateCommand {
 
             Each event is logged, and 'rdr status' (--json: session.lastEvent, session.pendingEvents) shows it.
             """,
-        run: run)
+        observesCancellation: true, run: run)
 
     static func run(_ p: Parsed) throws -> Int32 {
         let name = try p.positional(0, "<event>")
@@ -66,7 +66,7 @@ enum SimulateCommand {
         if !event.isHardware && p.has("--side") { throw p.usage("--side is for crash, hang, shutdown and power-loss") }
         let o = try UpgradeCommands.options(p)
         let code = try UpgradeCommands.withController(p) { ctl in try ctl.simulate(event, side: side, during: during, signal: signal, options: o) }
-        if !event.isHardware { Terminal.out("\(event.rawValue) armed for the next \(event == .splitTimeout ? "split" : "custom action")") }
+        if !event.isHardware { p.env.out.line("\(event.rawValue) armed for the next \(event == .splitTimeout ? "split" : "custom action")") }
         return code
     }
 }

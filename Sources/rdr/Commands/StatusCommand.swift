@@ -27,12 +27,12 @@ enum StatusCommand {
             let status = try system.status(disks: names)
             let session = try SessionStore(system: system).current()
             if p.has("--json") {
-                Terminal.out(try json(status, session))
+                p.env.out.line(try json(status, session))
             } else {
-                if p.has("--watch") && Terminal.stdoutIsTTY { Terminal.write("\u{1B}[H\u{1B}[2J") }
-                Terminal.out(session.statusBar)
-                for line in session.statusLines { Terminal.out(line) }
-                Terminal.write(render(status))
+                if p.has("--watch") && p.env.out.isTerminal { p.env.out.write("\u{1B}[H\u{1B}[2J") }
+                p.env.out.line(session.statusBar)
+                for line in session.statusLines { p.env.out.line(line) }
+                p.env.out.write(render(status))
             }
             let running = status.disks.contains { $0.resync?.running == true }
             if !p.has("--watch") || !running { break }
