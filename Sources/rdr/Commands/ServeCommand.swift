@@ -58,18 +58,36 @@ enum ServeCommand {
             for listener in listeners { listener.close() }
             throw error
         }
+        // The owner from here (not read-only: a forwarded command would write): forwarded
+        // commands, NBD clients and resyncs share its disks.
+        let owner: OwnerRuntime?
+        do { owner = configuration.readOnly ? nil : try OwnerRuntime.start(system: system, lock: lock) } catch {
+            for listener in listeners { listener.close() }
+            throw error
+        }
+        defer { owner?.stop() }
         let disks = SystemDiskProvider(system: system, access: configuration.readOnly ? .readOnly : .readWrite)
         let err = p.env.err
         let server = NBDServer(disks: disks, configuration: configuration) { err.line("rdr serve: " + $0) }
         for listener in listeners { try server.serve(listener) }
         announce(system: system, disks: disks, listeners: listeners, readOnly: configuration.readOnly, to: p.env.out)
+        if let owner { try resumeResyncs(owner, system: system, out: p.env.out) }
         let signal = signals.wait()
         p.env.out.line("rdr serve: \(signal == SIGINT ? "SIGINT" : "SIGTERM"): stopping (\(server.connectionCount) connection(s) open)")
+        owner?.stop()  // forwarded commands cancelled, resyncs checkpointed, before the final flush
         let report = server.stop()
         for error in report.errors { p.env.err.line("Error: \(error)") }
         let cut = report.cutOff > 0 ? "; \(report.cutOff) client(s) that did not read their replies were cut off" : ""
         p.env.out.line("rdr serve: stopped; flushed \(report.flushed.isEmpty ? "nothing (no disk was used)" : report.flushed.joined(separator: ", "))\(cut)")
         return report.errors.isEmpty ? ExitCode.success : ExitCode.failure
+    }
+
+    /// Resyncs a killed worker or a stopped server left run again, as threads of the server.
+    static func resumeResyncs(_ owner: OwnerRuntime, system: RDRSystem, out: OutputStream) throws {
+        let jobs = try owner.owned.interruptedResyncs()
+        guard !jobs.isEmpty else { return }
+        try OwnerRuntime.startBackground(owner.owned, jobs: jobs, options: ResyncOptions(), logPath: system.path + "/.all.resync.log")
+        out.line("resuming the resync of \(jobs.map { "\($0.0) from \($0.1)" }.joined(separator: ", ")) (follow it with 'rdr status --watch')")
     }
 
     /// Where to connect and what can be reached now.
@@ -87,6 +105,9 @@ enum ServeCommand {
             } catch {
                 out.line("  \(names)  (not served: \(error.message))")
             }
+        }
+        if !readOnly {
+            out.line("other rdr commands on this system run in this process (control socket \(system.path)/.rdr.control)")
         }
         out.line("Stop with Ctrl-C or SIGTERM.")
     }
