@@ -71,16 +71,32 @@ final class OwnerRuntime: Sendable {
         let log = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard log >= 0 else { throw RDRError(.io, "cannot open \(logPath) for the background resync's output") }
         let out = OutputStream.fileDescriptor(log)
+        let ended = CancellationFlag()
         do {
             try owned.startBackgroundResyncs(jobs, options: options, report: { _, outcome in
                 switch outcome {
                 case .success(let summary): out.line(DiskCommands.describe(summary))
                 case .failure(let error): out.line("Error: \(error.message)")
                 }
-            }, done: { close(log) })
+            }, done: {
+                close(log)
+                ended.cancel()
+            })
         } catch {
             close(log)
             throw error
+        }
+        awaitRunning(owned.system, disks: jobs.map(\.0)) { ended.isCancelled }
+    }
+
+    /// Waits (at most 10 s) until one of `disks` shows a running resync or `ended()` says the
+    /// work is over, so that a `--background` that has returned is followed by a
+    /// `status --watch` that sees the resync, not the moment before it began.
+    static func awaitRunning(_ system: RDRSystem, disks: [String], ended: () -> Bool) {
+        let deadline = Monotonic.now() + 10
+        while Monotonic.now() < deadline && !ended() {
+            if let status = try? system.status(disks: disks), status.disks.contains(where: { $0.resync?.running == true }) { return }
+            usleep(10_000)
         }
     }
 }

@@ -264,6 +264,7 @@ enum Background {
         let pid = rdr_spawn_detached(exe, &cargs, log, inherited)
         guard pid > 0 else { throw RDRError(.io, "cannot start the background resync: \(String(cString: strerror(-pid)))") }
         lock.handOff()
+        OwnerRuntime.awaitRunning(system, disks: job.map { [$0.0] } ?? []) { rdr_child_ended(pid) != 0 }
         return pid
     }
 
