@@ -23,7 +23,8 @@ let package = Package(
         // never a product and never linked into `rdr`.
         .target(name: "RDRTestSupport", dependencies: ["RDR"]),
         .target(name: "ActiveUpgrade", dependencies: ["RDR", "CRDRSys"]),
-        .target(name: "RDRArguments", dependencies: ["RDR"]),
+        // Command specs, help, usage and parsing: standard library only (it does not know the engine).
+        .target(name: "RDRArguments"),
         // The NBD wire codec: standard library only (no Foundation, no Glibc), no I/O.
         .target(name: "NBDWire"),
         // The NBD server over RDR disks: sockets, connections, worker pool (Glibc, no Foundation).

@@ -14,7 +14,7 @@ enum CLI {
     static let root = CommandSpec(
         path: [],
         overview: "RDR — Rapid Disk Resync: split block mirrors over sparse raw images, then resync only what diverged.",
-        usage: "rdr <subcommand>",
+        positionals: "<subcommand>",
         options: [],
         subcommands: [
             ("demo", "Full cycle on Images/demo: split, workloads, commit resyncs, verify."),
@@ -70,52 +70,38 @@ enum CLI {
     /// Runs the command `env.arguments` name; the single entry, for this process and for a
     /// command forwarded to the process that owns a system.
     static func run(_ env: CommandEnvironment) -> Int32 {
-        let args = env.arguments
-        if args.isEmpty || args == ["--help"] || args == ["-h"] {
-            env.out.line(root.help)
-            return ExitCode.success
-        }
-        if args[0] == "help" {
-            let rest = Array(args.dropFirst())
-            if rest.isEmpty { env.out.line(root.help); return ExitCode.success }
-            guard let (c, extra) = find(rest), extra.isEmpty else {
-                return usageFailure(env, UsageError(message: "no help for '\(rest.joined(separator: " "))': unknown subcommand", command: root))
-            }
-            env.out.line(c.help)
-            return ExitCode.success
-        }
-        guard let (spec, rest) = find(args) else {
-            return usageFailure(env, UsageError(message: "unknown subcommand '\(args[0])'", command: root))
-        }
-        if rest.contains("--help") || rest.contains("-h") || spec.run == nil {
-            if spec.run == nil && !rest.isEmpty && !rest.contains("--help") && !rest.contains("-h") {
-                return usageFailure(env, UsageError(message: "unknown subcommand '\(rest[0])'", command: spec))
-            }
-            env.out.line(spec.help)
-            return ExitCode.success
-        }
+        var command = root
         do {
-            let parsed = try Parsed.parse(rest, spec: spec, context: env)
-            return try spec.run?(parsed) ?? ExitCode.success
-        } catch let e as UsageError {
-            return usageFailure(env, e)
-        } catch let e as RDRError {
-            env.err.line("Error: \(e.message)")
-            if e.kind == .invalidArgument {
-                env.err.line("Usage: \(spec.usage)")
-                env.err.line("See '\(spec.name) --help'")
+            if let spec = try helpRequested(env.arguments) {
+                env.out.line(spec.help)
+                return ExitCode.success
             }
-            return ExitCode.of(e.kind)
+            guard let (spec, rest) = find(env.arguments) else {
+                throw UsageError(message: "unknown subcommand '\(env.arguments[0])'", command: root)
+            }
+            command = spec
+            guard let run = spec.run else { throw UsageError(message: "unknown subcommand '\(rest[0])'", command: spec) }
+            return try run(try Parsed.parse(rest, spec: spec, context: env))
         } catch {
-            env.err.line("Error: \(error)")
-            return ExitCode.failure
+            let failure = Failure(error, command: command)
+            env.err.write(failure.text)
+            return failure.code
         }
     }
 
-    static func usageFailure(_ env: CommandEnvironment, _ e: UsageError) -> Int32 {
-        env.err.line("Error: \(e.message)")
-        env.err.line("Usage: \(e.usage)")
-        env.err.line("See '\(e.commandName) --help'")
-        return ExitCode.usage
+    /// The command whose help the arguments ask for (`rdr`, `rdr help X`, `X --help`, a group
+    /// alone), nil when they ask to run one.
+    static func helpRequested(_ args: [String]) throws -> CommandSpec? {
+        if args.isEmpty || args == ["--help"] || args == ["-h"] { return root }
+        if args[0] == "help" {
+            let rest = Array(args.dropFirst())
+            if rest.isEmpty { return root }
+            guard let (spec, extra) = find(rest), extra.isEmpty else {
+                throw UsageError(message: "no help for '\(rest.joined(separator: " "))': unknown subcommand", command: root)
+            }
+            return spec
+        }
+        guard let (spec, rest) = find(args) else { return nil }
+        return rest.contains("--help") || rest.contains("-h") || (spec.run == nil && rest.isEmpty) ? spec : nil
     }
 }

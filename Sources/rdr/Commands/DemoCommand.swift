@@ -8,7 +8,6 @@ enum DemoCommand {
     static let spec = CommandSpec(
         path: ["demo"],
         overview: "Rehearse a whole upgrade on a demo system: check, split, workloads, merge, commit, finish, verify.",
-        usage: "rdr demo [--system <dir>] [--fresh] [--size <size>]",
         options: Common.options + [
             OptionSpec(names: ["--fresh"], value: nil, help: "Recreate the demo system (only one that rdr demo created)."),
             OptionSpec(names: ["--size"], value: "size", help: "Size of each disk when creating it, 16M to 1T (default 1G)."),
@@ -87,7 +86,9 @@ enum DemoCommand {
             let st = try system.status()
             let line = st.disks.map { "\($0.name): \($0.status)" }.joined(separator: "   ")
             if line != last { p.env.out.line("   " + line); last = line }
-            if st.disks.allSatisfy({ $0.status == .inSync }) { break }
+            // In sync is not enough: the background child holds the lock until it exits, and
+            // the verify below needs it.
+            if st.disks.allSatisfy({ $0.status == .inSync }) && st.lockHolder == nil { break }
             if st.disks.contains(where: { $0.resync != nil && $0.resync?.running == false }) && SystemLock.holder(systemPath: path, sys: system.sys) == nil {
                 throw RDRError(.io, "the background resync stopped early; see \(path)/.all.resync.log and run 'rdr disk resync --all'")
             }

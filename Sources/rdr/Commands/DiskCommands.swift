@@ -8,7 +8,7 @@ enum DiskCommands {
     static let group = CommandSpec(
         path: ["disk"],
         overview: "Mirror operations on virtual disks: split, merge, resync, verify.",
-        usage: "rdr disk <subcommand>",
+        positionals: "<subcommand>",
         options: [],
         subcommands: [
             ("split", "Split mirrors: each side writes its own member from now on."),
@@ -20,7 +20,7 @@ enum DiskCommands {
     static let split = CommandSpec(
         path: ["disk", "split"],
         overview: "Split duplexed disks: from now on each side writes its own member and they diverge.",
-        usage: "rdr disk split [--system <dir>] [--primary 10|11] [<disk> ...]",
+        positionals: "[<disk> ...]",
         arguments: [("<disk>", "Disks to split (default: all).")],
         options: Common.options + [
             OptionSpec(names: ["--primary"], value: "10|11", help: "Enclosure that becomes the Production Side (default: the system's)."),
@@ -32,7 +32,7 @@ enum DiskCommands {
     static let merge = CommandSpec(
         path: ["disk", "merge"],
         overview: "Merge split disks: system disks run on the Upgrade member (Production frozen for abort); data disks stay on Production.",
-        usage: "rdr disk merge [--system <dir>] [<disk> ...]",
+        positionals: "[<disk> ...]",
         arguments: [("<disk>", "Disks to merge (default: all).")],
         options: Common.options + [EngineGuard.forceOption],
         run: { p in try transition(p, verb: "merged") { disk in try disk.merge() } })
@@ -65,11 +65,11 @@ enum DiskCommands {
     static let resync = CommandSpec(
         path: ["disk", "resync"],
         overview: "Copy the union of both members' dirty regions from one member to the other.",
-        usage: "rdr disk resync (<disk> --from 10|11 | --all) [--workers <n>] [--max-rate <rate>] [--full] [--background] [--json]",
+        positionals: "[<disk>]",
         arguments: [("<disk>", "The virtual disk.")],
         options: Common.options + [
-            OptionSpec(names: ["--from"], value: "10|11", help: "The member to copy from (its bytes win)."),
-            OptionSpec(names: ["--all"], value: nil, help: "Finish every resync already started (commit, abort), in its own\ndirection, one disk after another."),
+            OptionSpec(names: ["--from"], value: "10|11", help: "The member to copy from (its bytes win).", required: true, exclusive: "which"),
+            OptionSpec(names: ["--all"], value: nil, help: "Finish every resync already started (commit, abort), in its own\ndirection, one disk after another.", required: true, exclusive: "which"),
         ] + resyncOptions + [
             OptionSpec(names: ["--full"], value: nil, help: "Copy every region (holes are punched, not read) and rebuild\nboth members' metadata: the fix for corrupt, missing, stale or\nforeign metadata and for a missing, wrong-size, replaced or\nswapped image. Needs --force: it ignores the bitmaps and\ngenerations that keep a copy from running the wrong way."),
             OptionSpec(names: ["--force"], value: nil, help: "Confirm --full (the other member's differing bytes are lost); also\nruns while an upgrade session owns the disk (recorded in the\nactivity log)."),
@@ -161,7 +161,7 @@ enum DiskCommands {
                 throw error
             }
             display.end()
-            p.env.out.line(p.has("--json") ? json(summary) : describe(summary))
+            p.env.out.line(p.has("--json") ? try JSONOutput.text(JSONOutput.Resync(summary)) : describe(summary))
         }
         return ExitCode.success
     }
@@ -175,18 +175,14 @@ enum DiskCommands {
         return line
     }
 
-    static func json(_ s: ResyncSummary) -> String {
-        "{\"disk\":\"\(s.disk)\",\"source\":\(s.source),\"target\":\(s.target),\"bytesPlanned\":\(s.bytesPlanned),\"bytesDoneBefore\":\(s.bytesDoneBefore),\"bytesCopied\":\(s.bytesCopied),\"bytesPunched\":\(s.bytesPunched),\"checkpoints\":\(s.checkpoints),\"seconds\":\(s.seconds),\"mibPerSecond\":\(s.mibPerSecond)}"
-    }
-
     static let verify = CommandSpec(
         path: ["disk", "verify"],
         overview: "Compare both members region by region (holes in both are skipped) and list mismatches.",
-        usage: "rdr disk verify <disk> [--repair-from 10|11 | --adopt] [--workers <n>] [--json]",
+        positionals: "<disk>",
         arguments: [("<disk>", "The virtual disk.")],
         options: Common.options + [
-            OptionSpec(names: ["--repair-from"], value: "10|11", help: "Resync mismatched regions from this member."),
-            OptionSpec(names: ["--adopt"], value: nil, help: "Re-adopt member images that are new files (a system copied or\nrestored as a whole) when they differ only where a bitmap says\nthey may; a swap or an unexplained difference is refused."),
+            OptionSpec(names: ["--repair-from"], value: "10|11", help: "Resync mismatched regions from this member.", exclusive: "repair"),
+            OptionSpec(names: ["--adopt"], value: nil, help: "Re-adopt member images that are new files (a system copied or\nrestored as a whole) when they differ only where a bitmap says\nthey may; a swap or an unexplained difference is refused.", exclusive: "repair"),
             OptionSpec(names: ["--workers"], value: "n", help: "Parallel readers, 1 to 64 (default \(ResyncOptions.defaultWorkers))."),
             OptionSpec(names: ["--json"], value: nil, help: "Print the report as JSON."),
             EngineGuard.forceOption,
@@ -208,17 +204,16 @@ enum DiskCommands {
         if !readOnly { try EngineGuard.check(p, system, .repair, disks: [name]) }
         let disk = try system.disk(name, access: readOnly ? .readOnly : .readWrite, identity: repair == nil ? .report : .enforce)
         let report = adopt ? try disk.adoptImages(workers: workers) : try disk.verify(workers: workers, repairFrom: repair)
-        printVerify(report, name: name, repairedFrom: repair, p)
+        try printVerify(report, name: name, repairedFrom: repair, p)
         if adopt { p.env.out.line("verify \(name): member images adopted; the disk is trusted again") }
         if readOnly, let problem = disk.identityProblem { p.env.out.line("Note: \(problem.message)") }
         return report.mismatched.isEmpty || report.repair != nil || adopt ? ExitCode.success : ExitCode.differences
     }
 
-    static func printVerify(_ report: VerifyReport, name: String, repairedFrom repair: Enclosure?, _ p: Parsed) {
+    static func printVerify(_ report: VerifyReport, name: String, repairedFrom repair: Enclosure?, _ p: Parsed) throws {
         let ranges = report.mismatchedRanges
         if p.has("--json") {
-            let list = ranges.map { "{\"offset\":\($0.lowerBound),\"length\":\($0.count)}" }.joined(separator: ",")
-            p.env.out.line("{\"disk\":\"\(name)\",\"identical\":\(ranges.isEmpty),\"bytesCompared\":\(report.bytesCompared),\"mismatchedBytes\":\(report.mismatchedBytes),\"unexplainedRegions\":\(report.unexplained.count),\"mismatched\":[\(list)],\"repaired\":\(report.repair != nil),\"seconds\":\(report.seconds)}")
+            p.env.out.line(try JSONOutput.text(JSONOutput.Verify(report, name: name)))
         } else if ranges.isEmpty {
             p.env.out.line(String(format: "verify %@: members identical (compared %@ of data in %.2f s)", name, ByteSize.format(report.bytesCompared), report.seconds))
         } else {

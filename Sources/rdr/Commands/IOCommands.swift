@@ -9,14 +9,14 @@ enum IOCommands {
     static let write = CommandSpec(
         path: ["write"],
         overview: "Write bytes to a virtual disk as one side (write-intent bits are persisted first).",
-        usage: "rdr write <disk> [--side <side>] --offset <n> (--file <path> | --stdin | --pattern <seed> --length <n>)",
+        positionals: "<disk>",
         arguments: [("<disk>", "The virtual disk.")],
         options: Common.options + [
             sideOption,
-            OptionSpec(names: ["--offset"], value: "n", help: "Byte offset, 0 to the disk's size (K/M/G/T suffixes allowed)."),
-            OptionSpec(names: ["--file"], value: "path", help: "Write this file's bytes (a regular file is checked against\nthe room left before anything is written)."),
-            OptionSpec(names: ["--stdin"], value: nil, help: "Write the bytes read from standard input."),
-            OptionSpec(names: ["--pattern"], value: "seed", help: "Write deterministic pattern bytes from this seed, 0 to 2^64-1."),
+            OptionSpec(names: ["--offset"], value: "n", help: "Byte offset, 0 to the disk's size (K/M/G/T suffixes allowed).", required: true),
+            OptionSpec(names: ["--file"], value: "path", help: "Write this file's bytes (a regular file is checked against\nthe room left before anything is written).", required: true, exclusive: "source"),
+            OptionSpec(names: ["--stdin"], value: nil, help: "Write the bytes read from standard input.", required: true, exclusive: "source"),
+            OptionSpec(names: ["--pattern"], value: "seed", help: "Write deterministic pattern bytes from this seed, 0 to 2^64-1.", required: true, exclusive: "source"),
             OptionSpec(names: ["--length"], value: "n", help: "Bytes of pattern to write, 0 to the room left on the disk."),
         ],
         discussion: "Any length streams through an 8 MiB buffer. The data is durable (fdatasync) when the command\nreturns. Input from a pipe that runs past the end of the disk stops there with an error (64);\nwhat came before is written.",
@@ -63,12 +63,12 @@ enum IOCommands {
     static let read = CommandSpec(
         path: ["read"],
         overview: "Read bytes from a virtual disk as one side sees it.",
-        usage: "rdr read <disk> [--side <side>] --offset <n> --length <n> [--out <path>]",
+        positionals: "<disk>",
         arguments: [("<disk>", "The virtual disk.")],
         options: Common.options + [
             sideOption,
-            OptionSpec(names: ["--offset"], value: "n", help: "Byte offset, 0 to the disk's size."),
-            OptionSpec(names: ["--length"], value: "n", help: "Bytes to read, 0 to the disk's size minus the offset."),
+            OptionSpec(names: ["--offset"], value: "n", help: "Byte offset, 0 to the disk's size.", required: true),
+            OptionSpec(names: ["--length"], value: "n", help: "Bytes to read, 0 to the disk's size minus the offset.", required: true),
             OptionSpec(names: ["--out"], value: "path", help: "Write the bytes to this file (default: standard output)."),
         ],
         discussion: "Any length streams through an 8 MiB buffer.",
@@ -91,11 +91,11 @@ enum IOCommands {
     static let workload = CommandSpec(
         path: ["workload"],
         overview: "Run a write load on one side of a disk (pattern data, batched write-intent).",
-        usage: "rdr workload <disk> [--side <side>] --bytes <n> [--io-size <n>] [--pattern random|sequential] [--seed <n>]",
+        positionals: "<disk>",
         arguments: [("<disk>", "The virtual disk.")],
         options: Common.options + [
             sideOption,
-            OptionSpec(names: ["--bytes"], value: "n", help: "Total bytes to write, 1 to 1P."),
+            OptionSpec(names: ["--bytes"], value: "n", help: "Total bytes to write, 1 to 1P.", required: true),
             OptionSpec(names: ["--io-size"], value: "n", help: "Bytes per write, a multiple of 512 from 512 to 64M (default 64K)."),
             OptionSpec(names: ["--pattern"], value: "order", help: "random (default) or sequential offsets."),
             OptionSpec(names: ["--seed"], value: "n", help: "Seed for offsets and data, 0 to 2^64-1 (default 1)."),
@@ -129,7 +129,7 @@ enum IOCommands {
         w.cancellation = p.env.cancellation
         let summary = try w.run(on: disk, side: side)
         if p.has("--json") {
-            p.env.out.line("{\"bytesWritten\":\(summary.bytesWritten),\"writes\":\(summary.writes),\"seconds\":\(summary.seconds),\"mibPerSecond\":\(summary.mibPerSecond)}")
+            p.env.out.line(try JSONOutput.text(JSONOutput.Workload(summary)))
         } else {
             p.env.out.line(String(format: "workload %@ (%@): wrote %@ in %d writes, %.2f s, %.1f MiB/s", name, side?.description ?? "duplex",
                                 ByteSize.format(summary.bytesWritten), summary.writes, summary.seconds, summary.mibPerSecond))

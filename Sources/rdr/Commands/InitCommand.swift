@@ -7,7 +7,6 @@ enum InitCommand {
     static let spec = CommandSpec(
         path: ["init"],
         overview: "Create a system: sparse member images, checksummed metadata and a manifest.",
-        usage: "rdr init [--system <dir>] [--disk <name:size:role> ...] [--region-size <size>] [--primary 10|11] [--force]",
         options: Common.options + [
             OptionSpec(names: ["--disk"], value: "name:size:role", help: "A virtual disk, e.g. boot:1G:mandatory. Roles: system, data,\nmandatory. Repeat for more. Default: boot:1G:mandatory, data:1G:data.", repeatable: true),
             OptionSpec(names: ["--region-size"], value: "size", help: "Bitmap granularity, a power of two from 4K to 64M (default 64K)."),

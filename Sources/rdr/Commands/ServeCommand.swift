@@ -8,7 +8,6 @@ enum ServeCommand {
     static let spec = CommandSpec(
         path: ["serve"],
         overview: "Serve every virtual disk over NBD (qemu, nbdfuse, qemu-img, fio, nbdcopy can use them).",
-        usage: "rdr serve [--socket <path>] [--listen <host:port>] [--allow-remote] [--read-only] [--max-connections <n>] [--workers <n>]",
         options: Common.options + [
             OptionSpec(names: ["--socket"], value: "path", help: "Unix socket to listen on (default <system>/nbd.sock; mode 0600)."),
             OptionSpec(names: ["--listen"], value: "host:port", help: "Also (or, without --socket, only) listen on TCP, e.g. 127.0.0.1:10809."),

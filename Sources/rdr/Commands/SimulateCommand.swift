@@ -8,7 +8,7 @@ enum SimulateCommand {
     static let spec = CommandSpec(
         path: ["simulate"],
         overview: "Rehearse a failure: a side crashing, hanging, shut down or losing power while split, a split\nthat times out, a custom action killed by a signal.",
-        usage: "rdr simulate <event> [--system <dir>] [--side upgrade|production] [--during <point>] [--signal <name>]",
+        positionals: "<event>",
         arguments: [("<event>", "crash, hang, shutdown, power-loss (while split); split-timeout, action-signal\n(armed for the next request).")],
         options: Common.options + [
             OptionSpec(names: ["--side"], value: "upgrade|production", help: "The side the event happens to (default upgrade)."),

@@ -7,7 +7,7 @@ enum StatusCommand {
     static let spec = CommandSpec(
         path: ["status"],
         overview: "Show each virtual disk's mode, resync progress and members. Never blocks, needs no lock.",
-        usage: "rdr status [--system <dir>] [--json] [--watch] [--interval <seconds>] [<disk> ...]",
+        positionals: "[<disk> ...]",
         arguments: [("<disk>", "Disks to show (default: all).")],
         options: Common.options + [
             OptionSpec(names: ["--json"], value: nil, help: "Print one JSON object (the fields are documented in the README)."),

@@ -6,8 +6,8 @@ import RDRArguments
 /// The Active Upgrade requests: check, split, merge, commit, abort, finish, retry, restart.
 enum UpgradeCommands {
     static let configOptions = [
-        OptionSpec(names: ["--config"], value: "file", help: "Configuration file (.Config) to use; without it, the one of the last\nsession (the user's file) is used again."),
-        OptionSpec(names: ["--no-config"], value: nil, help: "Forget the remembered configuration: no services or custom actions."),
+        OptionSpec(names: ["--config"], value: "file", help: "Configuration file (.Config) to use; without it, the one of the last\nsession (the user's file) is used again.", exclusive: "config"),
+        OptionSpec(names: ["--no-config"], value: nil, help: "Forget the remembered configuration: no services or custom actions.", exclusive: "config"),
     ]
     static let autoRecoverOption = OptionSpec(names: ["--auto-recover"], value: "policy", help: "abort, retry or none: what to do first with a request whose process\ndied mid-step (default: the configuration's autoRecover, else abort\nbefore Commit and retry from Commit on).")
     static let forceOption = OptionSpec(names: ["--force"], value: nil, help: "Stop a running request (SIGTERM, then SIGKILL, its custom action's\nprocess group too) and abort; failing custom actions are logged\nand skipped. Works from Abort|Broken as well.")
@@ -15,10 +15,8 @@ enum UpgradeCommands {
     static let retryForceOption = OptionSpec(names: ["--force"], value: nil, help: "Log failing custom actions as Error (with their output) and go on:\nthe way out of a commit or finish broken by an action.")
 
     static func request(_ r: UserRequest, overview: String, options extra: [OptionSpec] = [], discussion: String? = nil) -> CommandSpec {
-        let usageTail = extra.map { o in o.value.map { "[\(o.names[0]) <\($0)>]" } ?? "[\(o.names[0])]" }.joined(separator: " ")
-        return CommandSpec(
+        CommandSpec(
             path: [r.rawValue], overview: overview,
-            usage: "rdr \(r.rawValue) [--system <dir>] \(usageTail)\(usageTail.isEmpty ? "" : " ")[--auto-recover <policy>]",
             options: Common.options + extra + [autoRecoverOption], discussion: discussion ?? recoveryNote,
             observesCancellation: true, run: { p in try run(r, p) })
     }
@@ -91,7 +89,7 @@ enum UpgradeCommands {
     static let restart = CommandSpec(
         path: ["restart"],
         overview: "Restart a side: 'upgrade' while split (partner OS Rebooting → OS Up); 'production' is refused while split.",
-        usage: "rdr restart upgrade|production [--system <dir>] [--auto-recover <policy>]",
+        positionals: "upgrade|production",
         arguments: [("upgrade|production", "The side to restart.")],
         options: Common.options + [autoRecoverOption],
         discussion: "A hung Upgrade Side (Partner: Hung: …) is reset: State Sensitive Recovery: Reset → BIOS POST →\nOS Booting → OS Up. Services follow their startup types.",
@@ -107,10 +105,9 @@ enum UpgradeCommands {
     static let log = CommandSpec(
         path: ["log"],
         overview: "Show the activity log (text, JSON or XML); control characters print escaped (\\xNN).",
-        usage: "rdr log [--system <dir>] [--json | --xml <file>] [--severity <level>]",
         options: Common.options + [
-            OptionSpec(names: ["--json"], value: nil, help: "Print the entries as a JSON array."),
-            OptionSpec(names: ["--xml"], value: "file", help: "Save the log as XML to this file."),
+            OptionSpec(names: ["--json"], value: nil, help: "Print the entries as a JSON array.", exclusive: "format"),
+            OptionSpec(names: ["--xml"], value: "file", help: "Save the log as XML to this file.", exclusive: "format"),
             OptionSpec(names: ["--severity"], value: "level", help: "Only Success, Pending, Information, Warning or Error entries\n(with their parents)."),
         ],
         run: { p in
@@ -140,7 +137,6 @@ enum UpgradeCommands {
     static let services = CommandSpec(
         path: ["services"],
         overview: "Each controlled service per side: running or stopped, and its startup type.",
-        usage: "rdr services [--system <dir>] [--json]",
         options: Common.options + [OptionSpec(names: ["--json"], value: nil, help: "Print JSON.")],
         run: { p in
             try p.noMorePositionals(than: 0)
@@ -162,7 +158,7 @@ enum UpgradeCommands {
     static let config = CommandSpec(
         path: ["config"],
         overview: "Create, summarize or check a configuration file (.Config, JSON).",
-        usage: "rdr config new|summary|check <file> [--system <dir>]",
+        positionals: "new|summary|check <file>",
         arguments: [("new <file>", "Write a commented template."), ("summary <file>", "The effective configuration and each item's file."),
                     ("check <file>", "Validate against this machine: every custom action's file ready to run,\nthe log backup outside the system directory; exit 0 when valid.")],
         options: Common.options,
