@@ -13,7 +13,8 @@ final class ServedOwner {
         self.system = system
         (process, out, err) = try RDRProcess.start(["serve", "--system", system])
         let deadline = Date().addingTimeInterval(30)
-        while !FileManager.default.fileExists(atPath: system + "/.rdr.control") || !FileManager.default.fileExists(atPath: system + "/nbd.sock") {
+        // Connectable, not merely present: a killed owner leaves both socket files behind.
+        while !Self.accepts(system + "/.rdr.control") || !Self.accepts(system + "/nbd.sock") {
             guard process.isRunning, Date() < deadline else {
                 let r = RDRProcess.finish(process, out, err)
                 throw NSError(domain: "rdr serve did not start: \(r.stdout)\(r.stderr)", code: 1)
@@ -23,6 +24,20 @@ final class ServedOwner {
     }
 
     var pid: Int32 { process.processIdentifier }
+
+    /// Whether something accepts connections on the Unix socket at `path`.
+    static func accepts(_ path: String) -> Bool {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, b) in path.utf8.prefix(raw.count - 1).enumerated() { raw[i] = b }
+        }
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        } == 0
+    }
 
     @discardableResult
     func stop(_ signal: Int32 = SIGTERM) -> RDRProcess.Result {
