@@ -29,8 +29,19 @@ enum ServeCommand {
             durable and its bytes are in every member it goes to; FLUSH makes every answered write
             durable on every member; FUA makes its own write durable.
 
-            Runs in the foreground and holds the system's lock. SIGINT or SIGTERM: stop accepting,
-            finish the requests already received, flush every disk, exit 0.
+            Runs in the foreground, holds the system's lock and owns the system: any other rdr
+            command on it (except status, log, config, init, demo and serve, which run where they
+            are typed) is forwarded over <system>/.rdr.control (mode 0600) and runs inside the
+            server with the caller's stdin, stdout and stderr, so its output and exit code are
+            the same as without a server; Ctrl-C on the caller cancels it. Resyncs started that
+            way (and those a killed worker or a stopped server left, resumed at start) run as
+            threads of the server while clients keep writing. A second server, or 'rdr init
+            --force', is refused with 75, naming this one. With --read-only the server owns
+            nothing: other commands are refused with 75 while it runs.
+
+            SIGINT or SIGTERM: stop accepting, cancel forwarded commands (their callers exit 130),
+            checkpoint running resyncs (they resume later), finish the requests already received,
+            flush every disk, exit 0.
             """,
         run: run)
 
