@@ -22,13 +22,22 @@ final class OwnerRuntime: Sendable {
         let owned = try SystemOwnership.shared.register(system, lock: lock)
         do {
             let control = try ControlServer(systemPath: system.path, owner: owned) { command in
-                CLI.run(environment(for: command))
+                settle(owned)
+                return CLI.run(environment(for: command))
             }
             return OwnerRuntime(owned: owned, control: control)
         } catch {
             owned.resign()
             throw error
         }
+    }
+
+    /// Flushes the disks clients have been writing, so a forwarded command finds them as a
+    /// client's FLUSH leaves them: NBD writes clear their duplex bits lazily (at most every
+    /// 5 s), and a readiness check must not take a live write for an interrupted one. Best
+    /// effort: a disk that cannot flush shows its state to the command as it is.
+    static func settle(_ owned: OwnedSystem) {
+        for disk in owned.openDisks { try? disk.flush() }
     }
 
     /// The environment of a forwarded command: the client's arguments, directory, variables
