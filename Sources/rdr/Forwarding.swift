@@ -20,12 +20,16 @@ enum Forwarding {
         // Commands that stop cleanly get Ctrl-C passed on; the others die of it here, as they
         // would without an owner (the owner then sees the client go).
         let interrupt = CLI.observesInterrupts(env.arguments) ? InterruptPipe.install() : nil
+        // A descriptor this process was started without cannot be passed: /dev/null stands in.
+        let descriptors = [env.stdin, STDOUT_FILENO, STDERR_FILENO].map { fd in
+            fcntl(fd, F_GETFD) >= 0 ? fd : open("/dev/null", O_RDWR | O_CLOEXEC)
+        }
         // An owner that is exiting closes connections it has not admitted: ask again (bounded),
         // then run here, where the lock decides.
         for _ in 0..<50 {
             do {
                 switch try ControlClient.forward(systemPath: systemPath, request: request,
-                                                 descriptors: [env.stdin, STDOUT_FILENO, STDERR_FILENO], interrupt: interrupt) {
+                                                 descriptors: descriptors, interrupt: interrupt) {
                 case .exited(let code): return code
                 case .noOwner: return nil
                 case .notAdmitted: usleep(100_000)

@@ -19,6 +19,9 @@ final class OwnerRuntime: Sendable {
     /// Registers this process as the owner of `system`, whose lock it holds, and opens the
     /// control socket.
     static func start(system: RDRSystem, lock: SystemLock) throws -> OwnerRuntime {
+        // A forwarded command writes to its caller's stdout; a caller whose reader went away
+        // must cost that command an EPIPE, not the owner its life.
+        signal(SIGPIPE, SIG_IGN)
         let owned = try SystemOwnership.shared.register(system, lock: lock)
         do {
             let control = try ControlServer(systemPath: system.path, owner: owned) { command in
@@ -34,10 +37,12 @@ final class OwnerRuntime: Sendable {
 
     /// Flushes the disks clients have been writing, so a forwarded command finds them as a
     /// client's FLUSH leaves them: NBD writes clear their duplex bits lazily (at most every
-    /// 5 s), and a readiness check must not take a live write for an interrupted one. Best
-    /// effort: a disk that cannot flush shows its state to the command as it is.
+    /// 5 s), and a readiness check must not take a live write for an interrupted one. Only
+    /// duplex disks: nothing else has such bits, and a flush waits for the whole disk, which a
+    /// running resync would hold it from for as long as it runs. Best effort: a disk that
+    /// cannot flush shows its state to the command as it is.
     static func settle(_ owned: OwnedSystem) {
-        for disk in owned.openDisks { try? disk.flush() }
+        for disk in owned.openDisks where disk.record.mode == .duplex { try? disk.flush() }
     }
 
     /// The environment of a forwarded command: the client's arguments, directory, variables

@@ -98,11 +98,14 @@ final class ConnectedNBDClient {
 }
 
 /// Output of a run with the parts that differ between any two runs (timings, rates, pids, the
-/// scratch directory) replaced, so two runs compare equal when the commands did the same.
+/// scratch directory, and the activity log's entry count: `finish` logs the resyncs still
+/// running at that instant, which depends on the machine's load) replaced, so two runs compare
+/// equal when the commands did the same.
 func normalized(_ text: String, replacing path: String) -> String {
     var t = text.replacingOccurrences(of: path, with: "<dir>")
     for (pattern, replacement) in [(#"pid [0-9]+"#, "pid <n>"), (#"[0-9]+(\.[0-9]+)? (s|MiB/s)\b"#, "<t> $2"),
-                                   (#"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]+Z"#, "<time>"), (#"ETA [0-9:-]+"#, "ETA <t>")] {
+                                   (#"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]+Z"#, "<time>"), (#"ETA [0-9:-]+"#, "ETA <t>"),
+                                   (#"saved [0-9]+ entries"#, "saved <n> entries")] {
         t = t.replacingOccurrences(of: pattern, with: replacement, options: .regularExpression)
     }
     return t

@@ -103,10 +103,15 @@ final class OwnerTests: XCTestCase {
 
     func testCommandsRunWhileABackgroundResyncRuns() throws {
         let (s, sys) = try systemToResync()
-        // 32 MiB at 4 MiB/s: the worker owns the system for about 8 s.
-        let started = try rdr(["disk", "resync", "boot", "--from", "11", "--background", "--max-rate", "4M"] + sys)
+        // 32 MiB at 2 MiB/s: the worker owns the system for about 16 s, time enough on a loaded
+        // machine for what follows (the conflicts first, while the resync surely runs).
+        let started = try rdr(["disk", "resync", "boot", "--from", "11", "--background", "--max-rate", "2M"] + sys)
         XCTAssertTrue(started.stdout.hasPrefix("resync of boot runs in the background (pid "), started.stdout)
         XCTAssertTrue(eventually { FileManager.default.fileExists(atPath: s.system + "/.rdr.control") }, "the worker is an owner")
+        let reverse = try rdr(["disk", "resync", "boot", "--from", "10"] + sys, expect: 1)
+        XCTAssertTrue(reverse.stderr.hasPrefix("Error: disk 'boot' is being resynced from 11 to 10"), reverse.stderr)
+        let again = try rdr(["disk", "resync", "boot", "--from", "11"] + sys, expect: 75)
+        XCTAssertTrue(again.stderr.hasPrefix("Error: disk 'boot' is already being resynced from 11"), again.stderr)
         let w = try rdr(["write", "data", "--offset", "1M", "--pattern", "3", "--length", "64K"] + sys)
         XCTAssertEqual(w.stdout, "wrote 65536 bytes to data at offset 1048576\n")
         try rdr(["workload", "data", "--bytes", "2M", "--seed", "4"] + sys)
@@ -114,10 +119,6 @@ final class OwnerTests: XCTestCase {
         try rdr(["disk", "split", "data"] + sys)
         let check = try rdr(["check"] + sys, expect: 1)
         XCTAssertTrue((check.stdout + check.stderr).contains("not duplexed"), check.stdout + check.stderr)
-        let reverse = try rdr(["disk", "resync", "boot", "--from", "10"] + sys, expect: 1)
-        XCTAssertTrue(reverse.stderr.hasPrefix("Error: disk 'boot' is being resynced from 11 to 10"), reverse.stderr)
-        let again = try rdr(["disk", "resync", "boot", "--from", "11"] + sys, expect: 75)
-        XCTAssertTrue(again.stderr.hasPrefix("Error: disk 'boot' is already being resynced from 11"), again.stderr)
         // The worker ends once its resync is done and nobody is connected.
         XCTAssertTrue(eventually(60) { !FileManager.default.fileExists(atPath: s.system + "/.rdr.control") }, "the worker did not exit")
         XCTAssertTrue(eventually { SystemLockProbe.free(s.system) }, "the worker kept the lock")
