@@ -112,6 +112,18 @@ final class OwnerTests: XCTestCase {
         XCTAssertTrue(reverse.stderr.hasPrefix("Error: disk 'boot' is being resynced from 11 to 10"), reverse.stderr)
         let again = try rdr(["disk", "resync", "boot", "--from", "11"] + sys, expect: 75)
         XCTAssertTrue(again.stderr.hasPrefix("Error: disk 'boot' is already being resynced from 11"), again.stderr)
+        // A caller whose stdout nobody reads: its command gets EPIPE in the worker, which lives on.
+        let reader = Process()
+        reader.executableURL = URL(fileURLWithPath: RDRProcess.binary)
+        reader.arguments = ["read", "data", "--offset", "0", "--length", "16M"] + sys
+        let closed = Pipe()
+        reader.standardOutput = closed
+        reader.standardError = FileHandle.nullDevice
+        try closed.fileHandleForReading.close()
+        try reader.run()
+        reader.waitUntilExit()
+        XCTAssertNotEqual(reader.terminationStatus, 0)
+        XCTAssertEqual(worker(s.system).map { kill($0, 0) }, 0, "the worker survived a caller's closed pipe")
         let w = try rdr(["write", "data", "--offset", "1M", "--pattern", "3", "--length", "64K"] + sys)
         XCTAssertEqual(w.stdout, "wrote 65536 bytes to data at offset 1048576\n")
         try rdr(["workload", "data", "--bytes", "2M", "--seed", "4"] + sys)
@@ -124,6 +136,12 @@ final class OwnerTests: XCTestCase {
         XCTAssertTrue(eventually { SystemLockProbe.free(s.system) }, "the worker kept the lock")
         try rdr(["disk", "verify", "boot"] + sys)
         XCTAssertEqual(data(s.image("boot", 10)), data(s.image("boot", 11)))
+    }
+
+    /// The pid in a system's lock holder description (`pid N is running …`).
+    private func worker(_ system: String) -> Int32? {
+        let holder = (try? String(contentsOfFile: system + "/.rdr.lock.holder", encoding: .utf8)) ?? ""
+        return Int32(holder.split(separator: " ").dropFirst().first ?? "")
     }
 
     func testCtrlCOnAForwardedWorkloadExits130AndTheOwnerLivesOn() throws {
@@ -170,8 +188,7 @@ final class OwnerTests: XCTestCase {
         let (s, sys) = try systemToResync()
         try rdr(["disk", "resync", "boot", "--from", "11", "--background", "--max-rate", "4M"] + sys)
         XCTAssertTrue(eventually { FileManager.default.fileExists(atPath: s.system + "/.rdr.control") })
-        let holder = (try? String(contentsOfFile: s.system + "/.rdr.lock.holder", encoding: .utf8)) ?? ""
-        let worker = Int32(holder.split(separator: " ").dropFirst().first ?? "") ?? 0
+        let worker = self.worker(s.system) ?? 0
         XCTAssertGreaterThan(worker, 0)
         kill(worker, SIGKILL)
         XCTAssertTrue(eventually { !processAlive(worker) })
