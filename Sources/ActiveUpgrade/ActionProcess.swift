@@ -1,5 +1,6 @@
 import CRDRSys
-import Foundation
+import FoundationEssentials
+import Glibc
 import RDR
 
 /// One custom action as a child process in a process group of its own, so a timeout or a stop

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import RDR
 
 /// Custom actions and readiness inside a request.
@@ -24,7 +25,7 @@ extension UpgradeController {
                 throw RDRError(.invalidState, "disk '\(d.name)' is \(mode), not split; abort the upgrade")
             }
         }
-        for f in try config(s)?.findings() ?? [] where f.severity == .error {
+        for f in try config(s)?.findings(sys: system.sys) ?? [] where f.severity == .error {
             log.add(.error, f.message, detail: f.detail, parent: currentParent)
             throw RDRError(.invalidState, f.text)
         }
@@ -61,8 +62,8 @@ extension UpgradeController {
     /// One action: its process group on record for `abort --force`, its output to files, the
     /// request's deadline and stop flag applied.
     private func runAction(_ a: Configuration.CustomAction, _ env: CustomActionRunner.Environment, group: Int) throws(RDRError) {
-        let entry = log.add(.pending, "\(a.controlType.rawValue) \((a.file as NSString).lastPathComponent) on the \(env.side) Side", parent: group)
-        var context = CustomActionRunner.Context(systemPath: system.path, entry: entry, deadline: Monotonic.now() + a.timeoutSeconds)
+        let entry = log.add(.pending, "\(a.controlType.rawValue) \(PathName.lastComponent(a.file)) on the \(env.side) Side", parent: group)
+        var context = CustomActionRunner.Context(systemPath: system.path, sys: system.sys, entry: entry, deadline: Monotonic.now() + a.timeoutSeconds)
         if let d = splitDeadline, d < context.deadline {
             context.deadline = d
             context.deadlineMessage = splitTimedOut(currentStepName).message
@@ -84,7 +85,7 @@ extension UpgradeController {
         }
         log.update(entry, .error, detail: outcome.message + "\n" + outcome.detail)
         // A signal to the request may reach the action's group first: still an interruption.
-        if outcome.interrupted || cancellation.isCancelled { throw RDRError(.interrupted, "interrupted by a signal while \((a.file as NSString).lastPathComponent) ran (its process group was stopped)") }
+        if outcome.interrupted || cancellation.isCancelled { throw RDRError(.interrupted, "interrupted by a signal while \(PathName.lastComponent(a.file)) ran (its process group was stopped)") }
         if outcome.timedOut, context.deadlineMessage != nil { throw splitTimedOut(currentStepName) }
         throw RDRError(.invalidState, "\(outcome.message) (\(a.file))")
     }

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import RDR
 
 /// A configuration (`.Config`, JSON): title, comments, disk selection, child configurations,
@@ -49,6 +50,8 @@ public struct Configuration: Sendable, Equatable {
 
     public static let defaultSplitTimeout = 300.0
     public static let maxSeconds = 86_400.0
+    /// A configuration file larger than this is not read (they are a few KiB).
+    public static let maxFileBytes = 16 << 20
 
     public static func == (a: Configuration, b: Configuration) -> Bool {
         a.path == b.path && a.title == b.title && a.comments == b.comments && a.disks == b.disks
@@ -63,42 +66,48 @@ public struct Configuration: Sendable, Equatable {
     /// cycle named; the parent wins conflicts; children's disk selections are ignored.
     /// Relative custom action files resolve against `baseDirectory` (default: the file's own
     /// directory; a staged copy passes the directory the user's file came from).
-    public static func load(_ path: String, baseDirectory: String? = nil) throws(RDRError) -> Configuration {
-        try load(path, chain: [], base: baseDirectory)
+    public static func load(_ path: String, baseDirectory: String? = nil,
+                            sys: any SystemCalls = LinuxSystemCalls()) throws(RDRError) -> Configuration {
+        try load(path, chain: [], base: baseDirectory, sys: sys)
     }
 
-    private static func load(_ path: String, chain: [String], base: String?) throws(RDRError) -> Configuration {
-        let name = (path as NSString).lastPathComponent
+    private static func load(_ path: String, chain: [String], base: String?,
+                             sys: any SystemCalls) throws(RDRError) -> Configuration {
+        let name = PathName.lastComponent(path)
         if let i = chain.firstIndex(of: name) {
             throw RDRError(.corrupt, "configuration \(path): include cycle \((chain[i...] + [name]).joined(separator: " → ")); remove one of these includes")
         }
         guard name.hasSuffix(".Config") else {
             throw RDRError(.invalidArgument, "configuration \(path): the file name must end in .Config")
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let bytes = try? readFile(path, sys: sys) else {
             throw RDRError(.invalidArgument, "configuration \(path) does not exist or cannot be read")
         }
-        return try parse(data, path: path, chain: chain, base: base)
+        return try parse(Data(bytes), path: path, chain: chain, base: base, sys: sys)
+    }
+
+    /// The file's bytes, following a link (the user's own file may be one).
+    private static func readFile(_ path: String, sys: any SystemCalls) throws(Errno) -> [UInt8] {
+        let fd = try FileDescriptor.openRaw(path, flags: O_RDONLY | O_CLOEXEC | O_NONBLOCK, mode: 0, sys: sys)
+        defer { fd.close() }
+        return try fd.readWholeFile(limit: maxFileBytes)
     }
 
     /// Parses configuration text as if it were the file `path` (includes are read from its directory).
     public static func parse(_ data: Data, path: String, baseDirectory: String? = nil) throws(RDRError) -> Configuration {
-        try parse(data, path: path, chain: [], base: baseDirectory)
+        try parse(data, path: path, chain: [], base: baseDirectory, sys: LinuxSystemCalls())
     }
 
-    private static func parse(_ data: Data, path: String, chain: [String], base: String?) throws(RDRError) -> Configuration {
-        let object: [String: Any]
-        do {
-            guard let o = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-                throw RDRError(.corrupt, "configuration \(path): expected a JSON object at the top level")
-            }
-            object = o
-        } catch let e as RDRError {
-            throw e
-        } catch {
-            throw RDRError(.corrupt, "configuration \(path): not valid JSON (\(error.localizedDescription))")
+    private static func parse(_ data: Data, path: String, chain: [String], base: String?,
+                              sys: any SystemCalls) throws(RDRError) -> Configuration {
+        let value: JSONValue
+        do { value = try JSONValue(parsing: Array(data)) } catch {
+            throw RDRError(.corrupt, "configuration \(path): not valid JSON (\(Self.describe(error)))")
         }
-        let p = Fields(path: path, base: base ?? (path as NSString).deletingLastPathComponent)
+        guard let object = value.objectValue else {
+            throw RDRError(.corrupt, "configuration \(path): expected a JSON object at the top level")
+        }
+        let p = Fields(path: path, base: base ?? PathName.directory(of: path))
         for key in object.keys where !keys.contains(key) {
             throw p.bad(key, "is not a configuration key; expected one of \(keys.sorted().joined(separator: ", "))")
         }
@@ -109,7 +118,7 @@ public struct Configuration: Sendable, Equatable {
         config.disks = try p.disks(object["disks"])
         if let s = object["services"] { config.services = try p.strings(s, "services", "must be an array of service names").map { ($0, path) } }
         if let a = object["customActions"] {
-            guard let list = a as? [Any] else { throw p.bad("customActions", "must be an array of objects") }
+            guard let list = a.arrayValue else { throw p.bad("customActions", "must be an array of objects") }
             config.customActions = try list.enumerated().map { (i, item) throws(RDRError) in try p.action(item, index: i) }
         }
         if let l = object["logBackup"] { config.logBackup = try p.logBackup(l) }
@@ -119,14 +128,20 @@ public struct Configuration: Sendable, Equatable {
         }
         if let t = object["splitTimeoutSeconds"] { config.splitTimeoutSeconds = try p.seconds(t, "splitTimeoutSeconds") }
         if let inc = object["include"] {
-            let dir = (path as NSString).deletingLastPathComponent
+            let dir = PathName.directory(of: path)
             for child in try p.strings(inc, "include", "must be an array of .Config file names in the same directory") {
                 guard !child.contains("/") else { throw p.bad("include", "names files in the same directory only, not '\(child)'") }
-                let name = (path as NSString).lastPathComponent
-                config.absorb(try load((dir as NSString).appendingPathComponent(child), chain: chain + [name], base: base))
+                let name = PathName.lastComponent(path)
+                config.absorb(try load(PathName.appending(child, to: dir), chain: chain + [name], base: base, sys: sys))
             }
         }
         return config
+    }
+
+    /// Why JSON text did not parse, in a few words (the decoder's own description is a dump).
+    private static func describe(_ error: Error) -> String {
+        guard case DecodingError.dataCorrupted(let context) = error else { return "\(error)" }
+        return context.underlyingError.map { "\($0)" } ?? context.debugDescription
     }
 
     /// Adds a child's items; the parent's win (its title, comments, backup, disks).
@@ -166,11 +181,11 @@ public struct Configuration: Sendable, Equatable {
 
     /// The effective configuration and where each item came from.
     public var summary: String {
-        func from(_ f: String) -> String { "(from \((f as NSString).lastPathComponent))" }
+        func from(_ f: String) -> String { "(from \(PathName.lastComponent(f)))" }
         var out = "Configuration \(path)\n"
         out += "  Title: \(title ?? "(none)")\n"
         if let c = comments { out += "  Comments: \(c)\n" }
-        out += "  Files: \(files.map { ($0 as NSString).lastPathComponent }.joined(separator: ", "))\n"
+        out += "  Files: \(files.map { PathName.lastComponent($0) }.joined(separator: ", "))\n"
         out += "  Disks:\(disks.isEmpty ? " (roles from the manifest)" : "")\n"
         for (d, r) in disks.sorted(by: { $0.key < $1.key }) { out += "    \(d): \(r) \(from(path))\n" }
         out += "  Services:\(services.isEmpty ? " (none)" : "")\n"

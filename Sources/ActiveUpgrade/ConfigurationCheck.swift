@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import RDR
 
 /// One result of a check, with the guide's severities: Success, Warning or Error.
@@ -40,20 +41,19 @@ extension Configuration {
 
     /// What this configuration needs from this machine: each custom action's file ready to run
     /// (Table 5-2) and the log backup directory (3-10: a missing one is only a Warning).
-    public func findings() -> [Finding] {
+    public func findings(sys: any SystemCalls = LinuxSystemCalls()) -> [Finding] {
         var out: [Finding] = []
         var seen = Set<String>()
         for a in customActions where seen.insert(a.file).inserted {
-            if let problem = CustomActionRunner.fileProblem(a.file) {
+            if let problem = CustomActionRunner.fileProblem(a.file, sys: sys) {
                 out.append(Finding(.error, problem, "\(a.controlType.rawValue) action \(a.file)"))
             } else {
-                out.append(Finding(.success, "Custom action \((a.file as NSString).lastPathComponent) is ready to run", a.file))
+                out.append(Finding(.success, "Custom action \(PathName.lastComponent(a.file)) is ready to run", a.file))
             }
         }
         if let b = logBackup {
-            var isDir: ObjCBool = false
             if let dir = b.stagingDirectory {
-                if FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) && isDir.boolValue {
+                if Directory.isDirectory(dir, sys: sys) {
                     out.append(Finding(.success, "Log backup directory \(dir) is present"))
                 } else {
                     out.append(Finding(.warning, "Log backup directory \(dir) does not exist", "it is created at merge"))

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import RDR
 
 extension Configuration {
@@ -13,42 +14,35 @@ extension Configuration {
         }
 
         /// A string without NUL (a C string, an argv entry or a path cannot carry one).
-        func string(_ key: String, in o: [String: Any], prefix: String = "") throws(RDRError) -> String? {
+        func string(_ key: String, in o: [String: JSONValue], prefix: String = "") throws(RDRError) -> String? {
             guard let v = o[key] else { return nil }
-            guard let s = v as? String else { throw bad(prefix + key, "must be a string") }
+            guard let s = v.stringValue else { throw bad(prefix + key, "must be a string") }
             guard !s.unicodeScalars.contains("\0") else { throw bad(prefix + key, "contains a NUL character") }
             return s
         }
 
-        func strings(_ v: Any, _ key: String, _ expected: String) throws(RDRError) -> [String] {
-            guard let list = v as? [Any], list.allSatisfy({ $0 is String }) else { throw bad(key, expected) }
-            let out = list.compactMap { $0 as? String }
+        func strings(_ v: JSONValue, _ key: String, _ expected: String) throws(RDRError) -> [String] {
+            guard let list = v.arrayValue, list.allSatisfy({ $0.stringValue != nil }) else { throw bad(key, expected) }
+            let out = list.compactMap(\.stringValue)
             guard !out.contains(where: { $0.unicodeScalars.contains("\0") }) else { throw bad(key, "contains a NUL character") }
             return out
         }
 
-        /// A JSON number (never `true` or `false`, which Foundation also hands out as NSNumber).
-        static func number(_ v: Any) -> Double? {
-            guard let n = v as? NSNumber, String(cString: n.objCType) != "c",
-                  !String(describing: type(of: v)).contains("Boolean") else { return nil }
-            return n.doubleValue
-        }
-
-        func seconds(_ v: Any, _ key: String) throws(RDRError) -> Double {
-            guard let n = Self.number(v), n > 0, n <= Configuration.maxSeconds else {
+        func seconds(_ v: JSONValue, _ key: String) throws(RDRError) -> Double {
+            guard let n = v.numberValue, n > 0, n <= Configuration.maxSeconds else {
                 throw bad(key, "must be a number of seconds greater than 0 and at most \(Int(Configuration.maxSeconds))")
             }
             return n
         }
 
-        func resolve(_ file: String) -> String { file.hasPrefix("/") ? file : (base as NSString).appendingPathComponent(file) }
+        func resolve(_ file: String) -> String { file.hasPrefix("/") ? file : PathName.appending(file, to: base) }
 
-        func disks(_ v: Any?) throws(RDRError) -> [String: DiskRole] {
+        func disks(_ v: JSONValue?) throws(RDRError) -> [String: DiskRole] {
             guard let v else { return [:] }
-            guard let map = v as? [String: Any] else { throw bad("disks", "must be an object of disk name → \"system\" or \"data\"") }
+            guard let map = v.objectValue else { throw bad("disks", "must be an object of disk name → \"system\" or \"data\"") }
             var out: [String: DiskRole] = [:]
             for (disk, role) in map {
-                guard let r = role as? String, let parsed = DiskRole(rawValue: r), parsed != .mandatory else {
+                guard let r = role.stringValue, let parsed = DiskRole(rawValue: r), parsed != .mandatory else {
                     throw bad("disks.\(disk)", "must be \"system\" or \"data\"")
                 }
                 out[disk] = parsed
@@ -56,9 +50,9 @@ extension Configuration {
             return out
         }
 
-        func action(_ item: Any, index i: Int) throws(RDRError) -> CustomAction {
+        func action(_ item: JSONValue, index i: Int) throws(RDRError) -> CustomAction {
             let prefix = "customActions[\(i)]."
-            guard let o = item as? [String: Any] else { throw bad("customActions[\(i)]", "must be an object") }
+            guard let o = item.objectValue else { throw bad("customActions[\(i)]", "must be an object") }
             for key in o.keys where !actionKeys.contains(key) {
                 throw bad(prefix + key, "is not a custom action key; expected one of \(actionKeys.sorted().joined(separator: ", "))")
             }
@@ -78,16 +72,16 @@ extension Configuration {
         }
 
         /// An array is taken as it is; a string is split with shell-like quoting.
-        func arguments(_ v: Any?, _ key: String) throws(RDRError) -> [String] {
+        func arguments(_ v: JSONValue?, _ key: String) throws(RDRError) -> [String] {
             guard let v else { return [] }
-            if let s = v as? String {
+            if let s = v.stringValue {
                 do { return try ArgumentSplitter.split(s) } catch { throw bad(key, error.message) }
             }
             return try strings(v, key, "must be a string or an array of strings")
         }
 
-        func logBackup(_ v: Any) throws(RDRError) -> LogBackup {
-            guard let o = v as? [String: Any] else { throw bad("logBackup", "must be an object with stagingDirectory and logs") }
+        func logBackup(_ v: JSONValue) throws(RDRError) -> LogBackup {
+            guard let o = v.objectValue else { throw bad("logBackup", "must be an object with stagingDirectory and logs") }
             for key in o.keys where !["stagingDirectory", "logs"].contains(key) { throw bad("logBackup." + key, "is not a logBackup key; expected stagingDirectory, logs") }
             let dir = try string("stagingDirectory", in: o, prefix: "logBackup.")
             let logs = try o["logs"].map { (l) throws(RDRError) in try strings(l, "logBackup.logs", "must be an array of file paths") } ?? []

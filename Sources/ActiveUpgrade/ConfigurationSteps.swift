@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import RDR
 
 /// The configuration through a session: chosen at check or split, staged at split, used by the
@@ -8,7 +9,7 @@ extension UpgradeController {
     /// The session's configuration. One that cannot be read is a data error naming the way out.
     func config(_ s: Session) throws(RDRError) -> Configuration? {
         guard let p = s.configurationPath else { return nil }
-        do { return try Configuration.load(p, baseDirectory: s.configurationDirectory) } catch {
+        do { return try Configuration.load(p, baseDirectory: s.configurationDirectory, sys: system.sys) } catch {
             guard error.kind == .invalidArgument else { throw error }
             throw RDRError(.corrupt, "the session's \(error.message); 'rdr abort' still works without it, and at Idle 'rdr check --config FILE' (or --no-config) picks another")
         }
@@ -36,7 +37,7 @@ extension UpgradeController {
         if let p = o.configPath {
             path = p
         } else if let remembered = s.sourceConfigurationPath ?? s.configurationPath {
-            guard FileManager.default.fileExists(atPath: remembered) else {
+            guard Directory.exists(remembered, sys: system.sys) else {
                 let staged = remembered.hasPrefix(store.stagingPath + "/")
                 let what = staged ? "the staged copy of \(s.configurationName ?? "the configuration") that finish removed (\(remembered))"
                                   : "\(remembered), remembered from the last session,"
@@ -47,14 +48,14 @@ extension UpgradeController {
             return
         }
         let c: Configuration
-        do { c = try Configuration.load(path) } catch {
+        do { c = try Configuration.load(path, sys: system.sys) } catch {
             throw o.configPath == nil && error.kind == .invalidArgument ? RDRError(.corrupt, error.message) : error
         }
         if let refusal = c.refusal(systemPath: system.path) { throw refusal }
         s.configurationPath = path
         s.sourceConfigurationPath = path
-        s.configurationName = (path as NSString).lastPathComponent
-        s.configurationDirectory = (path as NSString).deletingLastPathComponent
+        s.configurationName = PathName.lastComponent(path)
+        s.configurationDirectory = PathName.directory(of: path)
     }
 
     /// Split: the configuration and its includes are copied to `session/staging/`.
@@ -64,20 +65,25 @@ extension UpgradeController {
             return
         }
         if path.hasPrefix(store.stagingPath + "/") { return }  // already staged (retry)
-        let c = try Configuration.load(path, baseDirectory: s.configurationDirectory)
+        let c = try Configuration.load(path, baseDirectory: s.configurationDirectory, sys: system.sys)
         if let refusal = c.refusal(systemPath: system.path) { throw refusal }
-        do {
-            try FileManager.default.createDirectory(atPath: store.stagingPath, withIntermediateDirectories: true)
-            for f in c.files {
-                let dest = store.stagingPath + "/" + (f as NSString).lastPathComponent
-                try? FileManager.default.removeItem(atPath: dest)
-                try FileManager.default.copyItem(atPath: f, toPath: dest)
-            }
+        do throws(Errno) {
+            _ = try Directory.make(store.stagingPath, sys: system.sys)
+            for f in c.files { try stage(f) }
         } catch {
-            throw RDRError(.io, "cannot copy the configuration to the staging area \(store.stagingPath): \(error.localizedDescription)")
+            throw RDRError(.io, "cannot copy the configuration to the staging area \(store.stagingPath): \(error)")
         }
-        s.configurationPath = store.stagingPath + "/" + (path as NSString).lastPathComponent
+        s.configurationPath = store.stagingPath + "/" + PathName.lastComponent(path)
         log.add(.information, "Configuration \(s.configurationName ?? "") copied to the staging area", detail: c.files.joined(separator: "\n"), parent: currentParent)
+    }
+
+    /// One file into the staging area, atomically and durably (a retry replaces a torn copy
+    /// whole). The user's file is read through a link, as `Configuration.load` reads it.
+    private func stage(_ file: String) throws(Errno) {
+        let fd = try FileDescriptor.openRaw(file, flags: O_RDONLY | O_CLOEXEC | O_NONBLOCK, mode: 0, sys: system.sys)
+        defer { fd.close() }
+        let bytes = try fd.readWholeFile(limit: Configuration.maxFileBytes)
+        try Directory.writeAtomically(bytes, to: store.stagingPath + "/" + PathName.lastComponent(file), sys: system.sys)
     }
 
     /// The selection belongs to the session: the manifest's roles are saved (durably, before
@@ -102,7 +108,10 @@ extension UpgradeController {
     /// Finish: the staging area goes, and the session points at the user's own file again, so
     /// the next upgrade may reuse the same configuration (4-20).
     func cleanUp(_ s: inout Session) {
-        try? FileManager.default.removeItem(atPath: store.stagingPath)
+        do { try Directory.removeTree(store.stagingPath, sys: system.sys) } catch {
+            // Not fatal: the next split stages its configuration over whatever is left.
+            log.add(.warning, "The staging area could not be removed", detail: error.description, parent: currentParent)
+        }
         if let source = s.sourceConfigurationPath { s.configurationPath = source }
         s.savedStartupTypes = [:]
         s.abortedFrom = nil

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Glibc
 import RDR
 
@@ -21,6 +21,8 @@ public enum CustomActionRunner {
     /// the stop flag, and who to tell about the process group.
     struct Context {
         var systemPath: String
+        /// The seam the action's files (its output, its first bytes) go through.
+        var sys: any SystemCalls
         var entry: Int
         /// Monotonic time by which the action must end (its own timeout, or less when the
         /// request has a deadline of its own).
@@ -44,21 +46,25 @@ public enum CustomActionRunner {
     /// Replaces `%NAME%` with the variable's value (unknown names stay as written).
     public static func expand(_ argument: String, _ vars: [String: String]) -> String {
         var out = argument
-        for (k, v) in vars { out = out.replacingOccurrences(of: "%\(k)%", with: v) }
+        for (k, v) in vars { out = out.replacing("%\(k)%", with: v) }
         return out
     }
 
     /// Why `path` cannot run as a custom action, in words, or nil when it can.
-    public static func fileProblem(_ path: String) -> String? {
-        var st = stat()
-        guard stat(path, &st) == 0 else { return "The executable filename does not exist." }
-        guard st.st_mode & S_IFMT == S_IFREG else { return "Custom action file \(path) is not a regular file" }
-        guard access(path, X_OK) == 0 else { return "Custom action file \(path) is not executable (no execute permission; 'chmod +x' it)" }
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return "Custom action file \(path) cannot be read (\(String(cString: strerror(errno))))" }
-        defer { close(fd) }
-        var magic = [UInt8](repeating: 0, count: 4)
-        let n = magic.withUnsafeMutableBytes { read(fd, $0.baseAddress, 4) }
+    public static func fileProblem(_ path: String, sys: any SystemCalls) -> String? {
+        var st = FileStatus()
+        guard sys.stat(path: path, followLinks: true, &st) == 0 else { return "The executable filename does not exist." }
+        guard st.isRegular else { return "Custom action file \(path) is not a regular file" }
+        guard sys.access(path, X_OK) == 0 else { return "Custom action file \(path) is not executable (no execute permission; 'chmod +x' it)" }
+        let magic: [UInt8]
+        do {
+            let fd = try FileDescriptor.openRaw(path, flags: O_RDONLY | O_CLOEXEC, mode: 0, sys: sys)
+            defer { fd.close() }
+            magic = try fd.readBytes(count: 4, at: 0)
+        } catch {
+            return "Custom action file \(path) cannot be read (\(String(cString: strerror(error.code))))"
+        }
+        let n = magic.count
         if n >= 2 && magic[0] == UInt8(ascii: "#") && magic[1] == UInt8(ascii: "!") { return nil }
         if n == 4 && magic == [0x7F, 0x45, 0x4C, 0x46] { return nil }
         return "Custom action file \(path) has no '#!' interpreter line and is not a program the system can run; start it with a line such as '#!/bin/sh'"
@@ -68,10 +74,10 @@ public enum CustomActionRunner {
         let vars = env.variables
         let args = action.arguments.map { expand($0, vars) }
         var detail = "command: " + ([action.file] + args).joined(separator: " ")
-        if let problem = fileProblem(action.file) {
+        if let problem = fileProblem(action.file, sys: context.sys) {
             return Outcome(succeeded: false, message: problem, detail: detail + "\nfile: \(action.file)")
         }
-        guard let output = ActionOutput.open(systemPath: context.systemPath, entry: context.entry, file: action.file) else {
+        guard let output = ActionOutput.open(systemPath: context.systemPath, entry: context.entry, file: action.file, sys: context.sys) else {
             return Outcome(succeeded: false, message: "Custom action output cannot be written under \(context.systemPath)/\(ActionOutput.directoryName)", detail: detail)
         }
         var environment = ProcessInfo.processInfo.environment

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Glibc
 import RDR
 
@@ -11,8 +11,8 @@ enum LogBackupWriter {
         var existing = path
         var rest: [String] = []
         while !existing.isEmpty && existing != "/" && realpathString(existing) == nil {
-            rest.insert((existing as NSString).lastPathComponent, at: 0)
-            existing = (existing as NSString).deletingLastPathComponent
+            rest.insert(PathName.lastComponent(existing), at: 0)
+            existing = PathName.directory(of: existing)
         }
         var parts = (realpathString(existing.isEmpty ? "." : existing) ?? existing).split(separator: "/").map(String.init)
         for c in rest {
@@ -35,7 +35,9 @@ enum LogBackupWriter {
     }
 
     /// Copies each log into a new timestamped directory; a log that cannot be read is a Warning.
-    static func run(_ b: Configuration.LogBackup, systemPath: String, log: ActivityLog, parent: Int?) throws(RDRError) {
+    /// Every file operation goes through `sys`.
+    static func run(_ b: Configuration.LogBackup, systemPath: String, sys: any SystemCalls, log: ActivityLog,
+                    parent: Int?) throws(RDRError) {
         guard let staging = b.stagingDirectory else {
             log.add(.warning, "No log backup directory is given: event logs are not backed up", parent: parent)
             return
@@ -45,70 +47,66 @@ enum LogBackupWriter {
             log.add(.information, "No event logs are selected for backup", parent: parent)
             return
         }
-        do { try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true) } catch {
-            throw RDRError(.io, "cannot create the log backup directory \(staging): \(error.localizedDescription)")
+        do { _ = try Directory.make(staging, sys: sys) } catch {
+            throw RDRError(.io, "cannot create the log backup directory \(staging): \(error)")
         }
-        let dir = try newDirectory(in: staging)
+        let dir = try newDirectory(in: staging, sys: sys)
         // Checked again where it really landed: a symlink swapped in meanwhile cannot redirect it.
         if let problem = insideProblem(dir, systemPath: systemPath) {
-            rmdir(dir)
+            _ = sys.rmdir(dir)
             throw RDRError(.corrupt, problem)
         }
         for l in b.logs {
-            do throws(RDRError) {
-                let dest = try copyExclusive(l, into: dir)
+            do throws(Errno) {
+                let dest = try copyExclusive(l, into: dir, sys: sys)
                 log.add(.success, "Backed up \(l)", detail: "to \(dest)", parent: parent)
             } catch {
-                log.add(.warning, "Event log \(l) could not be backed up", detail: error.message, parent: parent)
+                log.add(.warning, "Event log \(l) could not be backed up", detail: error.description, parent: parent)
             }
         }
-        let fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd >= 0 {
-            fsync(fd)
-            close(fd)
-        }
+        do { try Directory.sync(dir, sys: sys) } catch { throw RDRError(.io, "log backup \(error)") }
     }
 
-    private static func newDirectory(in staging: String) throws(RDRError) -> String {
+    private static func newDirectory(in staging: String, sys: any SystemCalls) throws(RDRError) -> String {
         let stamp = UTCTimestamp.now().filter { $0.isNumber || $0 == "T" || $0 == "Z" }
         for n in 1...1000 {
             let dir = staging + "/rdr-log-backup-" + stamp + (n == 1 ? "" : "-\(n)")
-            if mkdir(dir, 0o755) == 0 { return dir }
-            guard errno == EEXIST else { throw RDRError(.io, "cannot create \(dir): \(String(cString: strerror(errno)))") }
+            let r = sys.mkdir(dir, 0o755)
+            if r == 0 { return dir }
+            guard r == -EEXIST else { throw RDRError(.io, "cannot create \(dir): \(String(cString: strerror(-r)))") }
         }
         throw RDRError(.io, "cannot find a new backup directory name in \(staging)")
     }
 
     /// Copies `source` to a file of the same name in `dir` (`name-2`, … when taken), created with
     /// O_EXCL and without following symlinks, then fsynced.
-    private static func copyExclusive(_ source: String, into dir: String) throws(RDRError) -> String {
-        let input = open(source, O_RDONLY | O_CLOEXEC)
-        guard input >= 0 else { throw RDRError(.io, "\(source): \(String(cString: strerror(errno)))") }
-        defer { close(input) }
-        let name = (source as NSString).lastPathComponent
-        var dest = dir + "/" + name
-        var output = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
-        var n = 2
-        while output < 0 && errno == EEXIST && n < 1000 {
-            dest = dir + "/" + name + "-\(n)"
-            output = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
-            n += 1
-        }
-        guard output >= 0 else { throw RDRError(.io, "\(dest): \(String(cString: strerror(errno)))") }
-        defer { close(output) }
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+    private static func copyExclusive(_ source: String, into dir: String, sys: any SystemCalls) throws(Errno) -> String {
+        let input = try FileDescriptor.openRaw(source, flags: O_RDONLY | O_CLOEXEC, mode: 0, sys: sys)
+        defer { input.close() }
+        let output = try createNew(PathName.lastComponent(source), in: dir, sys: sys)
+        defer { output.close() }
+        let buffer = AlignedBuffer(count: 1 << 20)
+        var offset: Int64 = 0
         while true {
-            let got = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
+            let got = try input.read(into: buffer.pointer, count: buffer.count, at: offset)
             if got == 0 { break }
-            if got < 0 { if errno == EINTR { continue }; throw RDRError(.io, "\(source): \(String(cString: strerror(errno)))") }
-            var done = 0
-            while done < got {
-                let w = buffer.withUnsafeBytes { b in b.baseAddress.map { write(output, $0 + done, got - done) } ?? -1 }
-                if w < 0 { if errno == EINTR { continue }; throw RDRError(.io, "\(dest): \(String(cString: strerror(errno)))") }
-                done += w
+            try output.write(from: buffer.pointer, count: got, at: offset)
+            offset += Int64(got)
+        }
+        try output.sync()
+        return output.path
+    }
+
+    /// `dir/name`, or `name-2`, `name-3`, … when taken: created exclusively, never through a link.
+    private static func createNew(_ name: String, in dir: String, sys: any SystemCalls) throws(Errno) -> FileDescriptor {
+        let flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC
+        var n = 1
+        while true {
+            let dest = dir + "/" + name + (n == 1 ? "" : "-\(n)")
+            do throws(Errno) { return try FileDescriptor.openRaw(dest, flags: flags, mode: 0o644, sys: sys) } catch {
+                n += 1
+                guard error.code == EEXIST, n < 1000 else { throw error }
             }
         }
-        guard fsync(output) == 0 else { throw RDRError(.io, "\(dest): \(String(cString: strerror(errno)))") }
-        return dest
     }
 }

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import RDR
 
 /// The readiness check (the guide's prerequisites, Tables 2-2, 5-1 and 5-2). Every individual
@@ -10,7 +11,7 @@ struct Readiness {
     let config: Configuration?
 
     func findings() -> [Finding] {
-        disks() + hardware() + network() + services() + (config?.findings() ?? [])
+        disks() + hardware() + network() + services() + (config?.findings(sys: system.sys) ?? [])
     }
 
     /// Every virtual disk duplexed and in sync; system disks present; mandatory not data.

@@ -1,12 +1,14 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import RDR
 
 extension Session {
     /// The policy for this session's interrupted request: `override` (the command line), else
     /// its configuration's `autoRecover`, else abort before Commit and retry from Commit on.
-    public func autoRecoverPolicy(override: AutoRecoverPolicy? = nil) -> AutoRecoverPolicy {
+    public func autoRecoverPolicy(override: AutoRecoverPolicy? = nil,
+                                  sys: any SystemCalls = LinuxSystemCalls()) -> AutoRecoverPolicy {
         if let override { return override }
-        if let p = configurationPath, let c = try? Configuration.load(p, baseDirectory: configurationDirectory), let policy = c.autoRecover {
+        if let p = configurationPath, let c = try? Configuration.load(p, baseDirectory: configurationDirectory, sys: sys), let policy = c.autoRecover {
             return policy
         }
         return .defaultPolicy(for: upgradeState)
@@ -28,7 +30,7 @@ extension UpgradeController {
             log.add(.error, s.failure ?? "", detail: "the process running it stopped (killed, or the machine restarted)")
         }
         if asked == .retry || asked == .abort { return (s, false) }
-        let policy = s.autoRecoverPolicy(override: options.autoRecover)
+        let policy = s.autoRecoverPolicy(override: options.autoRecover, sys: system.sys)
         let step = s.failedStep ?? "?"
         guard policy != .none else {
             throw RDRError(.invalidState, "\(s.failure ?? "a request was interrupted") and autoRecover is none; \(s.nextRequestsHint)")
@@ -69,7 +71,7 @@ extension UpgradeController {
         guard let pid = store.holderPID(), pid != getpid() else {
             throw RDRError(.busy, "the upgrade session is busy and its holder cannot be found; run 'rdr abort --force' again")
         }
-        let group = RunnerFile.read(runner.path).flatMap { $0.pid == pid ? $0.actionGroup : nil }
+        let group = RunnerFile.read(runner.path, sys: system.sys).flatMap { $0.pid == pid ? $0.actionGroup : nil }
         for (signal, wait) in [(SIGTERM, ActionProcess.grace + 7), (SIGKILL, 10.0)] {
             kill(pid, signal)
             if let group, signal == SIGKILL { kill(-group, signal) }

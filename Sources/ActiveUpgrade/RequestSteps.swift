@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import RDR
 
 /// The steps of each request. A step list depends only on what the session keeps on disk

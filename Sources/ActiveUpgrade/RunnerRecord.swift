@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import RDR
 
 /// Who is running an upgrade request right now, where another process can find it:
@@ -44,7 +45,8 @@ final class RunnerFile {
         try? Directory.writeAtomically(Array(data), to: path, sys: sys)
     }
 
-    static func read(_ path: String) -> RunnerRecord? {
-        FileManager.default.contents(atPath: path).flatMap { try? JSONDecoder().decode(RunnerRecord.self, from: $0) }
+    static func read(_ path: String, sys: any SystemCalls) -> RunnerRecord? {
+        guard let bytes = try? FileDescriptor.readFile(path, limit: 64 << 10, sys: sys) else { return nil }
+        return try? JSONDecoder().decode(RunnerRecord.self, from: Data(bytes))
     }
 }

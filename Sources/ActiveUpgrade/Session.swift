@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import RDR
 
 /// The persisted state of the upgrade session (`session.json` in the system directory). Written

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import RDR
 
 /// Engine commands (`rdr disk …`) on disks the upgrade session owns. Outside Idle the session
@@ -27,8 +28,13 @@ public enum SessionGuard {
             let allowed = session.allowedRequests.isEmpty ? "none while a request runs" : session.allowedRequests.joined(separator: ", ")
             throw RDRError(.invalidState, "disk\(disks.count == 1 ? "" : "s") \(names) belong\(disks.count == 1 ? "s" : "") to the upgrade session (\(state)); use its requests instead (allowed now: \(allowed)), or add --force to override (recorded in the activity log)")
         }
-        ActivityLog(systemPath: system.path).add(.warning, "\(commandLine) ran outside the upgrade session (\(state))",
-                                                 detail: "--force overrode the session's ownership of \(disks.joined(separator: ", ")); the next request may find the disks changed")
+        let log = ActivityLog(systemPath: system.path, sys: system.sys)
+        log.add(.warning, "\(commandLine) ran outside the upgrade session (\(state))",
+                detail: "--force overrode the session's ownership of \(disks.joined(separator: ", ")); the next request may find the disks changed")
+        // An override that cannot be recorded does not run: the record is what --force promises.
+        if let e = log.takeFailure() {
+            throw RDRError(.io, "--force cannot be recorded in the activity log (\(e)); nothing was changed")
+        }
     }
 
     private static func resumes(_ system: RDRSystem, _ operation: Operation, _ disks: [String]) throws(RDRError) -> Bool {

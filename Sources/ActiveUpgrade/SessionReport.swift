@@ -1,32 +1,36 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import RDR
 
 /// The session as `rdr status` shows it: the `session` object of `--json` and the text lines
 /// under the status bar.
 extension Session {
-    public func statusObject() -> [String: Any] {
+    /// The `session` object of `rdr status --json` (null where a field has no value).
+    public func statusJSON() -> JSONValue {
         let broken = operationalState == .broken
-        var event: Any = NSNull()
+        func text(_ s: String?) -> JSONValue { s.map(JSONValue.string) ?? .null }
+        func list(_ l: [String]) -> JSONValue { .array(l.map(JSONValue.string)) }
+        var event = JSONValue.null
         if let e = lastEvent {
-            event = ["event": e.event.rawValue, "side": e.side.rawValue, "time": e.time,
-                     "partnerStates": e.partnerStates.map(\.rawValue), "consequence": e.consequence] as [String: Any]
+            event = .object(["event": .string(e.event.rawValue), "side": .string(e.side.rawValue), "time": .string(e.time),
+                             "partnerStates": list(e.partnerStates.map(\.rawValue)), "consequence": .string(e.consequence)])
         }
-        return [
-            "configuration": configurationName as Any? ?? NSNull(),
-            "hardwareState": hardwareState.rawValue,
-            "upgradeState": upgradeState.rawValue,
-            "operationalState": operationalState.rawValue,
-            "partnerState": partnerState.rawValue,
-            "request": request?.rawValue as Any? ?? NSNull(),
-            "failedStep": broken ? (failedStep as Any? ?? NSNull()) : NSNull(),
-            "failure": broken ? (failure as Any? ?? NSNull()) : NSNull(),
-            "interrupted": broken && interrupted,
-            "autoRecover": autoRecoverPolicy().rawValue,
-            "allowedRequests": allowedRequests,
-            "pendingEvents": pendingEvents.map(\.event.rawValue),
+        return .object([
+            "configuration": text(configurationName),
+            "hardwareState": .string(hardwareState.rawValue),
+            "upgradeState": .string(upgradeState.rawValue),
+            "operationalState": .string(operationalState.rawValue),
+            "partnerState": .string(partnerState.rawValue),
+            "request": text(request?.rawValue),
+            "failedStep": broken ? text(failedStep) : .null,
+            "failure": broken ? text(failure) : .null,
+            "interrupted": .bool(broken && interrupted),
+            "autoRecover": .string(autoRecoverPolicy().rawValue),
+            "allowedRequests": list(allowedRequests),
+            "pendingEvents": list(pendingEvents.map(\.event.rawValue)),
             "lastEvent": event,
-            "statusBar": statusBar,
-        ]
+            "statusBar": .string(statusBar),
+        ])
     }
 
     public var statusLines: [String] {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import RDR
 
 /// Reads and writes `session.json` durably, and holds the session lock (`.session.lock`) that
@@ -8,15 +9,23 @@ public final class SessionStore: Sendable {
     public var path: String { system.path + "/session.json" }
     public var stagingPath: String { system.path + "/session/staging" }
     static let lockName = ".session.lock"
+    /// A session is a few KiB; a file far larger is not one.
+    static let maxBytes = 1 << 20
 
     public init(system: RDRSystem) { self.system = system }
 
     /// The session as stored, with the hardware state taken from the disks. A file that is not
     /// a session, or whose fields contradict each other, is a data error with the way out.
     public func load() throws(RDRError) -> Session {
-        guard let data = FileManager.default.contents(atPath: path) else { return withHardware(Session()) }
+        let bytes: [UInt8]
+        do { bytes = try FileDescriptor.readFile(path, limit: Self.maxBytes, sys: system.sys) } catch {
+            if error.code == ENOENT { return withHardware(Session()) }
+            if error.code == EFBIG { throw damaged("it is larger than \(Self.maxBytes) bytes") }
+            // Never read as "no session": that would hide a running upgrade.
+            throw RDRError(.io, "the upgrade session cannot be read (\(error)); fix the cause and run the command again")
+        }
         let s: Session
-        do { s = try JSONDecoder().decode(Session.self, from: data) } catch {
+        do { s = try JSONDecoder().decode(Session.self, from: Data(bytes)) } catch {
             throw damaged("it is not a session (\(Self.describe(error)))")
         }
         guard (0...64).contains(s.nextStep) else { throw damaged("nextStep \(s.nextStep) is out of range") }

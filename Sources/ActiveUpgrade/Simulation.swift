@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import RDR
 
 /// Rehearsing what the guide says happens to a split system: the Upgrade Side crashing,

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import RDR
 
 /// Steps that change the mirrors, the services of the machine model and the partner state.
@@ -41,7 +42,7 @@ extension UpgradeController {
 
     func backupLogs(_ s: Session) throws(RDRError) {
         guard let b = try config(s)?.logBackup else { return }
-        try LogBackupWriter.run(b, systemPath: system.path, log: log, parent: currentParent)
+        try LogBackupWriter.run(b, systemPath: system.path, sys: system.sys, log: log, parent: currentParent)
     }
 
     /// Shows the partner going through `states`, each persisted and logged.

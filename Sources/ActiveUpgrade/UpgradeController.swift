@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import RDR
 
 /// What a command line adds to a request.
@@ -60,7 +61,7 @@ public final class UpgradeController {
     public init(system: RDRSystem, command: String, startBackgroundResync: @escaping (RDRSystem) throws -> Void) {
         self.system = system
         store = SessionStore(system: system)
-        log = ActivityLog(systemPath: system.path)
+        log = ActivityLog(systemPath: system.path, sys: system.sys)
         runner = RunnerFile(system: system)
         self.command = command
         self.startBackgroundResync = startBackgroundResync
@@ -141,6 +142,7 @@ public final class UpgradeController {
             do {
                 try checkStop(step)
                 try step.body(&s)
+                try checkLog()
             } catch {
                 try fail(&s, step, entry: entry, top: top, error)
             }
@@ -160,6 +162,7 @@ public final class UpgradeController {
         try store.save(&s)
         s = store.refreshed(s)
         log.update(top, .success, detail: s.statusBar)
+        noticeLogFailure("the request's end")
         return s
     }
 
@@ -173,7 +176,19 @@ public final class UpgradeController {
         try store.save(&s)
         log.update(entry, .error, detail: e.message)
         log.update(top, .error, detail: "\(step.name) failed; \(s.nextRequestsHint)")
+        noticeLogFailure("this failure")
         throw RDRError(e.kind, "\(e.message); \(s.nextRequestsHint)")
+    }
+
+    /// A log append that failed during a step fails the step: the log is the session's record,
+    /// so a request never goes on without it (retry once the cause is fixed).
+    private func checkLog() throws(RDRError) {
+        if let e = log.takeFailure() { throw RDRError(.io, "the activity log cannot be written (\(e))") }
+    }
+
+    /// After the session is saved a log failure cannot fail the request any more: it is said.
+    private func noticeLogFailure(_ what: String) {
+        if let e = log.takeFailure() { notice("The activity log could not record \(what): \(e)") }
     }
 
     /// Before each step: a signal stops the request; a split past its deadline breaks.

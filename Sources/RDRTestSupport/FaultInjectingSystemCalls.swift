@@ -9,6 +9,10 @@ public enum SyscallKind: String, Sendable, CaseIterable {
     case write
     /// stat of an open file (`FileDescriptor.status()`).
     case stat
+    /// open(2) of a file or directory (a temporary session file, the log, a staging copy).
+    case open
+    /// mkdir(2) (the staging area, a log backup directory).
+    case mkdir
 }
 
 /// A fault to inject.
@@ -22,10 +26,13 @@ public enum InjectedFault: String, Sendable, CaseIterable {
 }
 
 /// A `SystemCalls` layer for reliability tests: counts every call by kind and makes the Nth
-/// call of one kind fail. Everything else passes through to Linux.
+/// call of one kind fail. Everything else passes through to Linux. With `paths`, only calls on
+/// files whose path it accepts are counted and can fail (a sweep over the session and log
+/// files leaves the images alone).
 public final class FaultInjectingSystemCalls: SystemCalls {
     private let base: LinuxSystemCalls
     private let target: (kind: SyscallKind, n: Int, fault: InjectedFault)?
+    private let accepts: (@Sendable (String) -> Bool)?
     private struct State {
         var counts: [SyscallKind: Int] = [:]
         var fired = 0
@@ -35,9 +42,10 @@ public final class FaultInjectingSystemCalls: SystemCalls {
     private let state = Mutex(State())
 
     public init(failing kind: SyscallKind? = nil, call n: Int = 0, with fault: InjectedFault = .eio,
-                base: LinuxSystemCalls = LinuxSystemCalls()) {
+                paths: (@Sendable (String) -> Bool)? = nil, base: LinuxSystemCalls = LinuxSystemCalls()) {
         self.base = base
         target = kind.map { ($0, n, fault) }
+        accepts = paths
     }
 
     public var clock: any SystemClock { base.clock }
@@ -52,10 +60,12 @@ public final class FaultInjectingSystemCalls: SystemCalls {
 
     private func tick(_ kind: SyscallKind, fd: Int32? = nil, path: String? = nil) -> InjectedFault? {
         state.withLock { s in
+            let file = path ?? fd.flatMap { s.paths[$0] }
+            if let accepts, !(file.map(accepts) ?? false) { return nil }
             s.counts[kind, default: 0] += 1
             guard let t = target, t.kind == kind, s.counts[kind] == t.n else { return nil }
             s.fired += 1
-            s.firedOn = path ?? fd.flatMap { s.paths[$0] }
+            s.firedOn = file
             return t.fault
         }
     }
@@ -73,6 +83,7 @@ public final class FaultInjectingSystemCalls: SystemCalls {
     }
 
     public func open(_ path: String, flags: Int32, mode: mode_t) -> Int32 {
+        if let f = tick(.open, path: path) { return -errno(f) }
         let fd = base.open(path, flags: flags, mode: mode)
         if fd >= 0 { state.withLock { $0.paths[fd] = path } }
         return fd
@@ -118,6 +129,6 @@ public final class FaultInjectingSystemCalls: SystemCalls {
     public func access(_ path: String, _ mode: Int32) -> Int32 { base.access(path, mode) }
     public func listDirectory(_ path: String, _ names: inout [String]) -> Int32 { base.listDirectory(path, &names) }
     public func adviseRandomAccess(_ fd: Int32, _ random: Bool) -> Int32 { base.adviseRandomAccess(fd, random) }
-    public func mkdir(_ path: String, _ mode: mode_t) -> Int32 { base.mkdir(path, mode) }
+    public func mkdir(_ path: String, _ mode: mode_t) -> Int32 { plain(.mkdir, path: path) { base.mkdir(path, mode) } }
     public func rmdir(_ path: String) -> Int32 { base.rmdir(path) }
 }

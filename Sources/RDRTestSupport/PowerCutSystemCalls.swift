@@ -8,15 +8,20 @@ import Synchronization
 /// it reached the platter: all dropped, a random subset kept, or all kept but the last torn at
 /// a 512-byte boundary. After `cut()` every call fails, as if the machine had stopped.
 ///
-/// Model limits (documented, not hidden): rename, ftruncate, unlink and appends (`write`) are
-/// durable at once, and a punched hole is undone by writing back the old bytes (the result has
-/// the same bytes).
+/// An append (`write`, the activity log) is pending the same way until its file is synced: the
+/// crash cuts the file back to where it ended before the append, then keeps, drops or tears the
+/// appended bytes like any write.
+///
+/// Model limits (documented, not hidden): rename, ftruncate and unlink are durable at once, and
+/// a punched hole is undone by writing back the old bytes (the result has the same bytes).
 public final class PowerCutSystemCalls: SystemCalls {
     private let base: LinuxSystemCalls
     private struct Pending {
         var offset: Int64
         var old: [UInt8]
         var new: [UInt8]
+        /// An append: the file's length before it (the crash cuts the file back to it).
+        var appendedAt: Int64?
     }
     private struct State {
         var paths: [Int32: String] = [:]
@@ -58,6 +63,14 @@ public final class PowerCutSystemCalls: SystemCalls {
         state.withLock { $0.pending[path, default: []].append(Pending(offset: offset, old: old, new: new)) }
     }
 
+    /// An append at the end of `fd`'s file, remembered with where the file ended before it.
+    private func rememberAppend(_ fd: Int32, _ new: [UInt8]) {
+        guard let path = state.withLock({ $0.paths[fd] }) else { return }
+        let end = base.seek(fd, 0, .end)
+        guard end >= 0 else { return }
+        state.withLock { $0.pending[path, default: []].append(Pending(offset: end, old: [], new: new, appendedAt: end)) }
+    }
+
     private func synced(_ fd: Int32) {
         state.withLock { s in if let p = s.paths[fd] { s.pending[p] = nil } }
     }
@@ -75,7 +88,9 @@ public final class PowerCutSystemCalls: SystemCalls {
             guard fd >= 0 else { continue }
             defer { Glibc.close(fd) }
             // Back to the durable bytes (newest first), then replay the writes that made it.
-            for w in writes.reversed() where !w.old.isEmpty {
+            for w in writes.reversed() {
+                if let end = w.appendedAt { Glibc.ftruncate(fd, off_t(end)) }
+                if w.old.isEmpty { continue }
                 _ = w.old.withUnsafeBytes { Glibc.pwrite(fd, $0.baseAddress, w.old.count, off_t(w.offset)) }
             }
             for (i, w) in writes.enumerated() {
@@ -115,7 +130,9 @@ public final class PowerCutSystemCalls: SystemCalls {
         return base.pwrite(fd, buffer, count, offset)
     }
     public func write(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
-        alive() ? base.write(fd, buffer, count) : -Int(EIO)
+        guard alive() else { return -Int(EIO) }
+        rememberAppend(fd, Array(UnsafeRawBufferPointer(start: buffer, count: count)))
+        return base.write(fd, buffer, count)
     }
     public func fdatasync(_ fd: Int32) -> Int32 {
         guard alive() else { return -EIO }

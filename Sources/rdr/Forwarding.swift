@@ -1,6 +1,7 @@
 import Dispatch
 import Glibc
 import RDR
+import RDRArguments
 import RDRServer
 
 /// The client's side of ownership (see `ControlProtocol`): a command aimed at a system that has

@@ -1,4 +1,6 @@
-import Foundation
+import Dispatch
+import Glibc
+import Synchronization
 import RDR
 import RDRArguments
 
@@ -7,21 +9,30 @@ enum Terminal {
     static func duration(_ seconds: Double?) -> String {
         guard let s = seconds, s.isFinite, s >= 0 else { return "--:--" }
         let t = Int(s.rounded())
-        return t >= 3600 ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%d:%02d", t / 60, t % 60)
+        return t >= 3600 ? Printf.format("%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : Printf.format("%d:%02d", t / 60, t % 60)
+    }
+
+    /// Sleeps the whole interval (nanosleep resumed after a signal).
+    static func sleep(seconds: Double) {
+        var request = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - seconds.rounded(.down)) * 1e9))
+        var remaining = timespec()
+        while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
     }
 
     static func rate(_ bytesPerSecond: Double) -> String {
-        String(format: "%.1f MiB/s", bytesPerSecond / 1_048_576)
+        Printf.format("%.1f", bytesPerSecond / 1_048_576) + " MiB/s"
     }
 }
 
 /// Shows a resync's progress: a bar redrawn in place on a terminal, plain lines (at most one a
 /// second) otherwise, so logs and pipes stay readable.
 final class ProgressDisplay: @unchecked Sendable {
+    // @unchecked: `lastLine` and `drewBar` change only under `lock` (resync workers report
+    // from several threads).
     private let label: String
     private let out: OutputStream
     private var lastLine = 0.0
-    private let lock = NSLock()
+    private let lock = Mutex(())
     private var drewBar = false
 
     init(label: String, out: OutputStream) {
@@ -30,8 +41,10 @@ final class ProgressDisplay: @unchecked Sendable {
     }
 
     func show(_ p: ResyncProgress) {
-        lock.lock()
-        defer { lock.unlock() }
+        lock.withLock { _ in draw(p) }
+    }
+
+    private func draw(_ p: ResyncProgress) {
         let text = "\(p.percent)%  \(ByteSize.format(p.bytesDone))/\(ByteSize.format(p.bytesTotal))  \(Terminal.rate(p.rateBytesPerSecond))  ETA \(Terminal.duration(p.etaSeconds))"
         if out.isTerminal {
             let width = 30
@@ -50,9 +63,9 @@ final class ProgressDisplay: @unchecked Sendable {
     }
 
     func end() {
-        lock.lock()
-        defer { lock.unlock() }
-        if drewBar { out.write("\n"); drewBar = false }
+        lock.withLock { _ in
+            if drewBar { out.write("\n"); drewBar = false }
+        }
     }
 }
 

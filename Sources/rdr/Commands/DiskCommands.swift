@@ -1,5 +1,7 @@
+import ActiveUpgrade
 import CRDRSys
-import Foundation
+import FoundationEssentials
+import Glibc
 import RDR
 import RDRArguments
 
@@ -118,35 +120,8 @@ enum DiskCommands {
         // A background worker owns the system while it runs: other commands run in it.
         let owner = p.has("--detached-child") ? try OwnerRuntime.start(system: system, lock: lock) : nil
         defer { owner?.finishWhenIdle(unless: p.env.cancellation) }
-        // (disk, source) pairs to run: one named disk, or every disk already resyncing.
-        var jobs: [(String, Enclosure)] = []
-        if all {
-            for d in system.manifest.disks {
-                let r = try system.disk(d.name, access: .readOnly).record
-                if r.mode == .resyncing, let s = r.resyncSource { jobs.append((d.name, s)) }
-            }
-        } else if let source = from {
-            _ = try system.manifest.disk(named: name)
-            if !p.has("--detached-child") { try EngineGuard.check(p, system, .resync(from: source, full: p.has("--full")), disks: [name]) }
-            if p.has("--full") { try system.prepareFullResync(disk: name, from: source) }
-            jobs = [(name, source)]
-        }
-        if p.has("--background") {
-            for (disk, source) in jobs {
-                let r = try system.disk(disk, access: .readOnly).record
-                if r.mode == .resyncing, let s = r.resyncSource, s != source {
-                    throw RDRError(.invalidState, "disk '\(disk)' is being resynced from \(s); resume it with 'rdr disk resync \(disk) --from \(s)'")
-                }
-            }
-            guard !jobs.isEmpty else {
-                p.env.out.line("no resync to run")
-                return ExitCode.success
-            }
-            let pid = try Background.spawn(system: system, lock: lock, jobs: all ? nil : jobs.first, passing: p, p.env)
-            let what = all ? jobs.map(\.0).joined(separator: ", ") : name
-            p.env.out.line("resync of \(what) runs in the background (pid \(pid)); follow it with 'rdr status --watch'")
-            return ExitCode.success
-        }
+        let jobs = try resyncJobs(p, system, disk: all ? nil : name, from: from)
+        if p.has("--background") { return try startInBackground(p, system, lock, jobs: jobs, all: all) }
         options.cancellation = p.env.cancellation
         if jobs.isEmpty && all { p.env.out.line("no resync to run") }
         for (diskName, source) in jobs {
@@ -166,11 +141,46 @@ enum DiskCommands {
         return ExitCode.success
     }
 
+    /// (disk, source) pairs to run: the named disk (checked against a session, prepared for
+    /// --full), or with `disk` nil every disk already resyncing, in its own direction.
+    static func resyncJobs(_ p: Parsed, _ system: RDRSystem, disk name: String?, from: Enclosure?) throws -> [(String, Enclosure)] {
+        guard let name, let source = from else {
+            var jobs: [(String, Enclosure)] = []
+            for d in system.manifest.disks {
+                let r = try system.disk(d.name, access: .readOnly).record
+                if r.mode == .resyncing, let s = r.resyncSource { jobs.append((d.name, s)) }
+            }
+            return jobs
+        }
+        _ = try system.manifest.disk(named: name)
+        if !p.has("--detached-child") { try EngineGuard.check(p, system, .resync(from: source, full: p.has("--full")), disks: [name]) }
+        if p.has("--full") { try system.prepareFullResync(disk: name, from: source) }
+        return [(name, source)]
+    }
+
+    /// `--background`: hands the lock to a detached child and returns at once.
+    static func startInBackground(_ p: Parsed, _ system: RDRSystem, _ lock: SystemLock, jobs: [(String, Enclosure)], all: Bool) throws -> Int32 {
+        for (disk, source) in jobs {
+            let r = try system.disk(disk, access: .readOnly).record
+            if r.mode == .resyncing, let s = r.resyncSource, s != source {
+                throw RDRError(.invalidState, "disk '\(disk)' is being resynced from \(s); resume it with 'rdr disk resync \(disk) --from \(s)'")
+            }
+        }
+        guard !jobs.isEmpty else {
+            p.env.out.line("no resync to run")
+            return ExitCode.success
+        }
+        let pid = try Background.spawn(system: system, lock: lock, jobs: all ? nil : jobs.first, passing: p, p.env)
+        let what = all ? jobs.map(\.0).joined(separator: ", ") : jobs[0].0
+        p.env.out.line("resync of \(what) runs in the background (pid \(pid)); follow it with 'rdr status --watch'")
+        return ExitCode.success
+    }
+
     static func describe(_ s: ResyncSummary) -> String {
         if s.nothingToDo { return "resync \(s.disk): nothing to copy, members already in sync" }
-        var line = String(format: "resync %@ %@→%@ done: planned %@, copied %@, holes punched %@, %.2f s, %.1f MiB/s",
-                          s.disk, s.source.description, s.target.description, ByteSize.format(s.bytesPlanned),
-                          ByteSize.format(s.bytesCopied), ByteSize.format(s.bytesPunched), s.seconds, s.mibPerSecond)
+        var line = "resync \(s.disk) \(s.source)→\(s.target) done: planned \(ByteSize.format(s.bytesPlanned)), "
+            + "copied \(ByteSize.format(s.bytesCopied)), holes punched \(ByteSize.format(s.bytesPunched)), "
+            + Printf.format("%.2f s, %.1f MiB/s", s.seconds, s.mibPerSecond)
         if s.bytesDoneBefore > 0 { line += " (resumed: \(ByteSize.format(s.bytesDoneBefore)) done earlier)" }
         return line
     }
@@ -215,7 +225,7 @@ enum DiskCommands {
         if p.has("--json") {
             p.env.out.line(try JSONOutput.text(JSONOutput.Verify(report, name: name)))
         } else if ranges.isEmpty {
-            p.env.out.line(String(format: "verify %@: members identical (compared %@ of data in %.2f s)", name, ByteSize.format(report.bytesCompared), report.seconds))
+            p.env.out.line("verify \(name): members identical (compared \(ByteSize.format(report.bytesCompared)) of data in \(Printf.format("%.2f", report.seconds)) s)")
         } else {
             p.env.out.line("verify \(name): \(report.mismatched.count) mismatched regions (\(ByteSize.format(report.mismatchedBytes))):")
             for r in ranges.prefix(50) { p.env.out.line("  offset \(r.lowerBound) length \(r.count)") }

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import RDR
 import RDRArguments
 
@@ -131,8 +132,8 @@ enum IOCommands {
         if p.has("--json") {
             p.env.out.line(try JSONOutput.text(JSONOutput.Workload(summary)))
         } else {
-            p.env.out.line(String(format: "workload %@ (%@): wrote %@ in %d writes, %.2f s, %.1f MiB/s", name, side?.description ?? "duplex",
-                                ByteSize.format(summary.bytesWritten), summary.writes, summary.seconds, summary.mibPerSecond))
+            p.env.out.line("workload \(name) (\(side?.description ?? "duplex")): wrote \(ByteSize.format(summary.bytesWritten)) in \(summary.writes) writes, "
+                + Printf.format("%.2f s, %.1f MiB/s", summary.seconds, summary.mibPerSecond))
         }
         return ExitCode.success
     }

@@ -1,5 +1,6 @@
 import ActiveUpgrade
-import Foundation
+import FoundationEssentials
+import Glibc
 import RDR
 import RDRArguments
 
@@ -46,14 +47,14 @@ enum InitCommand {
             throw RDRError(.invalidState, "a system already exists at \(path); use --force to replace it (its images are deleted) or pick another --system")
         }
         for d in disks { try d.validate() }
-        if !force, let name = sessionFiles.first(where: { FileManager.default.fileExists(atPath: path + "/" + $0) }) {
+        let sys = LinuxSystemCalls()
+        if !force, let name = sessionFiles.first(where: { Directory.exists(path + "/" + $0, sys: sys) }) {
             throw RDRError(.invalidState, "\(path)/\(name) already exists and init never replaces a file it did not create; move it away, pick another --system, or use --force (which deletes it)")
         }
-        let sys = LinuxSystemCalls()
         let made: [String]
         do { made = try Directory.make(path, sys: sys) } catch { throw RDRError(.io, error.description) }
         let lockPath = path + "/" + SystemLock.fileName
-        let lockExisted = FileManager.default.fileExists(atPath: lockPath)
+        let lockExisted = Directory.exists(lockPath, sys: sys)
         var system: RDRSystem?
         do {
             let lock = try SystemLock.acquire(systemPath: path, command: command, sys: sys)
@@ -62,7 +63,7 @@ enum InitCommand {
             system = created
             // A healthy machine model for the readiness check, and a fresh session and log.
             try SystemModel.healthy.save(created)
-            for leftover in sessionFiles { try? FileManager.default.removeItem(atPath: path + "/" + leftover) }
+            for leftover in sessionFiles { try? Directory.removeTree(path + "/" + leftover, sys: sys) }
             return try RDRSystem.open(at: path)
         } catch {
             system?.removeFiles()

@@ -1,15 +1,29 @@
 import FoundationEssentials
 import RDR
 
-/// The `--json` outputs of `disk resync`, `disk verify` and `workload`, as Codable types. Keys
-/// and values are those of the text these commands printed before; keys are now sorted (a
-/// dictionary's order is not stable otherwise) and a whole-number double prints without `.0`.
+/// The `--json` outputs of `status`, `disk resync`, `disk verify` and `workload`, as Codable
+/// types. Keys and values are those of the text these commands printed before; keys are sorted
+/// (a dictionary's order is not stable otherwise) and a whole-number double prints without `.0`.
 enum JSONOutput {
     static func text(_ value: some Encodable) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         do { return String(decoding: try encoder.encode(value), as: UTF8.self) } catch {
             throw RDRError(.io, "cannot encode the JSON output: \(error)")
+        }
+    }
+
+    /// The engine's status object with the upgrade session as its `session` member.
+    struct Status: Encodable {
+        let status: SystemStatus
+        let session: JSONValue
+
+        enum Key: String, CodingKey { case session }
+
+        func encode(to encoder: any Encoder) throws {
+            try status.encode(to: encoder)
+            var members = encoder.container(keyedBy: Key.self)
+            try members.encode(session, forKey: .session)
         }
     }
 

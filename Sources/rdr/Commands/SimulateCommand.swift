@@ -1,5 +1,6 @@
 import ActiveUpgrade
-import Foundation
+import FoundationEssentials
+import Glibc
 import RDR
 import RDRArguments
 

@@ -1,5 +1,6 @@
 import ActiveUpgrade
-import Foundation
+import FoundationEssentials
+import Glibc
 import RDR
 import RDRArguments
 
@@ -36,18 +37,14 @@ enum StatusCommand {
             }
             let running = status.disks.contains { $0.resync?.running == true }
             if !p.has("--watch") || !running { break }
-            Thread.sleep(forTimeInterval: interval)
+            Terminal.sleep(seconds: interval)
         }
         return ExitCode.success
     }
 
     /// The engine's status object plus the upgrade session.
     static func json(_ status: SystemStatus, _ session: Session) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        guard var object = try JSONSerialization.jsonObject(with: try encoder.encode(status)) as? [String: Any] else { return "{}" }
-        object["session"] = session.statusObject()
-        return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+        try JSONOutput.text(JSONOutput.Status(status: status, session: session.statusJSON()))
     }
 
     static func render(_ s: SystemStatus) -> String {

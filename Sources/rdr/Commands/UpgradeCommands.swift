@@ -1,5 +1,6 @@
 import ActiveUpgrade
-import Foundation
+import FoundationEssentials
+import Glibc
 import RDR
 import RDRArguments
 
@@ -122,9 +123,7 @@ enum UpgradeCommands {
             if unreadable > 0 { p.env.err.line("Warning: skipped \(unreadable) unreadable lines of the activity log (not log records)") }
             let entries = LogFormat.filtered(all, severity: severity)
             if let file = p.value("--xml") {
-                do { try LogFormat.xml(entries).write(toFile: p.env.path(file), atomically: true, encoding: .utf8) } catch {
-                    throw RDRError(.io, "cannot write \(file): \(error.localizedDescription)")
-                }
+                try TextFile.write(LogFormat.xml(entries), to: p.env.path(file), named: file)
                 p.env.out.line("saved \(entries.count) entries to \(file)")
             } else if p.has("--json") {
                 p.env.out.line(LogFormat.json(entries))
@@ -148,8 +147,8 @@ enum UpgradeCommands {
             } else {
                 p.env.out.line("SERVICE          PRODUCTION SIDE          UPGRADE SIDE")
                 for s in model.services {
-                    func cell(_ x: SystemModel.ServiceSide) -> String { "\(x.running ? "running" : "stopped") (\(x.startupType.rawValue))".padding(toLength: 25, withPad: " ", startingAt: 0) }
-                    p.env.out.line(s.name.padding(toLength: 17, withPad: " ", startingAt: 0) + cell(s.production) + cell(s.upgrade))
+                    func cell(_ x: SystemModel.ServiceSide) -> String { padded("\(x.running ? "running" : "stopped") (\(x.startupType.rawValue))", 25) }
+                    p.env.out.line(padded(s.name, 17) + cell(s.production) + cell(s.upgrade))
                 }
             }
             return ExitCode.success
@@ -169,10 +168,8 @@ enum UpgradeCommands {
             switch verb {
             case "new":
                 guard file.hasSuffix(".Config") else { throw RDRError(.invalidArgument, "configuration file names end in .Config, not '\(file)'") }
-                guard !FileManager.default.fileExists(atPath: p.env.path(file)) else { throw RDRError(.invalidState, "\(file) already exists; pick another name") }
-                do { try Configuration.template.write(toFile: p.env.path(file), atomically: true, encoding: .utf8) } catch {
-                    throw RDRError(.io, "cannot write \(file): \(error.localizedDescription)")
-                }
+                guard !Directory.exists(p.env.path(file), sys: LinuxSystemCalls()) else { throw RDRError(.invalidState, "\(file) already exists; pick another name") }
+                try TextFile.write(Configuration.template, to: p.env.path(file), named: file)
                 p.env.out.line("wrote \(file)")
             case "summary":
                 p.env.out.write(try Configuration.load(p.env.path(file)).summary)
@@ -188,4 +185,9 @@ enum UpgradeCommands {
             }
             return ExitCode.success
         })
+
+    /// `text` cut or padded with spaces to `width` characters (a table column).
+    static func padded(_ text: String, _ width: Int) -> String {
+        text.count >= width ? String(text.prefix(width)) : text + String(repeating: " ", count: width - text.count)
+    }
 }
