@@ -18,7 +18,7 @@ final class OutputStream: Sendable {
     }
 
     static func fileDescriptor(_ fd: Int32) -> OutputStream {
-        OutputStream(sending: { FileDescriptor.writeAll(fd, $0) }, isTerminal: isatty(fd) == 1)
+        OutputStream(sending: { FullWrite.writeAll(fd, $0) }, isTerminal: isatty(fd) == 1)
     }
 
     func write(_ text: String) { _ = send(Array(text.utf8)) }
@@ -30,7 +30,8 @@ final class OutputStream: Sendable {
     func checkedBytes(_ b: [UInt8]) -> Int32 { send(b) }
 }
 
-enum FileDescriptor {
+/// write(2) until every byte is out (RDR's FileDescriptor writes at offsets; output streams have none).
+enum FullWrite {
     /// Writes all of `bytes`, through short writes, EINTR and a non-blocking descriptor's EAGAIN
     /// (a parent may hand us one); 0, or the errno that stopped it.
     static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Int32 {

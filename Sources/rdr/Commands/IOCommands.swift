@@ -200,7 +200,7 @@ final class OutputFile {
     }
 
     func write(_ bytes: [UInt8]) throws(RDRError) {
-        let failure = fd.map { FileDescriptor.writeAll($0, bytes) } ?? out.checkedBytes(bytes)
+        let failure = fd.map { FullWrite.writeAll($0, bytes) } ?? out.checkedBytes(bytes)
         guard failure == 0 else { throw RDRError(.io, "cannot write \(name): \(String(cString: strerror(failure)))") }
     }
 
