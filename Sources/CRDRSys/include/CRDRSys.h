@@ -7,6 +7,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+// Reflinks (CRDRClone.h): this header is the module's umbrella, so it brings that one in.
+#include "CRDRClone.h"
+
 int64_t rdr_seek_data(int fd, int64_t offset);
 int64_t rdr_seek_hole(int fd, int64_t offset);
 int rdr_punch_hole(int fd, int64_t offset, int64_t length);
