@@ -28,7 +28,7 @@ let package = Package(
         // The NBD wire codec: standard library only (no Foundation, no Glibc), no I/O.
         .target(name: "NBDWire"),
         // The NBD server over RDR disks: sockets, connections, worker pool (Glibc, no Foundation).
-        .target(name: "RDRServer", dependencies: ["RDR", "NBDWire"]),
+        .target(name: "RDRServer", dependencies: ["RDR", "NBDWire", "CRDRSys"]),
         // MemberImportVisibility: members come only from modules `rdr` imports itself, so nothing of
         // Foundation's reaches the CLI through a dependency (it would pull ICU into the binary).
         .executableTarget(name: "rdr", dependencies: ["RDR", "ActiveUpgrade", "RDRArguments", "RDRServer", "CRDRSys"],

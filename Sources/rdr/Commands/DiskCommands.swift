@@ -117,6 +117,9 @@ enum DiskCommands {
             ? try SystemLock.adopt(fd: 3, systemPath: system.path, command: p.env.commandLine, sys: system.sys)
             : try system.lock(command: p.env.commandLine)
         defer { lock.release() }
+        // A background worker owns the system while it runs: other commands run in it.
+        let owner = p.has("--detached-child") ? try OwnerRuntime.start(system: system, lock: lock) : nil
+        defer { owner?.finishWhenIdle(unless: p.env.cancellation) }
         let jobs = try resyncJobs(p, system, disk: all ? nil : name, from: from)
         if p.has("--background") { return try startInBackground(p, system, lock, jobs: jobs, all: all) }
         options.cancellation = p.env.cancellation
@@ -240,6 +243,13 @@ enum DiskCommands {
 enum Background {
     /// `job` nil resumes every started resync (`--all`).
     static func spawn(system: RDRSystem, lock: SystemLock, jobs job: (String, Enclosure)?, passing p: Parsed?, _ env: CommandEnvironment) throws -> Int32 {
+        if lock.isInProcess, let owned = SystemOwnership.shared.owner(of: system.path) {
+            // Inside an owner a child could not take the lock: the resyncs become its threads.
+            let jobs = try job.map { [$0] } ?? owned.interruptedResyncs()
+            try OwnerRuntime.startBackground(owned, jobs: jobs, options: try p.map(DiskCommands.options) ?? ResyncOptions(),
+                                             logPath: system.path + "/." + (job?.0 ?? "all") + ".resync.log")
+            return getpid()
+        }
         let exe = Background.resolve(env.executable)
         var args = [exe, "disk", "resync"] + (job.map { [$0.0, "--from", $0.1.description] } ?? ["--all"]) + ["--system", system.path, "--detached-child"]
         for key in ["--workers", "--io-size", "--max-rate", "--copy-method", "--checkpoint"] {
@@ -259,6 +269,7 @@ enum Background {
         let pid = rdr_spawn_detached(exe, &cargs, log, inherited)
         guard pid > 0 else { throw RDRError(.io, "cannot start the background resync: \(String(cString: strerror(-pid)))") }
         lock.handOff()
+        OwnerRuntime.awaitRunning(system, disks: job.map { [$0.0] } ?? []) { rdr_child_ended(pid) != 0 }
         return pid
     }
 

@@ -30,8 +30,19 @@ enum ServeCommand {
             durable and its bytes are in every member it goes to; FLUSH makes every answered write
             durable on every member; FUA makes its own write durable.
 
-            Runs in the foreground and holds the system's lock. SIGINT or SIGTERM: stop accepting,
-            finish the requests already received, flush every disk, exit 0.
+            Runs in the foreground, holds the system's lock and owns the system: any other rdr
+            command on it (except status, log, config, init, demo and serve, which run where they
+            are typed) is forwarded over <system>/.rdr.control (mode 0600) and runs inside the
+            server with the caller's stdin, stdout and stderr, so its output and exit code are
+            the same as without a server; Ctrl-C on the caller cancels it. Resyncs started that
+            way (and those a killed worker or a stopped server left, resumed at start) run as
+            threads of the server while clients keep writing. A second server, or 'rdr init
+            --force', is refused with 75, naming this one. With --read-only the server owns
+            nothing: other commands are refused with 75 while it runs.
+
+            SIGINT or SIGTERM: stop accepting, cancel forwarded commands (their callers exit 130),
+            checkpoint running resyncs (they resume later), finish the requests already received,
+            flush every disk, exit 0.
             """,
         run: run)
 
@@ -58,18 +69,36 @@ enum ServeCommand {
             for listener in listeners { listener.close() }
             throw error
         }
+        // The owner from here (not read-only: a forwarded command would write): forwarded
+        // commands, NBD clients and resyncs share its disks.
+        let owner: OwnerRuntime?
+        do { owner = configuration.readOnly ? nil : try OwnerRuntime.start(system: system, lock: lock) } catch {
+            for listener in listeners { listener.close() }
+            throw error
+        }
+        defer { owner?.stop() }
         let disks = SystemDiskProvider(system: system, access: configuration.readOnly ? .readOnly : .readWrite)
         let err = p.env.err
         let server = NBDServer(disks: disks, configuration: configuration) { err.line("rdr serve: " + $0) }
         for listener in listeners { try server.serve(listener) }
         announce(system: system, disks: disks, listeners: listeners, readOnly: configuration.readOnly, to: p.env.out)
+        if let owner { try resumeResyncs(owner, system: system, out: p.env.out) }
         let signal = signals.wait()
         p.env.out.line("rdr serve: \(signal == SIGINT ? "SIGINT" : "SIGTERM"): stopping (\(server.connectionCount) connection(s) open)")
+        owner?.stop()  // forwarded commands cancelled, resyncs checkpointed, before the final flush
         let report = server.stop()
         for error in report.errors { p.env.err.line("Error: \(error)") }
         let cut = report.cutOff > 0 ? "; \(report.cutOff) client(s) that did not read their replies were cut off" : ""
         p.env.out.line("rdr serve: stopped; flushed \(report.flushed.isEmpty ? "nothing (no disk was used)" : report.flushed.joined(separator: ", "))\(cut)")
         return report.errors.isEmpty ? ExitCode.success : ExitCode.failure
+    }
+
+    /// Resyncs a killed worker or a stopped server left run again, as threads of the server.
+    static func resumeResyncs(_ owner: OwnerRuntime, system: RDRSystem, out: OutputStream) throws {
+        let jobs = try owner.owned.interruptedResyncs()
+        guard !jobs.isEmpty else { return }
+        try OwnerRuntime.startBackground(owner.owned, jobs: jobs, options: ResyncOptions(), logPath: system.path + "/.all.resync.log")
+        out.line("resuming the resync of \(jobs.map { "\($0.0) from \($0.1)" }.joined(separator: ", ")) (follow it with 'rdr status --watch')")
     }
 
     /// Where to connect and what can be reached now.
@@ -87,6 +116,9 @@ enum ServeCommand {
             } catch {
                 out.line("  \(names)  (not served: \(error.message))")
             }
+        }
+        if !readOnly {
+            out.line("other rdr commands on this system run in this process (control socket \(system.path)/.rdr.control)")
         }
         out.line("Stop with Ctrl-C or SIGTERM.")
     }
