@@ -16,10 +16,16 @@ final class ResyncEngine: Sendable {
     private let failure = Mutex<RDRError?>(nil)
     private let copied = Atomic<Int64>(0)
     private let punched = Atomic<Int64>(0)
-    private let punchedSinceCheckpoint = Atomic<Int64>(0)
+    private let cloned = Atomic<Int64>(0)
+    /// Punches and clones change the target's extent map, which only fsync makes durable.
+    private let extentsChangedSinceCheckpoint = Atomic<Bool>(false)
     private let done = Atomic<Int64>(0)
     private let throttle: Throttle?
     private let copyFileRangeRefused = Atomic<Bool>(false)
+    private let cloneRefused = Atomic<Bool>(false)
+    /// Clones cover whole 4 KiB blocks (the block size of XFS and btrfs on x86 by default); a
+    /// filesystem with larger blocks refuses the first with EINVAL and the bytes are copied.
+    static let cloneAlignment: Int64 = 4096
 
     init(disk: VirtualDisk, start: VirtualDisk.ResyncStart, options: ResyncOptions) {
         self.disk = disk
@@ -68,7 +74,7 @@ final class ResyncEngine: Sendable {
                              bytesPlanned: start.planBytes, bytesDoneBefore: start.doneBefore,
                              bytesCopied: copied.load(ordering: .relaxed),
                              bytesPunched: punched.load(ordering: .relaxed), checkpoints: checkpoints,
-                             seconds: reporter.elapsed)
+                             seconds: reporter.elapsed, bytesCloned: cloned.load(ordering: .relaxed))
     }
 
     /// When the calling thread last checkpointed and published.
@@ -163,13 +169,15 @@ final class ResyncEngine: Sendable {
     private func punch(_ range: Range<Int64>) throws(Errno) {
         try target.punchHole(at: range.lowerBound, length: Int64(range.count))
         punched.add(Int64(range.count), ordering: .relaxed)
-        punchedSinceCheckpoint.add(Int64(range.count), ordering: .relaxed)
+        extentsChangedSinceCheckpoint.store(true, ordering: .relaxed)
     }
 
     /// Copies `range`; false when cancelled while waiting for the throttle. Under a throttle
     /// each transfer is at most its grain, so the cap holds over any second.
     private func copy(_ range: Range<Int64>, buffer: AlignedBuffer) throws(Errno) -> Bool {
-        var pos = range.lowerBound
+        // A throttled resync keeps to moving bytes at its rate; an unthrottled one shares extents
+        // where the filesystem can (a clone costs metadata, not a read and a write of the data).
+        var pos = throttle == nil ? try clone(range) : range.lowerBound
         while pos < range.upperBound {
             var n = Int(min(Int64(buffer.count), range.upperBound - pos))
             if let throttle {
@@ -188,6 +196,27 @@ final class ResyncEngine: Sendable {
             copied.add(Int64(n), ordering: .relaxed)
         }
         return true
+    }
+
+    /// Makes the target share the source's extents for the block-aligned part of `range`
+    /// (FICLONERANGE) and returns where the byte copy continues: after the clone, or at the
+    /// start when the filesystem refuses (remembered: no further clone in this resync).
+    private func clone(_ range: Range<Int64>) throws(Errno) -> Int64 {
+        let a = Self.cloneAlignment
+        let length = Int64(range.count) / a * a
+        guard length > 0, range.lowerBound % a == 0, !cloneRefused.load(ordering: .relaxed) else {
+            return range.lowerBound
+        }
+        do {
+            try source.cloneRange(to: target, from: range.lowerBound, to: range.lowerBound, count: Int(length))
+        } catch where [EOPNOTSUPP, EXDEV, EINVAL, ENOTTY, ENOSYS].contains(error.code) {
+            cloneRefused.store(true, ordering: .relaxed)
+            return range.lowerBound
+        }
+        extentsChangedSinceCheckpoint.store(true, ordering: .relaxed)
+        cloned.add(length, ordering: .relaxed)
+        copied.add(length, ordering: .relaxed)
+        return range.lowerBound + length
     }
 
     /// copy_file_range; nil (and never again) when the kernel or filesystem refuses it, so the
@@ -220,9 +249,10 @@ final class ResyncEngine: Sendable {
             return p
         }
         guard !completed.isEmpty else { return false }
-        let needsMetadataSync = punchedSinceCheckpoint.exchange(0, ordering: .relaxed) > 0
+        let needsMetadataSync = extentsChangedSinceCheckpoint.exchange(false, ordering: .relaxed)
         try io { () throws(Errno) in
-            // Punched holes are file metadata: fsync, not just fdatasync, makes them durable.
+            // Punched holes and cloned extents are file metadata: fsync, not just fdatasync,
+            // makes them durable.
             if needsMetadataSync { try target.sync() } else { try target.dataSync() }
         }
         let t = start.source.other
