@@ -154,7 +154,7 @@ struct Experiments {
                                                         logX: true, logY: false)
         report += "\n![throughput vs workers](throughput-vs-workers.svg)\n"
         _ = sweep("max I/O size", ["64K", "256K", "1M", "2M", "4M", "8M"]) { "--io-size \($0)" }
-        _ = sweep("copy method", ["pread", "copy-file-range"]) { "--copy-method \($0)" }
+        _ = sweep("copy method", ["pread", "copy-file-range", "uring"]) { "--copy-method \($0)" }
     }
 
     /// Region size against copy amplification for 4 KiB random writes.

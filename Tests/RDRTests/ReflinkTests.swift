@@ -91,6 +91,11 @@ struct XFSMount {
         return type == "xfs" || type == "btrfs"
     }
 
+    /// Whether `path` is on tmpfs (which refuses O_DIRECT).
+    static func isTmpfs(_ path: String) throws -> Bool {
+        run("stat -f -c %T '\(path)'").output.trimmingCharacters(in: .whitespacesAndNewlines) == "tmpfs"
+    }
+
     /// Bytes of `range` in extents `filefrag -v` flags `shared`.
     static func sharedBytes(_ path: String, in range: Range<Int64>) throws -> Int64 {
         let r = run("filefrag -v -b4096 '\(path)'")
