@@ -54,10 +54,11 @@ final class DirectCopier {
         return range.lowerBound..<(range.lowerBound + Int64(range.count) / alignment * alignment)
     }
 
-    /// Copies `range` (block-aligned, from `alignedPart`) from source to target. Throws the
-    /// first failed transfer, after every operation in flight has completed.
-    func copy(_ range: Range<Int64>) throws(Errno) {
-        var pipeline = Pipeline(range: range, chunk: Int64(chunk), depth: depth)
+    /// Copies `ranges` (block-aligned, from `alignedPart`) from source to target, up to `depth`
+    /// chunks of them in flight at once. Throws the first failed transfer, after every
+    /// operation in flight has completed.
+    func copy(_ ranges: [Range<Int64>]) throws(Errno) {
+        var pipeline = Pipeline(ranges: ranges, chunk: Int64(chunk), depth: depth)
         do {
             while !pipeline.finished {
                 try queueReads(&pipeline)
@@ -98,29 +99,29 @@ final class DirectCopier {
     private func buffer(_ slot: Int) -> UnsafeMutableRawPointer { buffers.pointer + slot * chunk }
     private func tag(_ slot: Int, write: Bool) -> UInt64 { UInt64(slot) << 1 | (write ? 1 : 0) }
 
-    /// Which chunk each buffer holds, and how far the range is read and written.
+    /// The chunks to move (every range cut at `chunk` bytes), which one each buffer holds, and
+    /// how many are read and written.
     private struct Pipeline {
-        let range: Range<Int64>
-        let chunk: Int64
-        private var nextRead: Int64
+        private let chunks: [Range<Int64>]
+        private var nextRead = 0
         private var free: [Int]
         private var held: [Range<Int64>]
         private var busy = 0
 
-        init(range: Range<Int64>, chunk: Int64, depth: Int) {
-            self.range = range
-            self.chunk = chunk
-            nextRead = range.lowerBound
+        init(ranges: [Range<Int64>], chunk: Int64, depth: Int) {
+            chunks = ranges.flatMap { r in
+                stride(from: r.lowerBound, to: r.upperBound, by: Int(chunk)).map { $0..<min($0 + chunk, r.upperBound) }
+            }
             free = Array((0..<depth).reversed())
             held = Array(repeating: 0..<0, count: depth)
         }
 
-        var finished: Bool { nextRead >= range.upperBound && busy == 0 }
+        var finished: Bool { nextRead >= chunks.count && busy == 0 }
 
         mutating func startRead() -> (Int, Range<Int64>)? {
-            guard nextRead < range.upperBound, let slot = free.popLast() else { return nil }
-            held[slot] = nextRead..<min(nextRead + chunk, range.upperBound)
-            nextRead = held[slot].upperBound
+            guard nextRead < chunks.count, let slot = free.popLast() else { return nil }
+            held[slot] = chunks[nextRead]
+            nextRead += 1
             busy += 1
             return (slot, held[slot])
         }

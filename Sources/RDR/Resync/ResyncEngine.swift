@@ -14,17 +14,17 @@ final class ResyncEngine: Sendable {
     private let planner: Mutex<ResyncPlanner>
     private let pending = Mutex<[Range<Int>]>([])
     private let failure = Mutex<RDRError?>(nil)
-    private let copied = Atomic<Int64>(0)
+    let copied = Atomic<Int64>(0)
     private let punched = Atomic<Int64>(0)
     private let cloned = Atomic<Int64>(0)
-    private let direct = Atomic<Int64>(0)
+    let directBytes = Atomic<Int64>(0)
     /// Punches and clones change the target's extent map, which only fsync makes durable.
     private let extentsChangedSinceCheckpoint = Atomic<Bool>(false)
     private let done = Atomic<Int64>(0)
-    private let throttle: Throttle?
+    let throttle: Throttle?
     private let copyFileRangeRefused = Atomic<Bool>(false)
     private let cloneRefused = Atomic<Bool>(false)
-    private let directRefused = Atomic<Bool>(false)
+    let directRefused = Atomic<Bool>(false)
     /// The device path's transfers per worker: 8 × 128 KiB in flight, as much memory as the
     /// thread path's 1 MiB buffer, and 64 requests queued with the default 8 workers.
     static let directChunk = 128 << 10
@@ -85,7 +85,7 @@ final class ResyncEngine: Sendable {
                              bytesCopied: copied.load(ordering: .relaxed),
                              bytesPunched: punched.load(ordering: .relaxed), checkpoints: checkpoints,
                              seconds: reporter.elapsed, bytesCloned: cloned.load(ordering: .relaxed),
-                             bytesDirect: direct.load(ordering: .relaxed))
+                             bytesDirect: directBytes.load(ordering: .relaxed))
     }
 
     /// When the calling thread last checkpointed and published.
@@ -139,27 +139,40 @@ final class ResyncEngine: Sendable {
 
     private func workerLoop() {
         let tools = WorkerTools(buffer: AlignedBuffer(count: Int(options.maxIOSize)), direct: makeDirectCopier())
+        // The device path takes several tasks at once, so its queue holds more than one extent.
+        let batch = tools.direct == nil ? 1 : Self.directDepth
         while !stopping {
-            let task: ResyncTask?
-            do { task = try planner.withLock { (p) throws(Errno) in try p.next() } } catch {
+            let tasks: [ResyncTask]
+            do { tasks = try planner.withLock { (p) throws(Errno) in try p.next(upTo: batch) } } catch {
                 fail(RDRError.io(error))
                 return
             }
-            guard let task else { return }
-            let token = disk.ranges.lock([task.bytes])
+            guard !tasks.isEmpty else { return }
+            let token = disk.ranges.lock(tasks.map(\.bytes))
             let completed: Bool
             do {
-                completed = try perform(task, tools: tools)
+                completed = try perform(tasks, tools: tools)
             } catch {
                 disk.ranges.unlock(token)
                 fail(RDRError.io(error))
                 return
             }
             disk.ranges.unlock(token)
-            guard completed else { return }  // cancelled while throttled: the task's bits stay set
-            pending.withLock { $0.append(task.regions) }
-            done.add(Int64(task.bytes.count), ordering: .relaxed)
+            guard completed else { return }  // cancelled while throttled: the tasks' bits stay set
+            pending.withLock { $0.append(contentsOf: tasks.map(\.regions)) }
+            done.add(tasks.reduce(0) { $0 + Int64($1.bytes.count) }, ordering: .relaxed)
         }
+    }
+
+    /// Does a batch of tasks: through the device path when the worker has one, else one by one.
+    private func perform(_ tasks: [ResyncTask], tools: WorkerTools) throws(Errno) -> Bool {
+        if let direct = tools.direct, throttle == nil, !directRefused.load(ordering: .relaxed) {
+            return try performQueued(tasks, direct: direct, buffer: tools.buffer)
+        }
+        for task in tasks {
+            guard try perform(task, tools: tools) else { return false }
+        }
+        return true
     }
 
     /// Does one task; false when a cancel stopped it part way (throttled copies wait for it).
@@ -177,7 +190,7 @@ final class ResyncEngine: Sendable {
         }
     }
 
-    private func punch(_ range: Range<Int64>) throws(Errno) {
+    func punch(_ range: Range<Int64>) throws(Errno) {
         try target.punchHole(at: range.lowerBound, length: Int64(range.count))
         punched.add(Int64(range.count), ordering: .relaxed)
         extentsChangedSinceCheckpoint.store(true, ordering: .relaxed)
@@ -188,9 +201,13 @@ final class ResyncEngine: Sendable {
     private func copy(_ range: Range<Int64>, tools: WorkerTools) throws(Errno) -> Bool {
         // A throttled resync keeps to moving bytes at its rate; an unthrottled one shares extents
         // where the filesystem can (a clone costs metadata, not a read and a write of the data).
-        var pos = throttle == nil ? try clone(range) : range.lowerBound
-        if throttle == nil, let direct = tools.direct { pos = try copyDirect(pos..<range.upperBound, direct) }
-        let buffer = tools.buffer
+        let pos = throttle == nil ? try clone(range) : range.lowerBound
+        return try copyBytes(pos..<range.upperBound, buffer: tools.buffer)
+    }
+
+    /// The thread path: pread/pwrite (or copy_file_range) through the worker's buffer.
+    func copyBytes(_ range: Range<Int64>, buffer: AlignedBuffer) throws(Errno) -> Bool {
+        var pos = range.lowerBound
         while pos < range.upperBound {
             var n = Int(min(Int64(buffer.count), range.upperBound - pos))
             if let throttle {
@@ -214,7 +231,7 @@ final class ResyncEngine: Sendable {
     /// Makes the target share the source's extents for the block-aligned part of `range`
     /// (FICLONERANGE) and returns where the byte copy continues: after the clone, or at the
     /// start when the filesystem refuses (remembered: no further clone in this resync).
-    private func clone(_ range: Range<Int64>) throws(Errno) -> Int64 {
+    func clone(_ range: Range<Int64>) throws(Errno) -> Int64 {
         let a = Self.cloneAlignment
         let length = Int64(range.count) / a * a
         guard length > 0, range.lowerBound % a == 0, !cloneRefused.load(ordering: .relaxed) else {
@@ -233,36 +250,6 @@ final class ResyncEngine: Sendable {
         cloned.add(length, ordering: .relaxed)
         copied.add(length, ordering: .relaxed)
         return range.lowerBound + length
-    }
-
-    /// The worker's device path (O_DIRECT through io_uring) when the copy method asks for it and
-    /// this system allows it; nil otherwise, and for good once refused. Only on the real
-    /// system: io_uring's transfers do not go through the `SystemCalls` seam, so a test double
-    /// (fault injection, power cuts) keeps the thread path it models.
-    private func makeDirectCopier() -> DirectCopier? {
-        guard throttle == nil, options.copyMethod.usesDeviceQueue, disk.sys is LinuxSystemCalls,
-              !directRefused.load(ordering: .relaxed) else { return nil }
-        // The open member images themselves, whatever their paths now name.
-        let copier = DirectCopier.make(sourcePath: "/proc/self/fd/\(source.rawValue)",
-                                       targetPath: "/proc/self/fd/\(target.rawValue)",
-                                       chunk: Self.directChunk, depth: Self.directDepth, sys: disk.sys)
-        if copier == nil { directRefused.store(true, ordering: .relaxed) }
-        return copier
-    }
-
-    /// Copies the block-aligned part of `range` through the device path; returns where the
-    /// thread path continues (the unaligned tail, or the start when the filesystem refused
-    /// the transfer with EINVAL: remembered, the thread path then copies everything).
-    private func copyDirect(_ range: Range<Int64>, _ direct: DirectCopier) throws(Errno) -> Int64 {
-        let part = DirectCopier.alignedPart(of: range)
-        guard !part.isEmpty, !directRefused.load(ordering: .relaxed) else { return range.lowerBound }
-        do { try direct.copy(part) } catch where error.code == EINVAL {
-            directRefused.store(true, ordering: .relaxed)
-            return range.lowerBound
-        }
-        copied.add(Int64(part.count), ordering: .relaxed)
-        self.direct.add(Int64(part.count), ordering: .relaxed)
-        return part.upperBound
     }
 
     /// copy_file_range; nil (and never again) when the kernel or filesystem refuses it, so the

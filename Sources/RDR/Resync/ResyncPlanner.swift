@@ -56,6 +56,13 @@ struct ResyncPlanner {
         return (start, dataEnd)
     }
 
+    /// Up to `count` next tasks (fewer at the end of the work).
+    mutating func next(upTo count: Int) throws(Errno) -> [ResyncTask] {
+        var tasks: [ResyncTask] = []
+        while tasks.count < count, let task = try next() { tasks.append(task) }
+        return tasks
+    }
+
     mutating func next() throws(Errno) -> ResyncTask? {
         guard let first = work.nextSet(from: cursor) else { return nil }
         let runEnd = work.nextClear(from: first)
