@@ -1,6 +1,6 @@
 import Glibc
 
-/// The resync's device path (`--copy-method uring|auto`): each worker takes a batch of tasks,
+/// The resync's device path (`--copy-method uring`): each worker takes a batch of tasks,
 /// punches and clones what it can, and moves the block-aligned rest of the batch through one
 /// io_uring pipeline of O_DIRECT reads and writes (`DirectCopier`); unaligned tails go through
 /// pread/pwrite. The batch's ranges are locked together, like one write of several requests.

@@ -7,13 +7,13 @@ public struct ResyncOptions: Sendable {
         /// copy_file_range(2): the kernel moves the bytes (falls back to pread/pwrite if refused).
         case copyFileRange = "copy-file-range"
         /// O_DIRECT reads and writes through a per-worker io_uring queue (`DirectCopier`);
-        /// pread/pwrite where io_uring or O_DIRECT is refused and for unaligned tails.
+        /// pread/pwrite where io_uring or O_DIRECT is refused and for unaligned tails. Not the
+        /// default: on this machine's ext4 it measured no faster than `pread` (2 GiB disk, 10 %
+        /// diverged: 0.74 s median either way; README, Performance).
         case uring
-        /// The measured best for this system: currently `uring` (with its fallbacks).
-        case auto
 
         /// Whether this method copies through the device queue when it can.
-        var usesDeviceQueue: Bool { self == .uring || self == .auto }
+        var usesDeviceQueue: Bool { self == .uring }
     }
 
     /// 8: the throughput peak of the workers sweep in all three full benchmark runs (more
