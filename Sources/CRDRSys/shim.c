@@ -7,8 +7,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/file.h>
-#include <sys/ioctl.h>
-#include <linux/fs.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,13 +23,6 @@ int rdr_punch_hole(int fd, int64_t offset, int64_t length) {
 int64_t rdr_copy_file_range(int fd_in, int64_t off_in, int fd_out, int64_t off_out, uint64_t length) {
     loff_t in = off_in, out = off_out;
     return copy_file_range(fd_in, &in, fd_out, &out, length, 0);
-}
-
-int rdr_clone_range(int fd_in, int64_t off_in, int fd_out, int64_t off_out, uint64_t length) {
-    struct file_clone_range r = {
-        .src_fd = fd_in, .src_offset = (uint64_t)off_in, .src_length = length, .dest_offset = (uint64_t)off_out,
-    };
-    return ioctl(fd_out, FICLONERANGE, &r);
 }
 
 /// statx at (`dirfd`, `path`, `flags`), falling back to fstatat where statx is missing.

@@ -7,12 +7,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+// Reflinks (CRDRClone.h): this header is the module's umbrella, so it brings that one in.
+#include "CRDRClone.h"
+
 int64_t rdr_seek_data(int fd, int64_t offset);
 int64_t rdr_seek_hole(int fd, int64_t offset);
 int rdr_punch_hole(int fd, int64_t offset, int64_t length);
 int64_t rdr_copy_file_range(int fd_in, int64_t off_in, int fd_out, int64_t off_out, uint64_t length);
-/// ioctl(FICLONERANGE): the target's range shares the source's extents (reflink). 0 or -1 with errno set.
-int rdr_clone_range(int fd_in, int64_t off_in, int fd_out, int64_t off_out, uint64_t length);
 
 /// What the engine needs to know about an open file: its size and allocation, its type, and
 /// its identity (inode and, where the filesystem reports one, birth time).
