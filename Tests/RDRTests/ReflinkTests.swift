@@ -1,5 +1,6 @@
 import XCTest
 import Glibc
+import Synchronization
 @testable import RDR
 
 /// Resync where both members live on a filesystem with reflinks: data extents are cloned
@@ -41,20 +42,63 @@ final class ReflinkTests: XCTestCase {
     }
 
     /// Where the filesystem has no reflinks (the test's temporary directory, ext4 here), the
-    /// first clone is refused and every byte is copied.
-    func testRefusedCloneFallsBackToCopying() throws {
-        let t = try TempSystem(disks: [DiskSpec(name: "boot", size: size, role: .system, regionSize: region)])
-        guard try !XFSMount.hasReflinks(t.path) else { throw XCTSkip("\(t.path) has reflinks: nothing is refused there") }
-        let d = try t.system.disk("boot")
+    /// first clone is refused, the refusal is remembered (one attempt for many extents), and
+    /// every byte is copied.
+    func testRefusedCloneIsAskedOnceAndFallsBackToCopying() throws {
+        let root = NSTemporaryDirectory() + "rdr-refuse-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let sys = CountingClones()
+        let system = try RDRSystem.create(at: root, disks: [DiskSpec(name: "boot", size: size, role: .system, regionSize: region)],
+                                          primary: .ten, force: false, sys: sys)
+        guard try !XFSMount.hasReflinks(root) else { throw XCTSkip("\(root) has reflinks: nothing is refused there") }
+        let d = try system.disk("boot")
         try d.split()
-        try d.write(side: .side(.production), offset: 1 << 20, bytes: pattern(4 << 20, seed: 1))
-        let expected = contents(t.image("boot", .ten))
-        let summary = try d.resync(from: .ten)
-        XCTAssertEqual(contents(t.image("boot", .eleven)), expected)
+        for i in 0..<8 { try d.write(side: .side(.production), offset: Int64(i) * (4 << 20), bytes: pattern(512 << 10, seed: UInt64(i))) }
+        let expected = contents(root + "/boot-10.img")
+        var o = ResyncOptions()
+        o.workers = 1
+        let summary = try d.resync(from: .ten, options: o)
+        XCTAssertEqual(contents(root + "/boot-11.img"), expected)
         XCTAssertEqual(summary.bytesCloned, 0)
-        XCTAssertEqual(summary.bytesCopied, 4 << 20)
+        XCTAssertEqual(summary.bytesCopied, 8 * (512 << 10))
+        XCTAssertEqual(sys.clones.load(ordering: .relaxed), 1, "eight extents, one refused clone")
         XCTAssertEqual(d.dirtyBytes, [0, 0])
     }
+}
+
+/// The real system calls, counting FICLONERANGE attempts.
+final class CountingClones: SystemCalls {
+    let base = LinuxSystemCalls()
+    let clones = Atomic<Int>(0)
+    var clock: any SystemClock { base.clock }
+    var random: any RandomSource { base.random }
+
+    func cloneRange(_ source: Int32, _ sourceOffset: Int64, _ target: Int32, _ targetOffset: Int64, _ count: Int) -> Int32 {
+        clones.add(1, ordering: .relaxed)
+        return base.cloneRange(source, sourceOffset, target, targetOffset, count)
+    }
+    func open(_ path: String, flags: Int32, mode: mode_t) -> Int32 { base.open(path, flags: flags, mode: mode) }
+    func close(_ fd: Int32) -> Int32 { base.close(fd) }
+    func pread(_ fd: Int32, _ b: UnsafeMutableRawPointer, _ n: Int, _ o: Int64) -> Int { base.pread(fd, b, n, o) }
+    func pwrite(_ fd: Int32, _ b: UnsafeRawPointer, _ n: Int, _ o: Int64) -> Int { base.pwrite(fd, b, n, o) }
+    func write(_ fd: Int32, _ b: UnsafeRawPointer, _ n: Int) -> Int { base.write(fd, b, n) }
+    func fdatasync(_ fd: Int32) -> Int32 { base.fdatasync(fd) }
+    func fsync(_ fd: Int32) -> Int32 { base.fsync(fd) }
+    func ftruncate(_ fd: Int32, _ length: Int64) -> Int32 { base.ftruncate(fd, length) }
+    func punchHole(_ fd: Int32, _ o: Int64, _ n: Int64) -> Int32 { base.punchHole(fd, o, n) }
+    func seek(_ fd: Int32, _ o: Int64, _ t: SeekTarget) -> Int64 { base.seek(fd, o, t) }
+    func copyFileRange(_ s: Int32, _ so: Int64, _ t: Int32, _ to: Int64, _ n: Int) -> Int { base.copyFileRange(s, so, t, to, n) }
+    func rename(_ from: String, _ to: String) -> Int32 { base.rename(from, to) }
+    func unlink(_ path: String) -> Int32 { base.unlink(path) }
+    func flock(_ fd: Int32, _ operation: Int32) -> Int32 { base.flock(fd, operation) }
+    func setCloseOnExec(_ fd: Int32) -> Int32 { base.setCloseOnExec(fd) }
+    func stat(_ fd: Int32, _ status: inout FileStatus) -> Int32 { base.stat(fd, &status) }
+    func stat(path: String, followLinks: Bool, _ status: inout FileStatus) -> Int32 { base.stat(path: path, followLinks: followLinks, &status) }
+    func access(_ path: String, _ mode: Int32) -> Int32 { base.access(path, mode) }
+    func listDirectory(_ path: String, _ names: inout [String]) -> Int32 { base.listDirectory(path, &names) }
+    func mkdir(_ path: String, _ mode: mode_t) -> Int32 { base.mkdir(path, mode) }
+    func rmdir(_ path: String) -> Int32 { base.rmdir(path) }
+    func adviseRandomAccess(_ fd: Int32, _ random: Bool) -> Int32 { base.adviseRandomAccess(fd, random) }
 }
 
 /// A 512 MiB XFS image with reflinks, loop-mounted for one test; skips (with the reason) when
