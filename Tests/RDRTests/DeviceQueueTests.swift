@@ -73,8 +73,11 @@ final class DeviceQueueTests: XCTestCase {
         let t = try TempSystem(disks: [DiskSpec(name: "boot", size: total, role: .system, regionSize: region)])
         let d = try t.system.disk("boot")
         try d.split()
-        try d.write(side: .side(.production), offset: 0, bytes: pattern(Int(total), seed: 9))
-        let expected = contents(t.image("boot", .ten))
+        // Written and compared in pieces: the test process's memory stays low (a child process
+        // started later reports the parent's peak RSS as its own).
+        for at in stride(from: Int64(0), to: total, by: 8 << 20) {
+            try d.write(side: .side(.production), offset: at, bytes: pattern(8 << 20, seed: 9, offset: at))
+        }
         var o = uring()
         o.workers = 1
         o.maxIOSize = 256 << 10
@@ -91,17 +94,17 @@ final class DeviceQueueTests: XCTestCase {
         let s = try stopped.resync(from: .ten, options: uring())
         XCTAssertLessThanOrEqual(s.bytesCopied + s.bytesPunched, remaining, "the resumed run copies only what was not checkpointed")
         XCTAssertEqual(s.bytesDoneBefore, total - remaining)
-        XCTAssertEqual(contents(t.image("boot", .eleven)), expected)
+        XCTAssertTrue(try sameBytes(t.image("boot", .ten), t.image("boot", .eleven)), "target equals the source")
         XCTAssertEqual(stopped.dirtyBytes, [0, 0])
     }
 
     /// A writer keeps writing while the device path copies: both members end identical and
     /// hold exactly the initial data plus every write, replayed in order onto a model.
     func testWritesDuringDeviceQueueResyncReachBothMembers() throws {
-        let t = try TempSystem(disks: [DiskSpec(name: "boot", size: 64 << 20, role: .system, regionSize: region)])
+        let t = try TempSystem(disks: [DiskSpec(name: "boot", size: 24 << 20, role: .system, regionSize: region)])
         let d = try t.system.disk("boot")
         try d.split()
-        try d.write(side: .side(.production), offset: 0, bytes: pattern(48 << 20, seed: 5))
+        try d.write(side: .side(.production), offset: 0, bytes: pattern(16 << 20, seed: 5))
         var o = uring()
         o.workers = 2
         o.maxIOSize = 128 << 10
@@ -110,7 +113,7 @@ final class DeviceQueueTests: XCTestCase {
         let writer = Thread {
             var rng = SplitMixRandom(seed: 42)
             for i in 0..<300 {
-                let offset = Int64(rng.next() % 1000) * 65536 + Int64(rng.next() % 60000)
+                let offset = Int64(rng.next() % 380) * 65536 + Int64(rng.next() % 60000)
                 let seed = UInt64(1000 + i)
                 do {
                     try d.write(side: .side(.production), offset: offset, bytes: pattern(3000, seed: seed, offset: offset))
@@ -129,12 +132,23 @@ final class DeviceQueueTests: XCTestCase {
         XCTAssertGreaterThan(s.bytesDirect, 0)
         let a = contents(t.image("boot", .ten)), b = contents(t.image("boot", .eleven))
         XCTAssertEqual(a, b, "members identical after a resync with concurrent writes")
-        var model = [UInt8](pattern(48 << 20, seed: 5)) + [UInt8](repeating: 0, count: 16 << 20)
+        var model = [UInt8](pattern(16 << 20, seed: 5)) + [UInt8](repeating: 0, count: 8 << 20)
         for (offset, seed) in writes.withLock({ $0 }) {
             model.replaceSubrange(Int(offset)..<Int(offset) + 3000, with: pattern(3000, seed: seed, offset: offset))
         }
         XCTAssertTrue(Array(a) == model, "members hold exactly the initial data plus every concurrent write")
         XCTAssertEqual(d.record.mode, .duplex)
         XCTAssertEqual(d.dirtyBytes, [0, 0])
+    }
+}
+
+/// Whether two files hold the same bytes, read 1 MiB at a time.
+func sameBytes(_ a: String, _ b: String) throws -> Bool {
+    guard let x = FileHandle(forReadingAtPath: a), let y = FileHandle(forReadingAtPath: b) else { return false }
+    defer { try? x.close(); try? y.close() }
+    while true {
+        let p = try x.read(upToCount: 1 << 20) ?? Data(), q = try y.read(upToCount: 1 << 20) ?? Data()
+        if p != q { return false }
+        if p.isEmpty { return true }
     }
 }
