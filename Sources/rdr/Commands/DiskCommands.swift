@@ -60,7 +60,7 @@ enum DiskCommands {
         OptionSpec(names: ["--workers"], value: "n", help: "Parallel copy workers, 1 to 64 (default \(ResyncOptions.defaultWorkers))."),
         OptionSpec(names: ["--io-size"], value: "size", help: "Largest single copy, a multiple of 4K from 4K to 64M\n(default \(ByteSize.compact(ResyncOptions.defaultMaxIOSize)))."),
         OptionSpec(names: ["--max-rate"], value: "rate", help: "Cap on bytes copied per second, 1 to 1P, e.g. 100M\n(default: unthrottled; punched holes are not counted)."),
-        OptionSpec(names: ["--copy-method"], value: "method", help: "pread (pread/pwrite, default) or copy-file-range."),
+        OptionSpec(names: ["--copy-method"], value: "method", help: "pread (pread/pwrite, default), copy-file-range or uring (O_DIRECT through io_uring)."),
         OptionSpec(names: ["--checkpoint"], value: "seconds", help: "Checkpoint interval, 0.05 to 3600 (default 1)."),
     ]
 
@@ -88,7 +88,7 @@ enum DiskCommands {
         o.maxIOSize = try p.size("--io-size", in: ResyncOptions.ioSizeRange) ?? o.maxIOSize
         o.maxRate = try p.size("--max-rate", in: ResyncOptions.maxRateRange)
         if let m = p.value("--copy-method") {
-            guard let method = ResyncOptions.CopyMethod(rawValue: m) else { throw p.usage("--copy-method must be pread or copy-file-range") }
+            guard let method = ResyncOptions.CopyMethod(rawValue: m) else { throw p.usage("--copy-method must be pread, copy-file-range or uring") }
             o.copyMethod = method
         }
         o.checkpointSeconds = try p.seconds("--checkpoint", in: ResyncOptions.checkpointRange) ?? o.checkpointSeconds
