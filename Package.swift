@@ -23,12 +23,16 @@ let package = Package(
         // never a product and never linked into `rdr`.
         .target(name: "RDRTestSupport", dependencies: ["RDR"]),
         .target(name: "ActiveUpgrade", dependencies: ["RDR", "CRDRSys"]),
-        .target(name: "RDRArguments", dependencies: ["RDR"]),
+        // Command specs, help, usage and parsing: standard library only (it does not know the engine).
+        .target(name: "RDRArguments"),
         // The NBD wire codec: standard library only (no Foundation, no Glibc), no I/O.
         .target(name: "NBDWire"),
         // The NBD server over RDR disks: sockets, connections, worker pool (Glibc, no Foundation).
-        .target(name: "RDRServer", dependencies: ["RDR", "NBDWire"]),
-        .executableTarget(name: "rdr", dependencies: ["RDR", "ActiveUpgrade", "RDRArguments", "RDRServer", "CRDRSys"]),
+        .target(name: "RDRServer", dependencies: ["RDR", "NBDWire", "CRDRSys"]),
+        // MemberImportVisibility: members come only from modules `rdr` imports itself, so nothing of
+        // Foundation's reaches the CLI through a dependency (it would pull ICU into the binary).
+        .executableTarget(name: "rdr", dependencies: ["RDR", "ActiveUpgrade", "RDRArguments", "RDRServer", "CRDRSys"],
+                          swiftSettings: [.enableUpcomingFeature("MemberImportVisibility")]),
         .executableTarget(name: "rdr-bench", dependencies: ["RDR", "CRDRSys"], path: "Benchmarks/rdr-bench"),
         .executableTarget(name: "rdr-torture", dependencies: ["RDR"], path: "Tests/torture"),
         .testTarget(name: "RDRTests", dependencies: ["RDR", "RDRTestSupport", "CRDRSys"]),

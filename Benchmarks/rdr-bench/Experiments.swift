@@ -14,6 +14,9 @@ struct Experiments {
     var summary: [String] = []
     /// RDR against the limit, one row per pair measured side by side.
     var efficiency: [(row: String, rdr: Double, limit: Double)] = []
+    /// `--variant ARGS`: RDR once more in every side-by-side round with these `disk resync`
+    /// arguments (e.g. another `--copy-method`), interleaved with the default.
+    var variant: String? = nil
 
     static func mib(_ b: Int64) -> String { ByteSize.format(b) }
     static func f(_ v: Double, _ digits: Int = 2) -> String { v.isFinite ? String(format: "%.\(digits)f", v) : "–" }
@@ -46,7 +49,9 @@ struct Experiments {
         defer { _ = Runner.shell("rm -f '\(ceilingIn)' '\(ceilingOut)'") }
         let (limitTool, limit) = limitTool(p)
         let peers = Tool.peers()
-        let tools = [Tool.rdr(rdr)] + peers + [Tool.ddCeiling(input: ceilingIn, output: ceilingOut), limitTool]
+        let binary = rdr
+        let variants = variant.map { v in [Tool.shell("rdr \(v)") { Tool.rdrCommand(binary, v, $0) }] } ?? []
+        let tools = [Tool.rdr(rdr)] + variants + peers + [Tool.ddCeiling(input: ceilingIn, output: ceilingOut), limitTool]
         let all = Measure.interleaved(tools, on: p, rounds: runs, log: log)
         let r = all[0], c = all[all.count - 2], l = all[all.count - 1]
         report += "\n### \(title)\n\nDiverged set: \(Self.mib(p.divergedBytes)) (union of both sides' regions); written by the workloads: \(Self.mib(p.bytesWritten)).\n\n"
@@ -64,7 +69,11 @@ struct Experiments {
         }
         report += "\nEfficiency vs the replayed-extent limit (limit / RDR): **\(Self.f(l.median / r.median))**; vs the dd ceiling: \(Self.f(c.median / r.median)).\n"
         efficiency.append(("\(Self.mib(p.size)) disk, diverged set \(Self.mib(p.divergedBytes))", r.median, l.median))
-        return (r, Array(all[1...peers.count]), all)
+        for v in all[1..<(1 + variants.count)] {
+            report += "Efficiency of `\(v.tool)` vs the limit: **\(Self.f(l.median / v.median))**.\n"
+            efficiency.append(("\(v.tool): \(Self.mib(p.size)) disk, diverged set \(Self.mib(p.divergedBytes))", v.median, l.median))
+        }
+        return (r, Array(all[(1 + variants.count)...(variants.count + peers.count)]), all)
     }
 
     /// False (with the reason in the report) when the pair would not fit this lane.
@@ -154,7 +163,7 @@ struct Experiments {
                                                         logX: true, logY: false)
         report += "\n![throughput vs workers](throughput-vs-workers.svg)\n"
         _ = sweep("max I/O size", ["64K", "256K", "1M", "2M", "4M", "8M"]) { "--io-size \($0)" }
-        _ = sweep("copy method", ["pread", "copy-file-range"]) { "--copy-method \($0)" }
+        _ = sweep("copy method", ["pread", "copy-file-range", "uring"]) { "--copy-method \($0)" }
     }
 
     /// Region size against copy amplification for 4 KiB random writes.

@@ -21,6 +21,8 @@ if args.contains("--help") || args.contains("-h") {
                           interleaved (A B C, A B C, …); median, min and spread are reported.
           --tmpfs <dir>   A directory on tmpfs for the tmpfs lane (default /dev/shm/rdr-bench).
           --no-tmpfs      Skip the tmpfs lane.
+          --variant <a>   RDR once more in every side-by-side round with these extra
+                          `disk resync` arguments (e.g. "--copy-method uring"), interleaved.
           --only <name>   Run one experiment of the full run and print it (nothing is written):
                           headline, divergence, tmpfs, startup, limitcheck, size, tuning,
                           region, writes, status, or profile (see below).
@@ -46,6 +48,7 @@ let out = value("--out") ?? "Benchmarks/results"
 let runs = Int(value("--runs") ?? (quick ? "3" : "5")) ?? 5
 try? FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
 var e = Experiments(rdr: rdrPath, runs: runs, lane: Lane.disk(work: work))
+e.variant = value("--variant")
 
 @MainActor func machine() -> String {
     let cpu = Runner.shell("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").output.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -72,6 +75,7 @@ var e = Experiments(rdr: rdrPath, runs: runs, lane: Lane.disk(work: work))
     }
     defer { if value("--tmpfs") == nil { try? FileManager.default.removeItem(atPath: lane.work) } }
     var t = Experiments(rdr: rdrPath, runs: runs, lane: lane)
+    t.variant = value("--variant")
     try body(&t)
     t.efficiencyTable()
     e.report += "\n# tmpfs lane\n\nThe same pairs with every image in \(lane.work) (tmpfs): no device, so what remains is each tool's own cost, without the disk's run-to-run noise. Dropping the page cache does not touch tmpfs. The limit here: \(lane.engine?.note ?? lane.noEngine).\n" + t.report

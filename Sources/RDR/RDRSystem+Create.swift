@@ -84,7 +84,11 @@ extension RDRSystem {
             var members: [Manifest.Member] = []
             for e in Enclosure.allCases {
                 let image = imageName(d.name, e), meta = metadataName(d.name, e)
-                let identity = try createImage(path + "/" + image, size: d.size, created: &created, sys: sys)
+                // An imported disk: the first member copies the source, the second the first, so
+                // the two are identical even if the source changes meanwhile.
+                let source = d.source.map { e == Enclosure.allCases[0] ? $0 : path + "/" + imageName(d.name, Enclosure.allCases[0]) }
+                let identity = try createImage(path + "/" + image, size: d.size, from: source, disk: d.name, created: &created,
+                                               sys: sys)
                 let record = MirrorRecord.fresh(generation: generation, primary: primary)
                 let header = MemberHeader(mirrorID: id, diskName: d.name, enclosure: e, size: d.size,
                                           regionSize: d.regionSize, record: record, image: identity)
@@ -99,16 +103,32 @@ extension RDRSystem {
         return Manifest(format: Manifest.formatName, primary: primary.rawValue, disks: manifestDisks)
     }
 
-    /// A new sparse image of `size` bytes, durable; returns which file it is.
-    private static func createImage(_ path: String, size: Int64, created: inout [String],
-                                    sys: any SystemCalls) throws(RDRError) -> MemberIdentity {
-        try io { () throws(Errno) in
+    /// A new sparse image of `size` bytes — empty, or a copy of the raw image `source` — durable;
+    /// returns which file it is.
+    private static func createImage(_ path: String, size: Int64, from source: String?, disk: String,
+                                    created: inout [String], sys: any SystemCalls) throws(RDRError) -> MemberIdentity {
+        let input = try source.map { (file) throws(RDRError) in try openSource(file, disk: disk, size: size, sys: sys) }
+        defer { input?.close() }
+        return try io { () throws(Errno) in
             let fd = try FileDescriptor.create(path, sys: sys)
             created.append(path)
             defer { fd.close() }
-            try fd.truncate(to: size)
+            if let input { try ImageImport.fill(fd, from: input, size: size) } else { try fd.truncate(to: size) }
             try fd.sync()
             return MemberIdentity(try fd.status())
         }
+    }
+
+    /// The import's source, checked again now that it is read: it must still be the regular
+    /// file of the size the disk was planned with.
+    private static func openSource(_ file: String, disk: String, size: Int64, sys: any SystemCalls) throws(RDRError) -> FileDescriptor {
+        let fd = try ImageSource.open(file, disk: disk, sys: sys)
+        let status: FileStatus
+        do { status = try fd.status() } catch { fd.close(); throw RDRError.io(error) }
+        guard status.isRegular, status.size == size else {
+            fd.close()
+            throw ImageSource.refusal(disk, "\(file) changed since init checked it (now \(status.kind) of \(status.size) bytes); run init again")
+        }
+        return fd
     }
 }

@@ -53,15 +53,22 @@ public final class RDRSystem: Sendable {
     /// Opens one virtual disk. `.readOnly` never writes (status); `.readWrite` also rolls a
     /// lagging member's header forward. `identity: .report` opens images that are not the files
     /// the metadata recorded, to look at them (status, verify) or adopt them, never to change them.
+    /// In a process that owns the system, a writable disk is the owner's one shared instance,
+    /// so forwarded commands, the NBD server and resync threads coordinate through its locks.
     public func disk(_ name: String, access: FileDescriptor.Access = .readWrite, identity: IdentityCheck = .enforce) throws(RDRError) -> VirtualDisk {
-        try VirtualDisk.open(system: self, disk: try manifest.disk(named: name), access: access, identity: identity)
+        if access == .readWrite, identity == .enforce, let owner = SystemOwnership.shared.owner(of: path) {
+            return try owner.disk(named: name)
+        }
+        return try VirtualDisk.open(system: self, disk: try manifest.disk(named: name), access: access, identity: identity)
     }
 
     /// Takes the system's lock; refused with the holder named when another process has it.
-    /// The holder first removes the temporary files a killed process left behind.
+    /// The holder first removes the temporary files a killed process left behind (not inside
+    /// an owner: there the owner swept when it took the flock, and its other threads' temporary
+    /// files are live).
     public func lock(command: String) throws(RDRError) -> SystemLock {
         let lock = try SystemLock.acquire(systemPath: path, command: command, sys: sys)
-        TemporaryFiles.sweep(self)
+        if !lock.isInProcess { TemporaryFiles.sweep(self) }
         return lock
     }
 

@@ -1,74 +1,77 @@
-import Foundation
+import Dispatch
+import Glibc
+import Synchronization
 import RDR
 import RDRArguments
 
-/// Printing to stdout/stderr, and what the terminal can do.
+/// Durations and rates as the commands print them.
 enum Terminal {
-    static let stdoutIsTTY = isatty(STDOUT_FILENO) == 1
-
-    static func out(_ text: String) {
-        FileHandle.standardOutput.write(Data((text + "\n").utf8))
-    }
-
-    static func write(_ text: String) {
-        FileHandle.standardOutput.write(Data(text.utf8))
-    }
-
-    static func err(_ text: String) {
-        FileHandle.standardError.write(Data((text + "\n").utf8))
-    }
-
     static func duration(_ seconds: Double?) -> String {
         guard let s = seconds, s.isFinite, s >= 0 else { return "--:--" }
         let t = Int(s.rounded())
-        return t >= 3600 ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%d:%02d", t / 60, t % 60)
+        return t >= 3600 ? Printf.format("%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : Printf.format("%d:%02d", t / 60, t % 60)
+    }
+
+    /// Sleeps the whole interval (nanosleep resumed after a signal).
+    static func sleep(seconds: Double) {
+        var request = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - seconds.rounded(.down)) * 1e9))
+        var remaining = timespec()
+        while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
     }
 
     static func rate(_ bytesPerSecond: Double) -> String {
-        String(format: "%.1f MiB/s", bytesPerSecond / 1_048_576)
+        Printf.format("%.1f", bytesPerSecond / 1_048_576) + " MiB/s"
     }
 }
 
 /// Shows a resync's progress: a bar redrawn in place on a terminal, plain lines (at most one a
 /// second) otherwise, so logs and pipes stay readable.
 final class ProgressDisplay: @unchecked Sendable {
+    // @unchecked: `lastLine` and `drewBar` change only under `lock` (resync workers report
+    // from several threads).
     private let label: String
+    private let out: OutputStream
     private var lastLine = 0.0
-    private let lock = NSLock()
+    private let lock = Mutex(())
     private var drewBar = false
 
-    init(label: String) { self.label = label }
+    init(label: String, out: OutputStream) {
+        self.label = label
+        self.out = out
+    }
 
     func show(_ p: ResyncProgress) {
-        lock.lock()
-        defer { lock.unlock() }
+        lock.withLock { _ in draw(p) }
+    }
+
+    private func draw(_ p: ResyncProgress) {
         let text = "\(p.percent)%  \(ByteSize.format(p.bytesDone))/\(ByteSize.format(p.bytesTotal))  \(Terminal.rate(p.rateBytesPerSecond))  ETA \(Terminal.duration(p.etaSeconds))"
-        if Terminal.stdoutIsTTY {
+        if out.isTerminal {
             let width = 30
             let filled = min(width, p.percent * width / 100)
             let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-            Terminal.write("\r\u{1B}[2K\(label) [\(bar)] \(text)")
+            out.write("\r\u{1B}[2K\(label) [\(bar)] \(text)")
             drewBar = true
-            if p.state != .running { Terminal.write("\n"); drewBar = false }
+            if p.state != .running { out.write("\n"); drewBar = false }
         } else {
             let now = Monotonic.now()
             if p.state != .running || now - lastLine >= 1 {
-                Terminal.out("\(label): \(text)\(p.state == .running ? "" : " (\(p.state))")")
+                out.line("\(label): \(text)\(p.state == .running ? "" : " (\(p.state))")")
                 lastLine = now
             }
         }
     }
 
     func end() {
-        lock.lock()
-        defer { lock.unlock() }
-        if drewBar { Terminal.write("\n"); drewBar = false }
+        lock.withLock { _ in
+            if drewBar { out.write("\n"); drewBar = false }
+        }
     }
 }
 
 /// Turns SIGINT, SIGTERM and SIGHUP (a closed terminal) into a cancellation that resync
 /// workers and workloads observe, so a stopped command checkpoints what it did and exits 130
-/// instead of dying mid-write.
+/// instead of dying mid-write. Installed by main for the commands that observe it.
 enum Interrupts {
     nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
 

@@ -104,10 +104,14 @@ final class CrashTests: XCTestCase {
         try rdr(["disk", "split"] + sys)
         try rdr(["workload", "data", "--side", "production", "--bytes", "32M", "--pattern", "sequential", "--io-size", "1M"] + sys)
         try rdr(["disk", "resync", "data", "--from", "10", "--background", "--max-rate", "8M"] + sys)
-        let r = try rdr(["disk", "verify", "data"] + sys, expect: 75)
-        XCTAssertTrue(r.stderr.contains("is running 'rdr disk resync data"), r.stderr)
+        // Issue 11: the worker holds the lock and owns the system, so a command that needs the
+        // lock runs in the worker instead of failing with 75.
+        let r = try rdr(["status"] + sys)
+        XCTAssertTrue(r.stdout.contains("is running 'rdr disk resync data"), r.stdout)
+        try rdr(["write", "data", "--offset", "0", "--pattern", "9", "--length", "64K"] + sys)
         try rdr(["status", "--watch", "--interval", "0.2"] + sys)  // returns when no resync runs any more
         XCTAssertEqual(disk(try statusJSON(s.system), "data")["status"] as? String, "None")
+        try rdr(["disk", "verify", "data"] + sys)
     }
 
     func testDemoRunsTheWholeCycle() throws {

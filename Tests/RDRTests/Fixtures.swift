@@ -9,8 +9,8 @@ final class TempSystem {
 
     init(disks: [DiskSpec] = [DiskSpec(name: "boot", size: 8 << 20, role: .mandatory, regionSize: 64 << 10),
                               DiskSpec(name: "data", size: 8 << 20, role: .data, regionSize: 64 << 10)],
-         primary: Enclosure = .ten) throws {
-        path = NSTemporaryDirectory() + "rdr-test-" + UUID().uuidString
+         primary: Enclosure = .ten, under root: String = NSTemporaryDirectory()) throws {
+        path = root + "rdr-test-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         system = try RDRSystem.create(at: path, disks: disks, primary: primary, force: false)
     }

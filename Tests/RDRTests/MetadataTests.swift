@@ -28,6 +28,34 @@ final class MetadataTests: XCTestCase {
         XCTAssertEqual(file.durable, bitmap)
     }
 
+    /// A bitmap read from its file notes the pages its changes touch: a persist compares and
+    /// writes those pages only (the cost follows the changed bits, not the disk), and forgets
+    /// them once they are durable. A bitmap built from nothing is compared page by page.
+    func testPersistComparesAndWritesOnlyTheTouchedPages() throws {
+        let regions = 40 * MetadataLayout.Page.regionsPerPage
+        let (path, _) = try makeFile(regions: regions)
+        let (file, _) = try MetadataFile.open(path: path, access: .readWrite, sys: sys)
+        var bitmap = file.durable
+        XCTAssertEqual(bitmap.touchedPages(of: file.pageCount), [], "read from disk: nothing to write")
+        bitmap.set(7 * MetadataLayout.Page.regionsPerPage + 3)
+        bitmap.set(31 * MetadataLayout.Page.regionsPerPage)
+        bitmap.set(3)
+        bitmap.clear(3)  // touched, but back to what is durable: compared, not written
+        bitmap.set(7 * MetadataLayout.Page.regionsPerPage + 3)  // already set: touches nothing new
+        XCTAssertEqual(bitmap.touchedPages(of: file.pageCount), [0, 7, 31])
+        XCTAssertEqual(try file.persist(&bitmap), 2, "pages 7 and 31")
+        XCTAssertEqual(bitmap.touchedPages(of: file.pageCount), [], "persisted: nothing left to write")
+        XCTAssertEqual(try file.persist(&bitmap), 0)
+        XCTAssertEqual(file.pageSequence.enumerated().filter { $0.element > 0 }.map(\.offset), [7, 31])
+        var fresh = DirtyBitmap(regionCount: regions)
+        fresh.set(12 * MetadataLayout.Page.regionsPerPage)
+        XCTAssertEqual(fresh.touchedPages(of: file.pageCount).count, 40, "no note: every page is compared")
+        XCTAssertEqual(try file.persist(&fresh), 3, "pages 7 and 31 cleared, page 12 set")
+        let (reread, _) = try MetadataFile.open(path: path, access: .readOnly, sys: sys)
+        XCTAssertEqual(reread.durable, fresh)
+        XCTAssertEqual(reread.durable.count, 1)
+    }
+
     func testDamagedPageSlotMarksTheWholePageDirtyUntilRewritten() throws {
         let (path, _) = try makeFile()
         var bitmap = DirtyBitmap(regionCount: 100_000)

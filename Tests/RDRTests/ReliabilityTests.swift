@@ -8,18 +8,29 @@ import XCTest
 final class ReliabilityTests: XCTestCase {
     let region = 64 << 10
 
+    /// `RDR_RELIABILITY_LONG=1` (set by `Tests/reliability.sh --long`) multiplies the sweeps for
+    /// the README's long-run figures: more divergence patterns, more power cuts.
+    static let long = ProcessInfo.processInfo.environment["RDR_RELIABILITY_LONG"] == "1"
+
     /// A split disk "d" (2 MiB, 32 regions): shared data, then production and upgrade writes,
-    /// some on regions that are holes on the production member.
-    func template() throws -> String {
+    /// some on regions that are holes on the production member. `variant` 0 is the fixed
+    /// pattern; others place the writes at regions drawn from the variant as a seed.
+    func template(variant: UInt64 = 0) throws -> String {
         let t = try TempSystem(disks: [DiskSpec(name: "d", size: 2 << 20, role: .system)])
         let d = try t.system.disk("d")
         try d.write(side: nil, offset: 0, bytes: pattern(4 * region, seed: 1))
         try d.flush()
         try d.split()
-        for (r, seed) in [(1, 2), (3, 3), (4, 4), (10, 5), (20, 6)] {
+        var production = [(1, 2), (3, 3), (4, 4), (10, 5), (20, 6)], upgrade = [(3, 7), (7, 8), (25, 9)]
+        if variant > 0 {
+            var rng = SplitMixRandom(seed: variant)
+            production = (0..<5).map { (Int(rng.next() % 32), Int(variant) * 16 + $0) }
+            upgrade = (0..<3).map { (Int(rng.next() % 32), Int(variant) * 16 + 8 + $0) }
+        }
+        for (r, seed) in production {
             try d.write(side: .side(.production), offset: Int64(r * region + 100), bytes: pattern(region / 2, seed: UInt64(seed)))
         }
-        for (r, seed) in [(3, 7), (7, 8), (25, 9)] {
+        for (r, seed) in upgrade {
             try d.write(side: .side(.upgrade), offset: Int64(r * region), bytes: pattern(region, seed: UInt64(seed)))
         }
         let dir = NSTemporaryDirectory() + "rdr-tmpl-" + UUID().uuidString
@@ -65,7 +76,25 @@ final class ReliabilityTests: XCTestCase {
     }
 
     func testEveryCallOfAResyncFailedInTurn() throws {
-        let tmpl = try template()
+        var total = SweepCount()
+        for variant in 0..<(Self.long ? 60 : 1) { total += try sweepResync(template: try template(variant: UInt64(variant))) }
+        XCTAssertGreaterThanOrEqual(total.points, 90, "every call of the resync was a fault point")
+        XCTAssertGreaterThanOrEqual(total.errors, 60, "most faults must stop the resync")
+        print("resync fault sweep: \(total.points) fault points, \(total.errors) stopped the resync, \(total.displayOnly) hit display-only files, 0 mismatches")
+    }
+
+    struct SweepCount {
+        var points = 0, errors = 0, displayOnly = 0
+
+        static func += (a: inout SweepCount, b: SweepCount) {
+            a.points += b.points
+            a.errors += b.errors
+            a.displayOnly += b.displayOnly
+        }
+    }
+
+    /// Every call of a resync of `tmpl` failed in turn (EIO, ENOSPC, and short for transfers).
+    func sweepResync(template tmpl: String) throws -> SweepCount {
         let expected = contents(tmpl + "/d-10.img")
         let dry = FaultInjectingSystemCalls()
         let dryDir = try copy(tmpl)
@@ -103,9 +132,7 @@ final class ReliabilityTests: XCTestCase {
                 }
             }
         }
-        XCTAssertGreaterThanOrEqual(points, 90, "every call of the resync was a fault point")
-        XCTAssertGreaterThanOrEqual(errors, 60, "most faults must stop the resync")
-        print("resync fault sweep: \(points) fault points, \(errors) stopped the resync, \(displayOnly) hit display-only files, 0 mismatches")
+        return SweepCount(points: points, errors: errors, displayOnly: displayOnly)
     }
 
     static func isDisplayOnly(_ path: String) -> Bool {
@@ -118,13 +145,20 @@ final class ReliabilityTests: XCTestCase {
         try d0.write(side: nil, offset: 0, bytes: pattern(8 * region, seed: 1))
         try d0.flush()
         try d0.split()
-        let tmpl = t.path
+        var points = 0
+        for seed in Self.long ? Array(5..<25) : [5] { points += try sweepWorkload(template: t.path, seed: UInt64(seed)) }
+        XCTAssertGreaterThan(points, 40)
+        print("split workload fault sweep: \(points) fault points, 0 mismatches")
+    }
+
+    /// Every call of a split workload (write-intent batches of 4) on `tmpl` failed in turn.
+    func sweepWorkload(template tmpl: String, seed: UInt64) throws -> Int {
         let before = contents(tmpl + "/d-10.img")
         func workload(_ sys: any SystemCalls, _ dir: String) throws {
             var w = Workload(bytes: 24 * 16384)
             w.ioSize = 16384
             w.batch = 4
-            w.seed = 5
+            w.seed = seed
             _ = try w.run(on: try RDRSystem.open(at: dir, sys: sys).disk("d"), side: .side(.production))
         }
         let dry = FaultInjectingSystemCalls()
@@ -153,8 +187,7 @@ final class ReliabilityTests: XCTestCase {
                 }
             }
         }
-        XCTAssertGreaterThan(points, 40)
-        print("split workload fault sweep: \(points) fault points, 0 mismatches")
+        return points
     }
 
     func testPowerCutsDuringResyncAndWorkload() throws {
@@ -167,7 +200,7 @@ final class ReliabilityTests: XCTestCase {
         try? FileManager.default.removeItem(atPath: dryDir)
         var cuts = 0
         var rng = SplitMixRandom(seed: 2026)
-        for i in 0..<90 {
+        for i in 0..<(Self.long ? 600 : 90) {
             let dir = try copy(tmpl)
             defer { try? FileManager.default.removeItem(atPath: dir) }
             let at = Int(rng.next() % UInt64(total)) + 1
@@ -182,7 +215,7 @@ final class ReliabilityTests: XCTestCase {
             try recover(dir, expected: expected, label)
         }
         // The split write path: whatever survives the cut is covered by durable bits.
-        for i in 0..<60 {
+        for i in 0..<(Self.long ? 400 : 60) {
             let dir = try copy(tmpl)
             defer { try? FileManager.default.removeItem(atPath: dir) }
             let before = contents(dir + "/d-10.img")

@@ -6,9 +6,12 @@ import RDR
 /// changing command is refused with 65 and no file changes; the edit is then undone.
 extension TortureRun {
     /// Every non-hidden file of the system with its bytes (member images, metadata, manifest).
+    /// Temporary files a killed process left (`NAME.<pid>.tmp`, `<metadata>.new`) are not part of
+    /// it: the next command's lock sweeps them away before it refuses anything, as it must.
     func snapshot() -> [String: Data] {
         var out: [String: Data] = [:]
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: rdr.system)) ?? [] where !name.hasPrefix(".") {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: rdr.system)) ?? []
+        for name in names where !name.hasPrefix(".") && !name.hasSuffix(".tmp") && !name.hasSuffix(".new") {
             if let d = FileManager.default.contents(atPath: rdr.system + "/" + name) { out[name] = d }
         }
         return out
@@ -87,7 +90,11 @@ extension TortureRun {
         let args = pick(commands)
         let (status, _) = rdr.run(args)
         if status != 65 { return "\(what): 'rdr \(args.joined(separator: " "))' exited \(status), must be refused with 65" }
-        if snapshot() != before { return "\(what): 'rdr \(args.joined(separator: " "))' changed files" }
+        let after = snapshot()
+        if after != before {
+            let changed = Set(before.keys).union(after.keys).filter { before[$0] != after[$0] }.sorted()
+            return "\(what): 'rdr \(args.joined(separator: " "))' changed \(changed.joined(separator: ", "))"
+        }
         return nil
     }
 }

@@ -7,6 +7,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+// Reflinks (CRDRClone.h): this header is the module's umbrella, so it brings that one in.
+#include "CRDRClone.h"
+
 int64_t rdr_seek_data(int fd, int64_t offset);
 int64_t rdr_seek_hole(int fd, int64_t offset);
 int rdr_punch_hole(int fd, int64_t offset, int64_t length);
@@ -58,6 +61,18 @@ int rdr_child_ended(int pid);
 
 /// Reaps child `pid` (waiting for it, EINTR retried) and returns its wait status, or -errno.
 int rdr_reap(int pid);
+
+/// Control socket (fdpass.c): sends `len` bytes with `nfds` (at most 8) descriptors attached
+/// by SCM_RIGHTS. Returns the bytes sent or -errno.
+int64_t rdr_send_with_fds(int sock, const void *buf, uint64_t len, const int *fds, int nfds);
+
+/// Receives up to `len` bytes and the descriptors attached (close-on-exec, at most `maxfds`,
+/// their count in `*nfds`). More descriptors than `maxfds`: all are closed, -EBADMSG.
+/// Returns the bytes received (0: the peer closed) or -errno.
+int64_t rdr_recv_with_fds(int sock, void *buf, uint64_t len, int *fds, int maxfds, int *nfds);
+
+/// The connected peer's pid and uid (SO_PEERCRED), 0 or -errno.
+int rdr_peer_credentials(int sock, int *pid, unsigned *uid);
 
 // io_uring (CRDRIOURing.h): this header is the module's umbrella, so it brings that one in.
 #include "CRDRIOURing.h"

@@ -2,14 +2,19 @@
 /// it before a byte goes to disk.
 extension MetadataFile {
     /// Writes the pages of `bitmap` that differ from the durable copy, each into its older slot,
-    /// then (if `sync`) fdatasyncs once. Returns the number of pages written.
+    /// then (if `sync`) fdatasyncs once, and marks `bitmap` persisted. Only the pages its changes
+    /// touched are compared, so the cost follows the changed bits, not the disk. Returns the
+    /// number of pages written.
     @discardableResult
-    func persist(_ bitmap: DirtyBitmap, sync: Bool = true) throws(RDRError) -> Int {
+    func persist(_ bitmap: inout DirtyBitmap, sync: Bool = true) throws(RDRError) -> Int {
         try checkFits(bitmap)
-        let changed = Set(bitmap.changedWords(comparedTo: durable).map { $0 / MetadataLayout.Page.wordsPerPage })
-        guard !changed.isEmpty else { return 0 }
+        let changed = bitmap.touchedPages(of: pageCount).filter { bitmap.pageDiffers($0, from: durable) }
+        guard !changed.isEmpty else {
+            bitmap.markPersisted()
+            return 0
+        }
         let page = AlignedBuffer(count: MetadataLayout.slotSize)
-        for p in changed.sorted() {
+        for p in changed {
             let seq = pageSequence[p] + 1
             try encodePage(p, seq: seq, from: bitmap, into: page.pointer)
             try io { () throws(Errno) in
@@ -19,8 +24,18 @@ extension MetadataFile {
             pageSequence[p] = seq
         }
         if sync { try io { () throws(Errno) in try fd.dataSync() } }
-        durable = bitmap
+        // Page by page, so the durable copy never shares storage with the caller's bitmap (the
+        // caller's next change would otherwise copy the whole bitmap).
+        for p in changed { durable.copyPage(p, from: bitmap) }
+        bitmap.markPersisted()
         return changed.count
+    }
+
+    /// `persist` of a bitmap the caller keeps no note for (tests, one-off writes).
+    @discardableResult
+    func persist(_ bitmap: DirtyBitmap, sync: Bool = true) throws(RDRError) -> Int {
+        var copy = bitmap
+        return try persist(&copy, sync: sync)
     }
 
     /// Writes the header into slot `events % 2` and makes it durable. The header must be this
@@ -60,7 +75,7 @@ extension MetadataFile {
             throw RDRError.internalCheck(
                 "a bitmap of \(bitmap.regionCount) regions was about to go to \(fd.path), which holds \(regionCount)")
         }
-        guard bitmap.maskedToRegionCount() == bitmap else {
+        guard bitmap.hasNoBitsPastRegionCount else {
             throw RDRError.internalCheck("a bitmap with bits past region \(regionCount) was about to go to \(fd.path)")
         }
     }

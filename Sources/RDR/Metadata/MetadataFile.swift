@@ -66,6 +66,7 @@ public final class MetadataFile: @unchecked Sendable {
                 try fd.sync()
                 try Directory.sync(PathName.parent(of: path), sys: sys)
             }
+            initial.markPersisted()
             file.durable = initial
         } catch {
             _ = sys.unlink(path)
@@ -184,6 +185,7 @@ public final class MetadataFile: @unchecked Sendable {
         // Bits past the last region are never written (`persist` refuses them); mask them so a
         // flipped bit there cannot count.
         result.bitmap = DirtyBitmap(regionCount: regions, words: words).maskedToRegionCount()
+        result.bitmap.markPersisted()
         return result
     }
 

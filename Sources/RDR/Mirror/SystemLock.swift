@@ -6,23 +6,44 @@ import Synchronization
 /// rename after the lock is taken and removed before it is released, so a refused process never
 /// reads a half-written or a previous holder's description. Status queries never take the lock.
 /// Every file operation, the holder's description included, goes through the seam.
+///
+/// Inside a process that owns the system (`SystemOwnership`), `acquire`/`acquireShared` of
+/// `.rdr.lock` return an in-process lock instead: the owner already holds the flock, and a
+/// flock on a second open file description would refuse its own process. Other lock files
+/// (the upgrade session's) keep their flock: two open file descriptions exclude each other
+/// within one process as between processes.
 public final class SystemLock: Sendable {
     public static let fileName = ".rdr.lock"
     public let fd: FileDescriptor
     private let holderPath: String
     /// A reader's lock (LOCK_SH): it writes no holder description, so it works on read-only media.
     private let shared: Bool
+    /// Set for an in-process lock: releasing it runs this and leaves the owner's flock alone.
+    private let inProcessRelease: (@Sendable () -> Void)?
 
     private init(fd: FileDescriptor, holderPath: String, shared: Bool = false) {
         self.fd = fd
         self.holderPath = holderPath
         self.shared = shared
+        self.inProcessRelease = nil
     }
+
+    /// An in-process lock of an owned system: `fd` is the owner's (never closed by this lock).
+    init(inProcessOf owner: SystemLock, release: @escaping @Sendable () -> Void) {
+        self.fd = owner.fd
+        self.holderPath = owner.holderPath
+        self.shared = false
+        self.inProcessRelease = release
+    }
+
+    /// True for the lock a forwarded command holds inside the owner process.
+    public var isInProcess: Bool { inProcessRelease != nil }
 
     /// A shared lock, or nil on read-only media that hold no lock file (no writer can exist
     /// there). Refused, naming the holder, while a writer holds the lock.
     public static func acquireShared(systemPath: String, command: String,
                                      sys: any SystemCalls) throws(RDRError) -> SystemLock? {
+        if let owner = SystemOwnership.shared.owner(of: systemPath) { return try owner.commandLock(command: command, shared: true) }
         let path = systemPath + "/" + fileName
         var fd: FileDescriptor
         do { fd = try FileDescriptor.openRaw(path, flags: O_RDONLY | O_CLOEXEC | O_NOFOLLOW, mode: 0, sys: sys) } catch {
@@ -41,6 +62,9 @@ public final class SystemLock: Sendable {
 
     public static func acquire(systemPath: String, fileName: String = SystemLock.fileName, command: String,
                                sys: any SystemCalls) throws(RDRError) -> SystemLock {
+        if fileName == Self.fileName, let owner = SystemOwnership.shared.owner(of: systemPath) {
+            return try owner.commandLock(command: command, shared: false)
+        }
         let path = systemPath + "/" + fileName
         let fd = try io { () throws(Errno) in
             try FileDescriptor.openRaw(path, flags: O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, mode: 0o644, sys: sys)
@@ -82,6 +106,8 @@ public final class SystemLock: Sendable {
     /// Who holds the lock now, or nil when nobody does (never blocks for long).
     public static func holder(systemPath: String, fileName: String = SystemLock.fileName,
                               sys: any SystemCalls) -> String? {
+        // Inside the owner only a forwarded command counts: the owner's own flock is not "another".
+        if fileName == Self.fileName, let owner = SystemOwnership.shared.owner(of: systemPath) { return owner.commandLockHolder }
         let path = systemPath + "/" + fileName
         guard let fd = try? FileDescriptor.open(path, .readOnly, sys: sys) else { return nil }
         defer { fd.close() }
@@ -115,12 +141,17 @@ public final class SystemLock: Sendable {
     }
 
     private let handedOff = Atomic<Bool>(false)
+    private let released = Atomic<Bool>(false)
 
     /// Marks the lock as passed to a child process that shares its open file description:
     /// `release` then only closes this descriptor, because `LOCK_UN` would unlock the child too.
     public func handOff() { handedOff.store(true, ordering: .relaxed) }
 
     public func release() {
+        if let inProcessRelease {
+            if !released.exchange(true, ordering: .relaxed) { inProcessRelease() }
+            return
+        }
         if !handedOff.load(ordering: .relaxed) {
             if !shared { _ = fd.sys.unlink(holderPath) }
             _ = fd.sys.flock(fd.rawValue, LOCK_UN)

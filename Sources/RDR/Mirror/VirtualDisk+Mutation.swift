@@ -65,8 +65,7 @@ extension VirtualDisk {
         let commit = intentCommits[e.index]
         try commit.wait(for: ticket) { () throws(RDRError) -> UInt64 in
             let (metadata, covered) = try state.withLock { (s) throws(RDRError) -> (FileDescriptor, UInt64) in
-                let bitmap = s.bitmaps[e.index]
-                _ = try s.metadata[e.index].persist(bitmap, sync: false)
+                _ = try s.metadata[e.index].persist(&s.bitmaps[e.index], sync: false)
                 return (s.metadata[e.index].fd, commit.lastTicket)
             }
             try io { () throws(Errno) in try metadata.dataSync() }

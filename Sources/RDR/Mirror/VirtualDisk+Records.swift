@@ -16,7 +16,7 @@ extension VirtualDisk {
 
     /// Makes member `e`'s bitmap durable (the pages that changed, then one fdatasync).
     func persist(_ e: Enclosure, in s: inout State) throws(RDRError) {
-        try s.metadata[e.index].persist(s.bitmaps[e.index])
+        try s.metadata[e.index].persist(&s.bitmaps[e.index])
     }
 
     func newGeneration() -> UInt64 { sys.random.generation() }

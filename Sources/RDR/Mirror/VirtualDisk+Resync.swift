@@ -29,6 +29,10 @@ extension VirtualDisk {
     public func resync(from source: Enclosure, options: ResyncOptions = ResyncOptions(), extra: DirtyBitmap? = nil,
                        observer: (@Sendable (ResyncProgress) -> Void)? = nil) throws(RDRError) -> ResyncSummary {
         try options.validate()
+        // In an owner process another thread may be resyncing this very instance.
+        let owner = SystemOwnership.shared.owner(of: system.path)
+        try owner?.beginResync(disk: name, from: source, cancellation: options.cancellation)
+        defer { owner?.endResync(disk: name) }
         guard let start = try fixResync(from: source, extra: extra) else {
             return ResyncSummary(disk: name, source: source, target: source.other, bytesPlanned: 0, bytesDoneBefore: 0,
                                  bytesCopied: 0, bytesPunched: 0, checkpoints: 0, seconds: 0)

@@ -6,16 +6,21 @@ public struct DiskSpec: Sendable, Equatable {
     public var size: Int64
     public var role: DiskRole
     public var regionSize: Int64
+    /// The raw image both members start as a copy of (`NAME:ROLE:from=FILE`), resolved to an
+    /// absolute path; nil for a new, empty disk.
+    public var source: String?
 
     public static let defaultRegionSize: Int64 = 64 << 10
     public static let minRegionSize: Int64 = 4 << 10
     public static let maxRegionSize: Int64 = 64 << 20
 
-    public init(name: String, size: Int64, role: DiskRole, regionSize: Int64 = DiskSpec.defaultRegionSize) {
+    public init(name: String, size: Int64, role: DiskRole, regionSize: Int64 = DiskSpec.defaultRegionSize,
+                source: String? = nil) {
         self.name = name
         self.size = size
         self.role = role
         self.regionSize = regionSize
+        self.source = source
     }
 
     /// `NAME:SIZE:ROLE`, e.g. `boot:1G:mandatory`.

@@ -17,7 +17,9 @@ struct ResyncTask: Sendable {
 struct ResyncPlanner {
     let work: DirtyBitmap
     let geometry: RegionGeometry
-    let maxIOSize: Int64
+    /// The longest copy task; the engine raises it once clones work (a clone's cost is per call,
+    /// not per byte).
+    var maxIOSize: Int64
     let source: FileDescriptor
     private(set) var cursor = 0
     /// From the last allocation query: no data in [queried, dataStart); data in [dataStart, dataEnd).
@@ -52,6 +54,13 @@ struct ResyncPlanner {
         }
         dataEnd = min(try source.nextHole(from: start), geometry.size)
         return (start, dataEnd)
+    }
+
+    /// Up to `count` next tasks (fewer at the end of the work).
+    mutating func next(upTo count: Int) throws(Errno) -> [ResyncTask] {
+        var tasks: [ResyncTask] = []
+        while tasks.count < count, let task = try next() { tasks.append(task) }
+        return tasks
     }
 
     mutating func next() throws(Errno) -> ResyncTask? {

@@ -180,6 +180,15 @@ public struct FileDescriptor: Sendable {
         }
     }
 
+    /// Makes `count` bytes of `target` at `targetOffset` share this file's extents at `offset`
+    /// (FICLONERANGE). Offsets and count must be multiples of the filesystem block size.
+    public func cloneRange(to target: FileDescriptor, from offset: Int64, to targetOffset: Int64,
+                           count: Int) throws(Errno) {
+        try retrying("clone range (FICLONERANGE) to \(target.path) from") {
+            sys.cloneRange(rawValue, offset, target.rawValue, targetOffset, count)
+        }
+    }
+
     /// The start of the next data at or after `offset`, or nil when only a hole follows.
     public func nextData(from offset: Int64) throws(Errno) -> Int64? {
         let r = sys.seek(rawValue, offset, .data)

@@ -44,6 +44,10 @@ public struct LinuxSystemCalls: SystemCalls {
                               _ count: Int) -> Int {
         result(Int(rdr_copy_file_range(source, sourceOffset, target, targetOffset, UInt64(count))))
     }
+    public func cloneRange(_ source: Int32, _ sourceOffset: Int64, _ target: Int32, _ targetOffset: Int64,
+                           _ count: Int) -> Int32 {
+        result(rdr_clone_range(source, sourceOffset, target, targetOffset, UInt64(count)))
+    }
     public func rename(_ from: String, _ to: String) -> Int32 { result(Glibc.rename(from, to)) }
     public func unlink(_ path: String) -> Int32 { result(Glibc.unlink(path)) }
     public func flock(_ fd: Int32, _ operation: Int32) -> Int32 { result(rdr_flock(fd, operation)) }

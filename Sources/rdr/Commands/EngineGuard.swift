@@ -8,6 +8,6 @@ enum EngineGuard {
     static let forceOption = OptionSpec(names: ["--force"], value: nil, help: "Run even while an upgrade session owns the disks\n(recorded in the activity log).")
 
     static func check(_ p: Parsed, _ system: RDRSystem, _ operation: SessionGuard.Operation, disks: [String]) throws {
-        try SessionGuard.check(system: system, operation: operation, disks: disks, force: p.has("--force"), commandLine: Common.commandLine)
+        try SessionGuard.check(system: system, operation: operation, disks: disks, force: p.has("--force"), commandLine: p.env.commandLine)
     }
 }

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import RDR
 import RDRArguments
 
@@ -9,14 +10,14 @@ enum IOCommands {
     static let write = CommandSpec(
         path: ["write"],
         overview: "Write bytes to a virtual disk as one side (write-intent bits are persisted first).",
-        usage: "rdr write <disk> [--side <side>] --offset <n> (--file <path> | --stdin | --pattern <seed> --length <n>)",
+        positionals: "<disk>",
         arguments: [("<disk>", "The virtual disk.")],
         options: Common.options + [
             sideOption,
-            OptionSpec(names: ["--offset"], value: "n", help: "Byte offset, 0 to the disk's size (K/M/G/T suffixes allowed)."),
-            OptionSpec(names: ["--file"], value: "path", help: "Write this file's bytes (a regular file is checked against\nthe room left before anything is written)."),
-            OptionSpec(names: ["--stdin"], value: nil, help: "Write the bytes read from standard input."),
-            OptionSpec(names: ["--pattern"], value: "seed", help: "Write deterministic pattern bytes from this seed, 0 to 2^64-1."),
+            OptionSpec(names: ["--offset"], value: "n", help: "Byte offset, 0 to the disk's size (K/M/G/T suffixes allowed).", required: true),
+            OptionSpec(names: ["--file"], value: "path", help: "Write this file's bytes (a regular file is checked against\nthe room left before anything is written).", required: true, exclusive: "source"),
+            OptionSpec(names: ["--stdin"], value: nil, help: "Write the bytes read from standard input.", required: true, exclusive: "source"),
+            OptionSpec(names: ["--pattern"], value: "seed", help: "Write deterministic pattern bytes from this seed, 0 to 2^64-1.", required: true, exclusive: "source"),
             OptionSpec(names: ["--length"], value: "n", help: "Bytes of pattern to write, 0 to the room left on the disk."),
         ],
         discussion: "Any length streams through an 8 MiB buffer. The data is durable (fdatasync) when the command\nreturns. Input from a pipe that runs past the end of the disk stops there with an error (64);\nwhat came before is written.",
@@ -37,7 +38,7 @@ enum IOCommands {
             length = l
         }
         let system = try Common.open(p)
-        let lock = try system.lock(command: Common.commandLine)
+        let lock = try system.lock(command: p.env.commandLine)
         defer { lock.release() }
         let disk = try system.disk(name)
         let written: Int64
@@ -47,7 +48,7 @@ enum IOCommands {
                 return count
             }
         } else {
-            let input = try InputFile(p.value("--file"))
+            let input = try InputFile(p.value("--file"), p.env)
             defer { input.close() }
             if let size = input.size, size > disk.size - min(offset, disk.size) {
                 throw RDRError(.invalidArgument, "--file \(input.name) holds \(ByteSize.format(size)), more than the \(ByteSize.format(max(0, disk.size - offset))) from offset \(offset) to the end of disk '\(name)'; nothing was written")
@@ -56,19 +57,19 @@ enum IOCommands {
                 try input.read(into: buffer, count: count)
             }
         }
-        Terminal.out("wrote \(written) bytes to \(name) at offset \(offset)")
+        p.env.out.line("wrote \(written) bytes to \(name) at offset \(offset)")
         return ExitCode.success
     }
 
     static let read = CommandSpec(
         path: ["read"],
         overview: "Read bytes from a virtual disk as one side sees it.",
-        usage: "rdr read <disk> [--side <side>] --offset <n> --length <n> [--out <path>]",
+        positionals: "<disk>",
         arguments: [("<disk>", "The virtual disk.")],
         options: Common.options + [
             sideOption,
-            OptionSpec(names: ["--offset"], value: "n", help: "Byte offset, 0 to the disk's size."),
-            OptionSpec(names: ["--length"], value: "n", help: "Bytes to read, 0 to the disk's size minus the offset."),
+            OptionSpec(names: ["--offset"], value: "n", help: "Byte offset, 0 to the disk's size.", required: true),
+            OptionSpec(names: ["--length"], value: "n", help: "Bytes to read, 0 to the disk's size minus the offset.", required: true),
             OptionSpec(names: ["--out"], value: "path", help: "Write the bytes to this file (default: standard output)."),
         ],
         discussion: "Any length streams through an 8 MiB buffer.",
@@ -82,7 +83,7 @@ enum IOCommands {
         let side = try p.side()
         let system = try Common.open(p)
         let disk = try system.disk(name, access: .readOnly)
-        let output = try OutputFile(p.value("--out"))
+        let output = try OutputFile(p.value("--out"), p.env)
         defer { output.close() }
         try disk.readStream(side: side, offset: offset, length: length) { (bytes) throws(RDRError) in try output.write(bytes) }
         return ExitCode.success
@@ -91,11 +92,11 @@ enum IOCommands {
     static let workload = CommandSpec(
         path: ["workload"],
         overview: "Run a write load on one side of a disk (pattern data, batched write-intent).",
-        usage: "rdr workload <disk> [--side <side>] --bytes <n> [--io-size <n>] [--pattern random|sequential] [--seed <n>]",
+        positionals: "<disk>",
         arguments: [("<disk>", "The virtual disk.")],
         options: Common.options + [
             sideOption,
-            OptionSpec(names: ["--bytes"], value: "n", help: "Total bytes to write, 1 to 1P."),
+            OptionSpec(names: ["--bytes"], value: "n", help: "Total bytes to write, 1 to 1P.", required: true),
             OptionSpec(names: ["--io-size"], value: "n", help: "Bytes per write, a multiple of 512 from 512 to 64M (default 64K)."),
             OptionSpec(names: ["--pattern"], value: "order", help: "random (default) or sequential offsets."),
             OptionSpec(names: ["--seed"], value: "n", help: "Seed for offsets and data, 0 to 2^64-1 (default 1)."),
@@ -105,7 +106,7 @@ enum IOCommands {
             OptionSpec(names: ["--json"], value: nil, help: "Print the summary as JSON."),
         ],
         discussion: "SIGINT, SIGTERM or SIGHUP stops it after the current batch: what it wrote is durable and\nmarked, and it exits 130.",
-        run: runWorkload)
+        observesCancellation: true, run: runWorkload)
 
     static func runWorkload(_ p: Parsed) throws -> Int32 {
         let name = try p.positional(0, "<disk>")
@@ -123,18 +124,16 @@ enum IOCommands {
         w.length = try p.size("--length")
         let side = try p.side()
         let system = try Common.open(p)
-        let lock = try system.lock(command: Common.commandLine)
+        let lock = try system.lock(command: p.env.commandLine)
         defer { lock.release() }
         let disk = try system.disk(name)
-        let cancel = CancellationFlag()
-        w.cancellation = cancel
-        Interrupts.cancelling(cancel)
+        w.cancellation = p.env.cancellation
         let summary = try w.run(on: disk, side: side)
         if p.has("--json") {
-            Terminal.out("{\"bytesWritten\":\(summary.bytesWritten),\"writes\":\(summary.writes),\"seconds\":\(summary.seconds),\"mibPerSecond\":\(summary.mibPerSecond)}")
+            p.env.out.line(try JSONOutput.text(JSONOutput.Workload(summary)))
         } else {
-            Terminal.out(String(format: "workload %@ (%@): wrote %@ in %d writes, %.2f s, %.1f MiB/s", name, side?.description ?? "duplex",
-                                ByteSize.format(summary.bytesWritten), summary.writes, summary.seconds, summary.mibPerSecond))
+            p.env.out.line("workload \(name) (\(side?.description ?? "duplex")): wrote \(ByteSize.format(summary.bytesWritten)) in \(summary.writes) writes, "
+                + Printf.format("%.2f s, %.1f MiB/s", summary.seconds, summary.mibPerSecond))
         }
         return ExitCode.success
     }
@@ -147,18 +146,22 @@ final class InputFile {
     let fd: Int32
     let name: String
     let size: Int64?
+    /// Opened here (closed by `close`), not the environment's standard input.
+    private let owned: Bool
 
-    /// `path` nil: standard input.
-    init(_ path: String?) throws {
+    /// `path` nil: the environment's standard input.
+    init(_ path: String?, _ env: CommandEnvironment) throws {
         guard let path else {
-            fd = STDIN_FILENO
+            fd = env.stdin
             name = "standard input"
             size = nil
+            owned = false
             return
         }
-        fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        fd = Glibc.open(env.path(path), O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw RDRError(.invalidArgument, "cannot open --file \(path): \(String(cString: strerror(errno)))") }
         name = path
+        owned = true
         var st = stat()
         size = fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG ? Int64(st.st_size) : nil
     }
@@ -173,34 +176,33 @@ final class InputFile {
         }
     }
 
-    func close() { if fd != STDIN_FILENO { Glibc.close(fd) } }
+    func close() { if owned { Glibc.close(fd) } }
 }
 
-/// Where `read` puts its bytes: `--out FILE` (created or truncated) or standard output.
+/// Where `read` puts its bytes: `--out FILE` (created or truncated) or the environment's output.
 final class OutputFile {
-    let fd: Int32
+    /// The file's descriptor; nil for the environment's output stream.
+    let fd: Int32?
     let name: String
+    let out: OutputStream
 
-    init(_ path: String?) throws {
+    init(_ path: String?, _ env: CommandEnvironment) throws {
+        out = env.out
         guard let path else {
-            fd = STDOUT_FILENO
+            fd = nil
             name = "standard output"
             return
         }
-        fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let fd = Glibc.open(env.path(path), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw RDRError(.io, "cannot write --out \(path): \(String(cString: strerror(errno)))") }
+        self.fd = fd
         name = path
     }
 
     func write(_ bytes: [UInt8]) throws(RDRError) {
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, bytes.count - done) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw RDRError(.io, "cannot write \(name): \(String(cString: strerror(errno)))") }
-            done += n
-        }
+        let failure = fd.map { FullWrite.writeAll($0, bytes) } ?? out.checkedBytes(bytes)
+        guard failure == 0 else { throw RDRError(.io, "cannot write \(name): \(String(cString: strerror(failure)))") }
     }
 
-    func close() { if fd != STDOUT_FILENO { Glibc.close(fd) } }
+    func close() { if let fd { Glibc.close(fd) } }
 }

@@ -1,5 +1,6 @@
 import ActiveUpgrade
-import Foundation
+import FoundationEssentials
+import Glibc
 import RDR
 import RDRArguments
 
@@ -8,7 +9,7 @@ enum SimulateCommand {
     static let spec = CommandSpec(
         path: ["simulate"],
         overview: "Rehearse a failure: a side crashing, hanging, shut down or losing power while split, a split\nthat times out, a custom action killed by a signal.",
-        usage: "rdr simulate <event> [--system <dir>] [--side upgrade|production] [--during <point>] [--signal <name>]",
+        positionals: "<event>",
         arguments: [("<event>", "crash, hang, shutdown, power-loss (while split); split-timeout, action-signal\n(armed for the next request).")],
         options: Common.options + [
             OptionSpec(names: ["--side"], value: "upgrade|production", help: "The side the event happens to (default upgrade)."),
@@ -36,7 +37,7 @@ enum SimulateCommand {
 
             Each event is logged, and 'rdr status' (--json: session.lastEvent, session.pendingEvents) shows it.
             """,
-        run: run)
+        observesCancellation: true, run: run)
 
     static func run(_ p: Parsed) throws -> Int32 {
         let name = try p.positional(0, "<event>")
@@ -66,7 +67,7 @@ enum SimulateCommand {
         if !event.isHardware && p.has("--side") { throw p.usage("--side is for crash, hang, shutdown and power-loss") }
         let o = try UpgradeCommands.options(p)
         let code = try UpgradeCommands.withController(p) { ctl in try ctl.simulate(event, side: side, during: during, signal: signal, options: o) }
-        if !event.isHardware { Terminal.out("\(event.rawValue) armed for the next \(event == .splitTimeout ? "split" : "custom action")") }
+        if !event.isHardware { p.env.out.line("\(event.rawValue) armed for the next \(event == .splitTimeout ? "split" : "custom action")") }
         return code
     }
 }

@@ -1,5 +1,6 @@
 import ActiveUpgrade
-import Foundation
+import FoundationEssentials
+import Glibc
 import RDR
 import RDRArguments
 
@@ -7,7 +8,7 @@ enum StatusCommand {
     static let spec = CommandSpec(
         path: ["status"],
         overview: "Show each virtual disk's mode, resync progress and members. Never blocks, needs no lock.",
-        usage: "rdr status [--system <dir>] [--json] [--watch] [--interval <seconds>] [<disk> ...]",
+        positionals: "[<disk> ...]",
         arguments: [("<disk>", "Disks to show (default: all).")],
         options: Common.options + [
             OptionSpec(names: ["--json"], value: nil, help: "Print one JSON object (the fields are documented in the README)."),
@@ -27,27 +28,23 @@ enum StatusCommand {
             let status = try system.status(disks: names)
             let session = try SessionStore(system: system).current()
             if p.has("--json") {
-                Terminal.out(try json(status, session))
+                p.env.out.line(try json(status, session))
             } else {
-                if p.has("--watch") && Terminal.stdoutIsTTY { Terminal.write("\u{1B}[H\u{1B}[2J") }
-                Terminal.out(session.statusBar)
-                for line in session.statusLines { Terminal.out(line) }
-                Terminal.write(render(status))
+                if p.has("--watch") && p.env.out.isTerminal { p.env.out.write("\u{1B}[H\u{1B}[2J") }
+                p.env.out.line(session.statusBar)
+                for line in session.statusLines { p.env.out.line(line) }
+                p.env.out.write(render(status))
             }
             let running = status.disks.contains { $0.resync?.running == true }
             if !p.has("--watch") || !running { break }
-            Thread.sleep(forTimeInterval: interval)
+            Terminal.sleep(seconds: interval)
         }
         return ExitCode.success
     }
 
     /// The engine's status object plus the upgrade session.
     static func json(_ status: SystemStatus, _ session: Session) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        guard var object = try JSONSerialization.jsonObject(with: try encoder.encode(status)) as? [String: Any] else { return "{}" }
-        object["session"] = try JSONSerialization.jsonObject(with: Data(try session.statusJSON().encoded()))
-        return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+        try JSONOutput.text(JSONOutput.Status(status: status, session: session.statusJSON()))
     }
 
     static func render(_ s: SystemStatus) -> String {

@@ -1,13 +1,14 @@
 import ActiveUpgrade
-import Foundation
+import FoundationEssentials
+import Glibc
 import RDR
 import RDRArguments
 
 /// The Active Upgrade requests: check, split, merge, commit, abort, finish, retry, restart.
 enum UpgradeCommands {
     static let configOptions = [
-        OptionSpec(names: ["--config"], value: "file", help: "Configuration file (.Config) to use; without it, the one of the last\nsession (the user's file) is used again."),
-        OptionSpec(names: ["--no-config"], value: nil, help: "Forget the remembered configuration: no services or custom actions."),
+        OptionSpec(names: ["--config"], value: "file", help: "Configuration file (.Config) to use; without it, the one of the last\nsession (the user's file) is used again.", exclusive: "config"),
+        OptionSpec(names: ["--no-config"], value: nil, help: "Forget the remembered configuration: no services or custom actions.", exclusive: "config"),
     ]
     static let autoRecoverOption = OptionSpec(names: ["--auto-recover"], value: "policy", help: "abort, retry or none: what to do first with a request whose process\ndied mid-step (default: the configuration's autoRecover, else abort\nbefore Commit and retry from Commit on).")
     static let forceOption = OptionSpec(names: ["--force"], value: nil, help: "Stop a running request (SIGTERM, then SIGKILL, its custom action's\nprocess group too) and abort; failing custom actions are logged\nand skipped. Works from Abort|Broken as well.")
@@ -15,12 +16,10 @@ enum UpgradeCommands {
     static let retryForceOption = OptionSpec(names: ["--force"], value: nil, help: "Log failing custom actions as Error (with their output) and go on:\nthe way out of a commit or finish broken by an action.")
 
     static func request(_ r: UserRequest, overview: String, options extra: [OptionSpec] = [], discussion: String? = nil) -> CommandSpec {
-        let usageTail = extra.map { o in o.value.map { "[\(o.names[0]) <\($0)>]" } ?? "[\(o.names[0])]" }.joined(separator: " ")
-        return CommandSpec(
+        CommandSpec(
             path: [r.rawValue], overview: overview,
-            usage: "rdr \(r.rawValue) [--system <dir>] \(usageTail)\(usageTail.isEmpty ? "" : " ")[--auto-recover <policy>]",
             options: Common.options + extra + [autoRecoverOption], discussion: discussion ?? recoveryNote,
-            run: { p in try run(r, p) })
+            observesCancellation: true, run: { p in try run(r, p) })
     }
 
     static let recoveryNote = """
@@ -40,11 +39,11 @@ enum UpgradeCommands {
     ]
 
     /// A controller whose background resyncs are a detached `rdr disk resync --all`.
-    static func controller(_ system: RDRSystem) -> UpgradeController {
-        UpgradeController(system: system, command: Common.commandLine) { system in
-            let lock = try system.lock(command: "rdr disk resync --all (started by \(Common.commandLine))")
+    static func controller(_ system: RDRSystem, _ env: CommandEnvironment) -> UpgradeController {
+        UpgradeController(system: system, command: env.commandLine) { system in
+            let lock = try system.lock(command: "rdr disk resync --all (started by \(env.commandLine))")
             defer { lock.release() }
-            _ = try Background.spawn(system: system, lock: lock, jobs: nil, passing: nil)
+            _ = try Background.spawn(system: system, lock: lock, jobs: nil, passing: nil, env)
         }
     }
 
@@ -52,7 +51,7 @@ enum UpgradeCommands {
         var o = RequestOptions(noConfig: p.has("--no-config"), force: p.has("--force"))
         if let c = p.value("--config") {
             if o.noConfig { throw p.usage("give --config or --no-config, not both") }
-            o.configPath = c.hasPrefix("/") ? c : FileManager.default.currentDirectoryPath + "/" + c
+            o.configPath = c.hasPrefix("/") ? c : p.env.workingDirectory + "/" + c
         }
         if let text = p.value("--auto-recover") {
             guard let policy = AutoRecoverPolicy(rawValue: text) else { throw p.usage("--auto-recover must be abort, retry or none, not '\(text)'") }
@@ -64,16 +63,17 @@ enum UpgradeCommands {
     /// Runs `body` with SIGINT/SIGTERM stopping the request (exit 130), then prints what was
     /// recovered on the way and the status bar, also when the request fails.
     static func withController(_ p: Parsed, _ body: (UpgradeController) throws -> Session) throws -> Int32 {
-        let ctl = controller(try Common.open(p))
-        Interrupts.cancelling(ctl.cancellation)
+        let ctl = controller(try Common.open(p), p.env)
+        let relay = CancellationRelay(from: p.env.cancellation, to: ctl.cancellation)
+        defer { relay.stop() }
         do {
             let s = try body(ctl)
-            for n in ctl.notices { Terminal.out(n) }
-            Terminal.out(s.statusBar)
+            for n in ctl.notices { p.env.out.line(n) }
+            p.env.out.line(s.statusBar)
             return ExitCode.success
         } catch {
-            for n in ctl.notices { Terminal.out(n) }
-            if let s = try? ctl.store.current() { Terminal.out(s.statusBar) }
+            for n in ctl.notices { p.env.out.line(n) }
+            if let s = try? ctl.store.current() { p.env.out.line(s.statusBar) }
             throw error
         }
     }
@@ -83,17 +83,18 @@ enum UpgradeCommands {
         let o = try options(p)
         if let c = o.configPath { _ = try Configuration.load(c) }
         let code = try withController(p) { ctl in try ctl.perform(r, options: o) }
-        if r == .check { Terminal.out("Readiness check passed") }
+        if r == .check { p.env.out.line("Readiness check passed") }
         return code
     }
 
     static let restart = CommandSpec(
         path: ["restart"],
         overview: "Restart a side: 'upgrade' while split (partner OS Rebooting → OS Up); 'production' is refused while split.",
-        usage: "rdr restart upgrade|production [--system <dir>] [--auto-recover <policy>]",
+        positionals: "upgrade|production",
         arguments: [("upgrade|production", "The side to restart.")],
         options: Common.options + [autoRecoverOption],
         discussion: "A hung Upgrade Side (Partner: Hung: …) is reset: State Sensitive Recovery: Reset → BIOS POST →\nOS Booting → OS Up. Services follow their startup types.",
+        observesCancellation: true,
         run: { p in
             let which = try p.positional(0, "upgrade|production")
             try p.noMorePositionals(than: 1)
@@ -105,10 +106,9 @@ enum UpgradeCommands {
     static let log = CommandSpec(
         path: ["log"],
         overview: "Show the activity log (text, JSON or XML); control characters print escaped (\\xNN).",
-        usage: "rdr log [--system <dir>] [--json | --xml <file>] [--severity <level>]",
         options: Common.options + [
-            OptionSpec(names: ["--json"], value: nil, help: "Print the entries as a JSON array."),
-            OptionSpec(names: ["--xml"], value: "file", help: "Save the log as XML to this file."),
+            OptionSpec(names: ["--json"], value: nil, help: "Print the entries as a JSON array.", exclusive: "format"),
+            OptionSpec(names: ["--xml"], value: "file", help: "Save the log as XML to this file.", exclusive: "format"),
             OptionSpec(names: ["--severity"], value: "level", help: "Only Success, Pending, Information, Warning or Error entries\n(with their parents)."),
         ],
         run: { p in
@@ -120,17 +120,15 @@ enum UpgradeCommands {
                 severity = s
             }
             let (all, unreadable) = ActivityLog.readCounting(ActivityLog(systemPath: system.path).path)
-            if unreadable > 0 { Terminal.err("Warning: skipped \(unreadable) unreadable lines of the activity log (not log records)") }
+            if unreadable > 0 { p.env.err.line("Warning: skipped \(unreadable) unreadable lines of the activity log (not log records)") }
             let entries = LogFormat.filtered(all, severity: severity)
             if let file = p.value("--xml") {
-                do { try LogFormat.xml(entries).write(toFile: file, atomically: true, encoding: .utf8) } catch {
-                    throw RDRError(.io, "cannot write \(file): \(error.localizedDescription)")
-                }
-                Terminal.out("saved \(entries.count) entries to \(file)")
+                try TextFile.write(LogFormat.xml(entries), to: p.env.path(file), named: file)
+                p.env.out.line("saved \(entries.count) entries to \(file)")
             } else if p.has("--json") {
-                Terminal.out(LogFormat.json(entries))
+                p.env.out.line(LogFormat.json(entries))
             } else {
-                Terminal.write(LogFormat.text(entries))
+                p.env.out.write(LogFormat.text(entries))
             }
             return ExitCode.success
         })
@@ -138,7 +136,6 @@ enum UpgradeCommands {
     static let services = CommandSpec(
         path: ["services"],
         overview: "Each controlled service per side: running or stopped, and its startup type.",
-        usage: "rdr services [--system <dir>] [--json]",
         options: Common.options + [OptionSpec(names: ["--json"], value: nil, help: "Print JSON.")],
         run: { p in
             try p.noMorePositionals(than: 0)
@@ -146,12 +143,12 @@ enum UpgradeCommands {
             if p.has("--json") {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys]
-                Terminal.out(String(decoding: try encoder.encode(model.services), as: UTF8.self))
+                p.env.out.line(String(decoding: try encoder.encode(model.services), as: UTF8.self))
             } else {
-                Terminal.out("SERVICE          PRODUCTION SIDE          UPGRADE SIDE")
+                p.env.out.line("SERVICE          PRODUCTION SIDE          UPGRADE SIDE")
                 for s in model.services {
-                    func cell(_ x: SystemModel.ServiceSide) -> String { "\(x.running ? "running" : "stopped") (\(x.startupType.rawValue))".padding(toLength: 25, withPad: " ", startingAt: 0) }
-                    Terminal.out(s.name.padding(toLength: 17, withPad: " ", startingAt: 0) + cell(s.production) + cell(s.upgrade))
+                    func cell(_ x: SystemModel.ServiceSide) -> String { padded("\(x.running ? "running" : "stopped") (\(x.startupType.rawValue))", 25) }
+                    p.env.out.line(padded(s.name, 17) + cell(s.production) + cell(s.upgrade))
                 }
             }
             return ExitCode.success
@@ -160,7 +157,7 @@ enum UpgradeCommands {
     static let config = CommandSpec(
         path: ["config"],
         overview: "Create, summarize or check a configuration file (.Config, JSON).",
-        usage: "rdr config new|summary|check <file> [--system <dir>]",
+        positionals: "new|summary|check <file>",
         arguments: [("new <file>", "Write a commented template."), ("summary <file>", "The effective configuration and each item's file."),
                     ("check <file>", "Validate against this machine: every custom action's file ready to run,\nthe log backup outside the system directory; exit 0 when valid.")],
         options: Common.options,
@@ -171,23 +168,26 @@ enum UpgradeCommands {
             switch verb {
             case "new":
                 guard file.hasSuffix(".Config") else { throw RDRError(.invalidArgument, "configuration file names end in .Config, not '\(file)'") }
-                guard !FileManager.default.fileExists(atPath: file) else { throw RDRError(.invalidState, "\(file) already exists; pick another name") }
-                do { try Configuration.template.write(toFile: file, atomically: true, encoding: .utf8) } catch {
-                    throw RDRError(.io, "cannot write \(file): \(error.localizedDescription)")
-                }
-                Terminal.out("wrote \(file)")
+                guard !Directory.exists(p.env.path(file), sys: LinuxSystemCalls()) else { throw RDRError(.invalidState, "\(file) already exists; pick another name") }
+                try TextFile.write(Configuration.template, to: p.env.path(file), named: file)
+                p.env.out.line("wrote \(file)")
             case "summary":
-                Terminal.write(try Configuration.load(file).summary)
+                p.env.out.write(try Configuration.load(p.env.path(file)).summary)
             case "check":
-                let c = try Configuration.load(file)
+                let c = try Configuration.load(p.env.path(file))
                 let system = try Common.systemPath(p)
                 for w in try c.check(systemPath: RDRSystem.exists(at: system) ? system : nil) {
-                    Terminal.out("Warning: \(w.text)")
+                    p.env.out.line("Warning: \(w.text)")
                 }
-                Terminal.out("\(file): valid (\(c.files.count) file(s), \(c.services.count) service(s), \(c.customActions.count) custom action(s))")
+                p.env.out.line("\(file): valid (\(c.files.count) file(s), \(c.services.count) service(s), \(c.customActions.count) custom action(s))")
             default:
                 throw p.usage("config takes new, summary or check, not '\(verb)'")
             }
             return ExitCode.success
         })
+
+    /// `text` cut or padded with spaces to `width` characters (a table column).
+    static func padded(_ text: String, _ width: Int) -> String {
+        text.count >= width ? String(text.prefix(width)) : text + String(repeating: " ", count: width - text.count)
+    }
 }
