@@ -14,8 +14,8 @@ if [ "${1:-}" = "--long" ]; then
   # The sweeps print their counts ("... fault points", "power cuts: N cuts"); a failure stops here.
   log=$(mktemp)
   status=0
-  RDR_RELIABILITY_LONG=1 swift test --filter 'ReliabilityTests|FaultSweep' > "$log" 2>&1 || status=$?
-  grep -E "fault points|power cuts|error:|Executed" "$log" | sort -u
+  RDR_RELIABILITY_LONG=1 swift test --filter 'ReliabilityTests|RequestFaultTests|SessionFileFaultTests' > "$log" 2>&1 || status=$?
+  grep -E "fault sweep|power cuts|power-cut|error:|Executed" "$log" | sort -u
   rm -f "$log"
   [ "$status" = 0 ] || { echo "the long fault sweeps failed (exit $status)"; exit 1; }
 fi
