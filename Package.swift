@@ -31,8 +31,9 @@ let package = Package(
         .target(name: "RDRServer", dependencies: ["RDR", "NBDWire", "CRDRSys"]),
         // MemberImportVisibility: members come only from modules `rdr` imports itself, so nothing of
         // Foundation's reaches the CLI through a dependency (it would pull ICU into the binary).
-        .executableTarget(name: "rdr", dependencies: ["RDR", "ActiveUpgrade", "RDRArguments", "RDRServer", "CRDRSys"],
-                          swiftSettings: [.enableUpcomingFeature("MemberImportVisibility")]),
+        .executableTarget(
+            name: "rdr", dependencies: ["RDR", "ActiveUpgrade", "RDRArguments", "RDRServer", "CRDRSys"],
+            swiftSettings: [.enableUpcomingFeature("MemberImportVisibility")]),
         .executableTarget(name: "rdr-bench", dependencies: ["RDR", "CRDRSys"], path: "Benchmarks/rdr-bench"),
         .executableTarget(name: "rdr-torture", dependencies: ["RDR"], path: "Tests/torture"),
         .testTarget(name: "RDRTests", dependencies: ["RDR", "RDRTestSupport", "CRDRSys"]),

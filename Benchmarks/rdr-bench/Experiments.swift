@@ -26,7 +26,9 @@ struct Experiments {
     func log(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
 
     func pair(_ name: String, _ spec: DivergedPair.Spec) throws -> DivergedPair {
-        log("building \(name) (\(lane.name)): \(Self.mib(spec.size)) disk, \(Int(spec.allocated * 100))% allocated, \(spec.sourceFraction * 100)% of regions written on the source side")
+        log(
+            "building \(name) (\(lane.name)): \(Self.mib(spec.size)) disk, \(Int(spec.allocated * 100))% allocated, \(spec.sourceFraction * 100)% of regions written on the source side"
+        )
         return try DivergedPair(dir: work + "/" + name, spec: spec)
     }
 
@@ -43,35 +45,47 @@ struct Experiments {
 
     /// All tools on one pair, interleaved round by round: RDR, the peers, the dd ceiling and
     /// the replayed-extent limit. Returns RDR, the peers, and every measurement in table order.
-    mutating func sideBySide(_ p: DivergedPair, title: String) -> (rdr: Measurement, peers: [Measurement], all: [Measurement]) {
-        let ceilingIn = p.dir + "/ceiling.in", ceilingOut = p.dir + "/ceiling.out"
+    mutating func sideBySide(_ p: DivergedPair, title: String) -> (
+        rdr: Measurement, peers: [Measurement], all: [Measurement]
+    ) {
+        let ceilingIn = p.dir + "/ceiling.in"
+        let ceilingOut = p.dir + "/ceiling.out"
         _ = Runner.shell("head -c \(max(1, (p.divergedBytes + (1 << 20) - 1) >> 20))M /dev/urandom > '\(ceilingIn)'")
         defer { _ = Runner.shell("rm -f '\(ceilingIn)' '\(ceilingOut)'") }
         let (limitTool, limit) = limitTool(p)
         let peers = Tool.peers()
         let binary = rdr
         let variants = variant.map { v in [Tool.shell("rdr \(v)") { Tool.rdrCommand(binary, v, $0) }] } ?? []
-        let tools = [Tool.rdr(rdr)] + variants + peers + [Tool.ddCeiling(input: ceilingIn, output: ceilingOut), limitTool]
+        let tools =
+            [Tool.rdr(rdr)] + variants + peers + [Tool.ddCeiling(input: ceilingIn, output: ceilingOut), limitTool]
         let all = Measure.interleaved(tools, on: p, rounds: runs, log: log)
-        let r = all[0], c = all[all.count - 2], l = all[all.count - 1]
-        report += "\n### \(title)\n\nDiverged set: \(Self.mib(p.divergedBytes)) (union of both sides' regions); written by the workloads: \(Self.mib(p.bytesWritten)).\n\n"
-        report += "| tool | median s | min s | spread | runs (s) | RDR speedup | peak RSS |\n| --- | ---: | ---: | ---: | --- | ---: | ---: |\n"
+        let r = all[0]
+        let c = all[all.count - 2]
+        let l = all[all.count - 1]
+        report +=
+            "\n### \(title)\n\nDiverged set: \(Self.mib(p.divergedBytes)) (union of both sides' regions); written by the workloads: \(Self.mib(p.bytesWritten)).\n\n"
+        report +=
+            "| tool | median s | min s | spread | runs (s) | RDR speedup | peak RSS |\n| --- | ---: | ---: | ---: | --- | ---: | ---: |\n"
         for m in all {
             if let failed = m.failed, m.times.isEmpty {
                 report += "| \(m.tool) | – | – | – | \(failed) | – | – |\n"
                 continue
             }
             let speed = m.tool == "rdr" ? "1.00×" : Self.f(m.median / r.median) + "×"
-            report += "| \(m.tool) | \(Self.s(m.median)) | \(Self.s(m.min)) | \(Self.f(m.spread * 100, 0))% | \(m.runsText) | \(speed) | \(m.rssText) |\n"
+            report +=
+                "| \(m.tool) | \(Self.s(m.median)) | \(Self.s(m.min)) | \(Self.f(m.spread * 100, 0))% | \(m.runsText) | \(speed) | \(m.rssText) |\n"
         }
         if let limit {
-            report += "\nLimit: RDR's own plan (\(limit.copies.count) copy extents, \(Self.mib(limit.copyBytes)); \(limit.punches.count) punches, \(Self.mib(limit.punchBytes))) replayed by \(limit.engine.note)\(limit.repeats > 1 ? " (here \(limit.repeats) times)" : ""); the punches by rdr-bench just before.\n"
+            report +=
+                "\nLimit: RDR's own plan (\(limit.copies.count) copy extents, \(Self.mib(limit.copyBytes)); \(limit.punches.count) punches, \(Self.mib(limit.punchBytes))) replayed by \(limit.engine.note)\(limit.repeats > 1 ? " (here \(limit.repeats) times)" : ""); the punches by rdr-bench just before.\n"
         }
-        report += "\nEfficiency vs the replayed-extent limit (limit / RDR): **\(Self.f(l.median / r.median))**; vs the dd ceiling: \(Self.f(c.median / r.median)).\n"
+        report +=
+            "\nEfficiency vs the replayed-extent limit (limit / RDR): **\(Self.f(l.median / r.median))**; vs the dd ceiling: \(Self.f(c.median / r.median)).\n"
         efficiency.append(("\(Self.mib(p.size)) disk, diverged set \(Self.mib(p.divergedBytes))", r.median, l.median))
         for v in all[1..<(1 + variants.count)] {
             report += "Efficiency of `\(v.tool)` vs the limit: **\(Self.f(l.median / v.median))**.\n"
-            efficiency.append(("\(v.tool): \(Self.mib(p.size)) disk, diverged set \(Self.mib(p.divergedBytes))", v.median, l.median))
+            efficiency.append(
+                ("\(v.tool): \(Self.mib(p.size)) disk, diverged set \(Self.mib(p.divergedBytes))", v.median, l.median))
         }
         return (r, Array(all[(1 + variants.count)...(variants.count + peers.count)]), all)
     }
@@ -90,11 +104,16 @@ struct Experiments {
         let p = try pair("headline", spec)
         defer { p.remove() }
         let (r, peers, all) = sideBySide(p, title: title)
-        let c = all[all.count - 2], l = all[all.count - 1]
+        let c = all[all.count - 2]
+        let l = all[all.count - 1]
         let best = peers.filter { !$0.times.isEmpty }.min { $0.median < $1.median }
-        summary += ["diverged_bytes=\(p.divergedBytes)", "rdr_s=\(Self.f(r.median, 3))", "best_peer=\((best?.tool ?? "none").replacingOccurrences(of: " ", with: "_"))",
-                   "best_peer_s=\(Self.f(best?.median ?? .nan, 3))", "speedup=\(Self.f((best?.median ?? .nan) / r.median))", "efficiency=\(Self.f(c.median / r.median))",
-                   "limit_s=\(Self.s(l.median))", "efficiency_limit=\(Self.f(l.median / r.median))"]
+        summary += [
+            "diverged_bytes=\(p.divergedBytes)", "rdr_s=\(Self.f(r.median, 3))",
+            "best_peer=\((best?.tool ?? "none").replacingOccurrences(of: " ", with: "_"))",
+            "best_peer_s=\(Self.f(best?.median ?? .nan, 3))", "speedup=\(Self.f((best?.median ?? .nan) / r.median))",
+            "efficiency=\(Self.f(c.median / r.median))",
+            "limit_s=\(Self.s(l.median))", "efficiency_limit=\(Self.f(l.median / r.median))",
+        ]
     }
 
     mutating func divergenceSweep(size: Int64, allocated: Double, fractions: [Double]) throws {
@@ -114,27 +133,39 @@ struct Experiments {
             p.remove()
         }
         let name = "time-vs-divergence\(lane.suffix).svg"
-        charts[name] = Chart.svg(title: "Resync time vs divergence (\(Self.mib(size)), \(lane.chartNote))", xLabel: "regions written on the source side (%)",
-                                 yLabel: "seconds (median)", series: order.map { Chart.Series(name: $0, points: series[$0] ?? []) }, logX: true, logY: true)
+        charts[name] = Chart.svg(
+            title: "Resync time vs divergence (\(Self.mib(size)), \(lane.chartNote))",
+            xLabel: "regions written on the source side (%)",
+            yLabel: "seconds (median)", series: order.map { Chart.Series(name: $0, points: series[$0] ?? []) },
+            logX: true, logY: true)
         report += "\n![time vs divergence](\(name))\n"
     }
 
     /// One table of every side-by-side row: RDR's median against the limit's.
     mutating func efficiencyTable() {
         guard !efficiency.isEmpty else { return }
-        report += "\n## Efficiency against the replayed-extent limit (\(lane.name))\n\n| row | rdr median s | limit median s | efficiency (limit / rdr) |\n| --- | ---: | ---: | ---: |\n"
-        for e in efficiency { report += "| \(e.row) | \(Self.s(e.rdr)) | \(Self.s(e.limit)) | \(Self.f(e.limit / e.rdr)) |\n" }
+        report +=
+            "\n## Efficiency against the replayed-extent limit (\(lane.name))\n\n| row | rdr median s | limit median s | efficiency (limit / rdr) |\n| --- | ---: | ---: | ---: |\n"
+        for e in efficiency {
+            report += "| \(e.row) | \(Self.s(e.rdr)) | \(Self.s(e.limit)) | \(Self.f(e.limit / e.rdr)) |\n"
+        }
     }
 
     mutating func sizeSweep(sizes: [Int64], divergedBytes: Int64) throws {
-        report += "\n## Same diverged bytes, growing disk (RDR only, sparse disks)\n\n| disk | diverged set | median s | runs (s) | peak RSS |\n| --- | ---: | ---: | --- | ---: |\n"
+        report +=
+            "\n## Same diverged bytes, growing disk (RDR only, sparse disks)\n\n| disk | diverged set | median s | runs (s) | peak RSS |\n| --- | ---: | ---: | --- | ---: |\n"
         var counts: [(String, SyscallCounts)] = []
         for (i, size) in sizes.enumerated() {
             let regions = Double(size / (64 << 10))
-            let p = try pair("size-\(ByteSize.compact(size))", .init(size: size, allocated: 0, sourceFraction: Double(divergedBytes / (64 << 10)) / regions))
+            let p = try pair(
+                "size-\(ByteSize.compact(size))",
+                .init(size: size, allocated: 0, sourceFraction: Double(divergedBytes / (64 << 10)) / regions))
             let m = Measure.tool(.rdr(rdr), on: p, runs: runs)
-            report += "| \(Self.mib(size)) | \(Self.mib(p.divergedBytes)) | \(Self.f(m.median, 3)) | \(m.runsText) | \(m.rssText) |\n"
-            if i == 0 || i == sizes.count - 1, let c = SyscallCounts.of(Tool.rdrCommand(rdr, "", p), pair: p) { counts.append((Self.mib(size), c)) }
+            report +=
+                "| \(Self.mib(size)) | \(Self.mib(p.divergedBytes)) | \(Self.f(m.median, 3)) | \(m.runsText) | \(m.rssText) |\n"
+            if i == 0 || i == sizes.count - 1, let c = SyscallCounts.of(Tool.rdrCommand(rdr, "", p), pair: p) {
+                counts.append((Self.mib(size), c))
+            }
             p.remove()
         }
         report += "\nTime relative to the smallest disk is the ratio of the medians above.\n"
@@ -145,22 +176,29 @@ struct Experiments {
     mutating func tuning(size: Int64, allocated: Double, fraction: Double) throws {
         let p = try pair("tuning", .init(size: size, allocated: allocated, sourceFraction: fraction))
         defer { p.remove() }
-        report += "\n## Tuning (\(Self.mib(size)) disk, \(Int(allocated * 100))% allocated, diverged set \(Self.mib(p.divergedBytes)))\n"
+        report +=
+            "\n## Tuning (\(Self.mib(size)) disk, \(Int(allocated * 100))% allocated, diverged set \(Self.mib(p.divergedBytes)))\n"
         func sweep(_ name: String, _ values: [String], _ flag: (String) -> String) -> [(String, Measurement)] {
             report += "\n| \(name) | median s | MiB/s |\n| --- | ---: | ---: |\n"
             var out: [(String, Measurement)] = []
             for v in values {
                 log("  \(name) \(v) …")
                 let m = Measure.tool(.rdr(rdr, flag(v)), on: p, runs: runs)
-                report += "| \(v) | \(Self.f(m.median, 3)) | \(Self.f(Double(p.divergedBytes) / 1_048_576 / m.median, 1)) |\n"
+                report +=
+                    "| \(v) | \(Self.f(m.median, 3)) | \(Self.f(Double(p.divergedBytes) / 1_048_576 / m.median, 1)) |\n"
                 out.append((v, m))
             }
             return out
         }
         let workers = sweep("workers", ["1", "2", "4", "8", "16"]) { "--workers \($0)" }
-        charts["throughput-vs-workers.svg"] = Chart.svg(title: "RDR resync throughput vs workers", xLabel: "workers", yLabel: "MiB/s (median)",
-                                                        series: [Chart.Series(name: "rdr", points: workers.map { (Double($0.0) ?? 0, Double(p.divergedBytes) / 1_048_576 / $0.1.median) })],
-                                                        logX: true, logY: false)
+        charts["throughput-vs-workers.svg"] = Chart.svg(
+            title: "RDR resync throughput vs workers", xLabel: "workers", yLabel: "MiB/s (median)",
+            series: [
+                Chart.Series(
+                    name: "rdr",
+                    points: workers.map { (Double($0.0) ?? 0, Double(p.divergedBytes) / 1_048_576 / $0.1.median) })
+            ],
+            logX: true, logY: false)
         report += "\n![throughput vs workers](throughput-vs-workers.svg)\n"
         _ = sweep("max I/O size", ["64K", "256K", "1M", "2M", "4M", "8M"]) { "--io-size \($0)" }
         _ = sweep("copy method", ["pread", "copy-file-range", "uring"]) { "--copy-method \($0)" }
@@ -168,12 +206,18 @@ struct Experiments {
 
     /// Region size against copy amplification for 4 KiB random writes.
     mutating func regionSweep(size: Int64, writes: Int) throws {
-        report += "\n## Region size and copy amplification (\(writes) random 4 KiB writes on the source side, half as many on the target; \(Self.mib(size)) disk)\n\n| region | diverged set | amplification | median s |\n| --- | ---: | ---: | ---: |\n"
+        report +=
+            "\n## Region size and copy amplification (\(writes) random 4 KiB writes on the source side, half as many on the target; \(Self.mib(size)) disk)\n\n| region | diverged set | amplification | median s |\n| --- | ---: | ---: | ---: |\n"
         for region in [Int64(4 << 10), 16 << 10, 64 << 10, 256 << 10, 1 << 20] {
             let regions = Double(size / region)
-            let p = try pair("region-\(ByteSize.compact(region))", .init(size: size, allocated: 0.25, sourceFraction: Double(writes) / regions, regionSize: region, writeSize: 4096))
+            let p = try pair(
+                "region-\(ByteSize.compact(region))",
+                .init(
+                    size: size, allocated: 0.25, sourceFraction: Double(writes) / regions, regionSize: region,
+                    writeSize: 4096))
             let m = Measure.tool(.rdr(rdr), on: p, runs: runs)
-            report += "| \(ByteSize.compact(region)) | \(Self.mib(p.divergedBytes)) | \(Self.f(Double(p.divergedBytes) / Double(p.bytesWritten)))× | \(Self.f(m.median, 3)) |\n"
+            report +=
+                "| \(ByteSize.compact(region)) | \(Self.mib(p.divergedBytes)) | \(Self.f(Double(p.divergedBytes) / Double(p.bytesWritten)))× | \(Self.f(m.median, 3)) |\n"
             p.remove()
         }
     }
@@ -181,23 +225,31 @@ struct Experiments {
     /// Split-mode writes through RDR against fio on a plain file: the cost of divergence tracking.
     mutating func writePath(bytes: Int64) throws {
         let fio = Runner.which("fio")
-        report += "\n## Split-mode write path: `rdr workload` vs fio on a plain file (\(Self.mib(bytes)) written, fdatasync at the end)\n\n"
+        report +=
+            "\n## Split-mode write path: `rdr workload` vs fio on a plain file (\(Self.mib(bytes)) written, fdatasync at the end)\n\n"
         if fio == nil { report += "fio not installed (Debian package fio): RDR numbers only.\n\n" }
         report += "| pattern | io size | rdr MiB/s | fio MiB/s | rdr / fio |\n| --- | --- | ---: | ---: | ---: |\n"
         let dir = work + "/writes"
         for (order, fioRW) in [("random", "randwrite"), ("sequential", "write")] {
             for io in ["4K", "64K"] {
-                var rt: [Double] = [], ft: [Double] = []
+                var rt: [Double] = []
+                var ft: [Double] = []
                 for _ in 0..<runs {
                     _ = Runner.shell("rm -rf '\(dir)'; mkdir -p '\(dir)'")
-                    _ = Runner.shell("'\(rdr)' init --system '\(dir)/sys' --disk d:1G:system > /dev/null && '\(rdr)' disk split --system '\(dir)/sys' > /dev/null")
+                    _ = Runner.shell(
+                        "'\(rdr)' init --system '\(dir)/sys' --disk d:1G:system > /dev/null && '\(rdr)' disk split --system '\(dir)/sys' > /dev/null"
+                    )
                     Runner.dropCaches()
-                    let r = Runner.shell("'\(rdr)' workload d --side production --bytes \(bytes) --io-size \(io) --pattern \(order) --system '\(dir)/sys' > /dev/null")
+                    let r = Runner.shell(
+                        "'\(rdr)' workload d --side production --bytes \(bytes) --io-size \(io) --pattern \(order) --system '\(dir)/sys' > /dev/null"
+                    )
                     if r.ok { rt.append(r.seconds) }
                     if fio != nil {
                         _ = Runner.shell("truncate -s 1G '\(dir)/plain.img'")
                         Runner.dropCaches()
-                        let f = Runner.shell("fio --name=w --filename='\(dir)/plain.img' --size=1G --io_size=\(bytes) --rw=\(fioRW) --bs=\(io) --ioengine=psync --end_fsync=1 --randrepeat=0 > /dev/null")
+                        let f = Runner.shell(
+                            "fio --name=w --filename='\(dir)/plain.img' --size=1G --io_size=\(bytes) --rw=\(fioRW) --bs=\(io) --ioengine=psync --end_fsync=1 --randrepeat=0 > /dev/null"
+                        )
                         if f.ok { ft.append(f.seconds) }
                     }
                 }
@@ -223,8 +275,10 @@ struct Experiments {
         let probe = try FrontierProbe(pair: p)
         defer { probe.close() }
         let rate: Int64 = 96 << 20
-        _ = Runner.shell("'\(rdr)' disk resync d --from 10 --background --max-rate \(rate) --system '\(p.system)' > /dev/null")
-        var latencies: [Double] = [], errors: [Double] = []
+        _ = Runner.shell(
+            "'\(rdr)' disk resync d --from 10 --background --max-rate \(rate) --system '\(p.system)' > /dev/null")
+        var latencies: [Double] = []
+        var errors: [Double] = []
         for _ in 0..<40 {
             usleep(150_000)
             let before = probe.doneBytes()
@@ -232,15 +286,19 @@ struct Experiments {
             let after = probe.doneBytes()
             latencies.append(r.seconds * 1000)
             guard let obj = try? JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [String: Any],
-                  let d = (obj["disks"] as? [[String: Any]])?.first, let rs = d["resync"] as? [String: Any],
-                  let pct = rs["percent"] as? Int, rs["running"] as? Bool == true else { continue }
+                let d = (obj["disks"] as? [[String: Any]])?.first, let rs = d["resync"] as? [String: Any],
+                let pct = rs["percent"] as? Int, rs["running"] as? Bool == true
+            else { continue }
             let truth = Double(before + after) / 2 / Double(p.divergedBytes) * 100
             errors.append(abs(Double(pct) - truth))
         }
         _ = Runner.shell("'\(rdr)' status --watch --interval 0.2 --system '\(p.system)' > /dev/null")
-        report += "\n## `rdr status` while a resync runs\n\n\(latencies.count) calls during a background resync of \(Self.mib(p.divergedBytes)) capped at \(Self.mib(rate))/s: "
-        report += "median latency **\(Self.f(Runner.median(latencies), 1)) ms** (max \(Self.f(latencies.max() ?? .nan, 1)) ms); "
-        report += "percent against the bytes already equal on disk: median error **\(Self.f(Runner.median(errors), 2))**, max \(Self.f(errors.max() ?? .nan, 2)) points over \(errors.count) samples while running.\n"
+        report +=
+            "\n## `rdr status` while a resync runs\n\n\(latencies.count) calls during a background resync of \(Self.mib(p.divergedBytes)) capped at \(Self.mib(rate))/s: "
+        report +=
+            "median latency **\(Self.f(Runner.median(latencies), 1)) ms** (max \(Self.f(latencies.max() ?? .nan, 1)) ms); "
+        report +=
+            "percent against the bytes already equal on disk: median error **\(Self.f(Runner.median(errors), 2))**, max \(Self.f(errors.max() ?? .nan, 2)) points over \(errors.count) samples while running.\n"
     }
 
     /// For finding out why: the same pair, restored and cold before each run, with rdr run

@@ -38,8 +38,9 @@ final class DivergedPair {
         regionSize = spec.regionSize
         try? FileManager.default.removeItem(atPath: dir)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let rdr = try RDRSystem.create(at: system, disks: [DiskSpec(name: "d", size: spec.size, role: .system, regionSize: spec.regionSize)],
-                                       primary: .ten, force: false)
+        let rdr = try RDRSystem.create(
+            at: system, disks: [DiskSpec(name: "d", size: spec.size, role: .system, regionSize: spec.regionSize)],
+            primary: .ten, force: false)
         let disk = try rdr.disk("d")
         // Identical base data: 4 MiB chunks spread evenly over the disk.
         let chunk: Int64 = 4 << 20
@@ -57,7 +58,9 @@ final class DivergedPair {
         try disk.split()
         let regions = Int((spec.size + spec.regionSize - 1) / spec.regionSize)
         var written: Int64 = 0
-        for (side, fraction, seed) in [(Side.production, spec.sourceFraction, spec.seed), (Side.upgrade, spec.sourceFraction / 2, spec.seed + 1)] {
+        for (side, fraction, seed) in [
+            (Side.production, spec.sourceFraction, spec.seed), (Side.upgrade, spec.sourceFraction / 2, spec.seed + 1),
+        ] {
             var gen = SplitMixRandom(seed: seed)
             let writeSize = spec.writeSize ?? spec.regionSize
             let picks = DivergedPair.pick(count: Int((Double(regions) * fraction).rounded()), of: regions, rng: &gen)
@@ -65,7 +68,12 @@ final class DivergedPair {
             let buffer = Pattern.bytes(count: Int(writeSize), seed: seed, offset: 0)
             try buffer.withUnsafeBytes { raw in
                 func issue() throws {
-                    try disk.write(side: .side(side), batch.map { VirtualDisk.WriteRequest(offset: $0.0, bytes: UnsafeRawBufferPointer(rebasing: raw[0..<$0.1])) })
+                    try disk.write(
+                        side: .side(side),
+                        batch.map {
+                            VirtualDisk.WriteRequest(
+                                offset: $0.0, bytes: UnsafeRawBufferPointer(rebasing: raw[0..<$0.1]))
+                        })
                     batch.removeAll()
                 }
                 for r in picks {
@@ -85,7 +93,9 @@ final class DivergedPair {
         var all = disk.bitmap(.ten)
         all.formUnion(disk.bitmap(.eleven))
         union = all.runs
-        divergedBytes = union.reduce(0) { $0 + min(Int64($1.upperBound) * spec.regionSize, spec.size) - Int64($1.lowerBound) * spec.regionSize }
+        divergedBytes = union.reduce(0) {
+            $0 + min(Int64($1.upperBound) * spec.regionSize, spec.size) - Int64($1.lowerBound) * spec.regionSize
+        }
         // Keep what restore needs: the target's diverged regions and both metadata files.
         var holes = Set<Int>()
         let t = try FileDescriptor.open(system + "/d-11.img", .readOnly, sys: LinuxSystemCalls())
@@ -98,7 +108,10 @@ final class DivergedPair {
             for r in run {
                 let start = Int64(r) * spec.regionSize
                 let n = Int(min(spec.regionSize, spec.size - start))
-                if (try t.nextData(from: start) ?? spec.size) >= start + Int64(n) { holes.insert(r); continue }
+                if (try t.nextData(from: start) ?? spec.size) >= start + Int64(n) {
+                    holes.insert(r)
+                    continue
+                }
                 try t.readFully(into: buffer.pointer, count: n, at: start)
                 try p.write(from: buffer.pointer, count: n, at: start)
             }
@@ -106,7 +119,8 @@ final class DivergedPair {
         targetHoles = holes
         for e in [10, 11] {
             try? FileManager.default.removeItem(atPath: "\(dir)/d-\(e).rdrmeta.pristine")
-            try FileManager.default.copyItem(atPath: "\(system)/d-\(e).rdrmeta", toPath: "\(dir)/d-\(e).rdrmeta.pristine")
+            try FileManager.default.copyItem(
+                atPath: "\(system)/d-\(e).rdrmeta", toPath: "\(dir)/d-\(e).rdrmeta.pristine")
         }
     }
 
@@ -146,7 +160,8 @@ final class DivergedPair {
         try t.sync()
         for e in [10, 11] {
             try? FileManager.default.removeItem(atPath: "\(system)/d-\(e).rdrmeta")
-            try FileManager.default.copyItem(atPath: "\(dir)/d-\(e).rdrmeta.pristine", toPath: "\(system)/d-\(e).rdrmeta")
+            try FileManager.default.copyItem(
+                atPath: "\(dir)/d-\(e).rdrmeta.pristine", toPath: "\(system)/d-\(e).rdrmeta")
         }
         try? FileManager.default.removeItem(atPath: system + "/.d.progress.json")
     }

@@ -36,18 +36,21 @@ struct FrontierProbe {
         let n = length(r)
         let offset = Int64(r) * regionSize
         guard (try? source.readFully(into: a.pointer, count: n, at: offset)) != nil,
-              (try? target.readFully(into: b.pointer, count: n, at: offset)) != nil else { return false }
+            (try? target.readFully(into: b.pointer, count: n, at: offset)) != nil
+        else { return false }
         return memcmp(a.pointer, b.pointer, n) == 0
     }
 
     func doneBytes() -> Int64 {
         // First index whose region still differs, if the done regions form a prefix.
-        var low = 0, high = regions.count
+        var low = 0
+        var high = regions.count
         while low < high {
             let mid = (low + high) / 2
             if equal(regions[mid]) { low = mid + 1 } else { high = mid }
         }
-        let from = max(0, low - window), to = min(regions.count, low + window)
+        let from = max(0, low - window)
+        let to = min(regions.count, low + window)
         var done: Int64 = regions[..<from].reduce(0) { $0 + Int64(length($1)) }
         for i in from..<to where equal(regions[i]) { done += Int64(length(regions[i])) }
         return done

@@ -15,8 +15,10 @@ struct Lane {
     var chartNote: String { name == "disk" ? "cold cache" : "tmpfs" }
 
     static func disk(work: String) -> Lane {
-        Lane(name: "disk", work: work, engine: ReplayEngine.forDisk(dir: work),
-             noEngine: Runner.which("fio") == nil ? "fio not installed (Debian package fio)" : "fio could not replay an iolog in \(work)")
+        Lane(
+            name: "disk", work: work, engine: ReplayEngine.forDisk(dir: work),
+            noEngine: Runner.which("fio") == nil
+                ? "fio not installed (Debian package fio)" : "fio could not replay an iolog in \(work)")
     }
 
     /// The tmpfs lane in `dir` (default /dev/shm/rdr-bench), or why there is none.
@@ -24,8 +26,12 @@ struct Lane {
         let root = dir ?? "/dev/shm/rdr-bench"
         let parent = dir ?? "/dev/shm"
         let type = Runner.shell("stat -f -c %T '\(parent)'").output.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard type == "tmpfs" else { return (nil, "\(parent) is not a tmpfs (\(type.isEmpty ? "missing" : type)); pass --tmpfs DIR") }
-        guard (try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)) != nil else { return (nil, "cannot create \(root)") }
+        guard type == "tmpfs" else {
+            return (nil, "\(parent) is not a tmpfs (\(type.isEmpty ? "missing" : type)); pass --tmpfs DIR")
+        }
+        guard (try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)) != nil else {
+            return (nil, "cannot create \(root)")
+        }
         let engine: ReplayEngine? = Runner.which("fio") == nil ? nil : .buffered
         return (Lane(name: "tmpfs", work: root, engine: engine, noEngine: "fio not installed (Debian package fio)"), "")
     }
@@ -37,14 +43,20 @@ struct Lane {
         guard name == "tmpfs" else { return nil }
         let diverged = Double(spec.size) * min(1, spec.sourceFraction * 1.5)
         let need = Int64(2 * Double(spec.size) * spec.allocated + 4 * diverged) + (256 << 20)
-        let avail = Int64(Runner.shell("df -B1 --output=avail '\(work)' | tail -1").output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        let avail =
+            Int64(
+                Runner.shell("df -B1 --output=avail '\(work)' | tail -1").output.trimmingCharacters(
+                    in: .whitespacesAndNewlines)) ?? 0
         let memory = Self.memAvailable()
         guard need > min(avail, memory) else { return nil }
-        return "needs about \(ByteSize.format(need)) of memory; \(work) has \(ByteSize.format(avail)) free, MemAvailable \(ByteSize.format(memory))"
+        return
+            "needs about \(ByteSize.format(need)) of memory; \(work) has \(ByteSize.format(avail)) free, MemAvailable \(ByteSize.format(memory))"
     }
 
     static func memAvailable() -> Int64 {
-        let line = (try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8))?.split(separator: "\n").first { $0.hasPrefix("MemAvailable:") }
+        let line = (try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8))?.split(separator: "\n").first {
+            $0.hasPrefix("MemAvailable:")
+        }
         let kib = line.flatMap { $0.split(separator: " ").dropFirst().first }.flatMap { Int64($0) } ?? 0
         return kib * 1024
     }

@@ -15,10 +15,13 @@ extension Experiments {
         try p.restore()
         let r = Runner.shell("'\(rdr)' disk resync d --from 10 --system '\(p.system)' --json")
         let json = (try? JSONSerialization.jsonObject(with: Data(r.output.utf8))) as? [String: Any]
-        let copied = (json?["bytesCopied"] as? Int).map(Int64.init), punched = (json?["bytesPunched"] as? Int).map(Int64.init)
-        report += "\n## The limit's premises (\(Self.mib(p.size)) disk, 25% allocated, 10% diverged)\n\n| measure | plan | measured | |\n| --- | ---: | ---: | --- |\n"
+        let copied = (json?["bytesCopied"] as? Int).map(Int64.init)
+        let punched = (json?["bytesPunched"] as? Int).map(Int64.init)
+        report +=
+            "\n## The limit's premises (\(Self.mib(p.size)) disk, 25% allocated, 10% diverged)\n\n| measure | plan | measured | |\n| --- | ---: | ---: | --- |\n"
         func row(_ what: String, _ plan: Int64, _ got: Int64?) {
-            report += "| \(what) | \(plan) | \(got.map(String.init) ?? "–") | \(got == plan ? "equal" : "**differs**") |\n"
+            report +=
+                "| \(what) | \(plan) | \(got.map(String.init) ?? "–") | \(got == plan ? "equal" : "**differs**") |\n"
         }
         row("bytes copied by `rdr disk resync`", plan.copyBytes, copied)
         row("bytes punched by `rdr disk resync`", plan.punchBytes, punched)
@@ -33,8 +36,11 @@ extension Experiments {
                 row("bytes read by fio (\(name))", plan.copyBytes, jobs.first { $0.name == "reads" }?.bytes)
                 row("bytes written by fio (\(name))", plan.copyBytes, jobs.first { $0.name == "writes" }?.bytes)
             }
-            row("reads + writes issued by fio (\(name))", Int64(2 * plan.copies.count), Int64(jobs.reduce(0) { $0 + $1.ios }))
-            report += "| per-run check of the \(name) replay (punches are holes, I/O counts, pattern in every copy extent) | | | \(problem ?? "passed") |\n"
+            row(
+                "reads + writes issued by fio (\(name))", Int64(2 * plan.copies.count),
+                Int64(jobs.reduce(0) { $0 + $1.ios }))
+            report +=
+                "| per-run check of the \(name) replay (punches are holes, I/O counts, pattern in every copy extent) | | | \(problem ?? "passed") |\n"
         }
     }
 }

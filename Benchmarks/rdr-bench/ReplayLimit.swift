@@ -18,9 +18,11 @@ struct ReplayEngine {
 
     /// tmpfs has no device to queue for (and O_DIRECT there is only a formality): the limit is
     /// memory bandwidth, reached by one buffered reader and one writer.
-    static let buffered = ReplayEngine(name: "psync", direct: false, iodepth: 1,
-                                       note: "buffered psync, one reader and one writer (tmpfs: no device queue to fill, the limit is memory bandwidth), the log repeated to move at least 256 MiB and the time divided by the repeats (fio's clock counts milliseconds)",
-                                       repeatUntilBytes: 256 << 20)
+    static let buffered = ReplayEngine(
+        name: "psync", direct: false, iodepth: 1,
+        note:
+            "buffered psync, one reader and one writer (tmpfs: no device queue to fill, the limit is memory bandwidth), the log repeated to move at least 256 MiB and the time divided by the repeats (fio's clock counts milliseconds)",
+        repeatUntilBytes: 256 << 20)
 
     /// io_uring with O_DIRECT at depth 32, unless this fio's io_uring replay is found to lose
     /// I/O: fio 3.33 (Debian 12) ends an iolog replay with io_uring before its last queued
@@ -32,18 +34,31 @@ struct ReplayEngine {
         let probe = dir + "/engine-probe.img"
         defer { _ = Runner.shell("rm -f '\(probe)' '\(probe).iolog' '\(probe).json'") }
         let extents = (0..<128).map { ResyncExtent(kind: .copy, bytes: Int64($0) << 16..<Int64($0 + 1) << 16) }
-        guard (try? ReplayLog.write(extents, action: "write", file: probe, to: probe + ".iolog")) != nil else { return nil }
+        guard (try? ReplayLog.write(extents, action: "write", file: probe, to: probe + ".iolog")) != nil else {
+            return nil
+        }
         var lost = 0
         for _ in 0..<3 {
             _ = Runner.shell("rm -f '\(probe)'; truncate -s 8M '\(probe)'")
-            let r = Runner.shell(ReplayLog.fio(jobs: [("writes", probe + ".iolog")], engine: "io_uring", direct: true, iodepth: 32, json: probe + ".json"))
-            guard r.ok else { lost = -1; break }
+            let r = Runner.shell(
+                ReplayLog.fio(
+                    jobs: [("writes", probe + ".iolog")], engine: "io_uring", direct: true, iodepth: 32,
+                    json: probe + ".json"))
+            guard r.ok else {
+                lost = -1
+                break
+            }
             lost = max(lost, ReplayLog.unwritten(extents, in: probe).count)
         }
         if lost == 0 {
-            return ReplayEngine(name: "io_uring", direct: true, iodepth: 32, note: "io_uring, O_DIRECT, iodepth 32 (its replay was checked: every probe write landed)")
+            return ReplayEngine(
+                name: "io_uring", direct: true, iodepth: 32,
+                note: "io_uring, O_DIRECT, iodepth 32 (its replay was checked: every probe write landed)")
         }
-        let why = lost < 0 ? "fio's io_uring engine failed here" : "fio's io_uring replay lost up to \(lost) of 128 probe writes at the end of the log"
+        let why =
+            lost < 0
+            ? "fio's io_uring engine failed here"
+            : "fio's io_uring replay lost up to \(lost) of 128 probe writes at the end of the log"
         return ReplayEngine(name: "libaio", direct: true, iodepth: 32, note: "libaio, O_DIRECT, iodepth 32 (\(why))")
     }
 }
@@ -83,8 +98,9 @@ final class ReplayLimit {
         repeats = Int(min(1000, max(1, (engine.repeatUntilBytes + bytes - 1) / max(1, bytes))))
         try ReplayLog.write(copies, action: "read", file: pair.source, to: files + "-reads.iolog", repeats: repeats)
         try ReplayLog.write(copies, action: "write", file: pair.target, to: files + "-writes.iolog", repeats: repeats)
-        command = ReplayLog.fio(jobs: [("reads", files + "-reads.iolog"), ("writes", files + "-writes.iolog")],
-                                engine: engine.name, direct: engine.direct, iodepth: engine.iodepth, json: json)
+        command = ReplayLog.fio(
+            jobs: [("reads", files + "-reads.iolog"), ("writes", files + "-writes.iolog")],
+            engine: engine.name, direct: engine.direct, iodepth: engine.iodepth, json: json)
     }
 
     /// What fio reported for the last replay.
@@ -122,19 +138,25 @@ final class ReplayLimit {
             let fd = try FileDescriptor.open(target, .readOnly, sys: LinuxSystemCalls())
             defer { fd.close() }
             for p in punches {
-                if let next = try fd.nextData(from: p.bytes.lowerBound), next < p.bytes.upperBound { return "the punch at \(p.bytes.lowerBound) left data" }
+                if let next = try fd.nextData(from: p.bytes.lowerBound), next < p.bytes.upperBound {
+                    return "the punch at \(p.bytes.lowerBound) left data"
+                }
             }
         } catch {
             return "cannot check the punches: \(error)"
         }
         guard !copies.isEmpty else { return nil }
         guard let jobs else { return "fio JSON unreadable" }
-        let ios = copies.count * repeats, bytes = copyBytes * Int64(repeats)
+        let ios = copies.count * repeats
+        let bytes = copyBytes * Int64(repeats)
         for j in jobs where j.error != 0 || j.ios != ios || (engine.name == "psync" && j.bytes != bytes) {
-            return "fio job \(j.name): error \(j.error), \(j.ios) I/Os and \(j.bytes) bytes for \(ios) copy extents of \(bytes) bytes"
+            return
+                "fio job \(j.name): error \(j.error), \(j.ios) I/Os and \(j.bytes) bytes for \(ios) copy extents of \(bytes) bytes"
         }
         let missing = ReplayLog.unwritten(copies, in: target)
-        return missing.isEmpty ? nil : "fio's replay left \(missing.count) of \(copies.count) copy extents unwritten (first at \(missing[0]))"
+        return missing.isEmpty
+            ? nil
+            : "fio's replay left \(missing.count) of \(copies.count) copy extents unwritten (first at \(missing[0]))"
     }
 }
 
@@ -144,8 +166,11 @@ enum ReplayLog {
     static let pattern = "RDRLIMIT"
 
     /// No `close` line: with fio 3.33 a close cancels the I/O still in flight on that file.
-    static func write(_ extents: [ResyncExtent], action: String, file: String, to path: String, repeats: Int = 1) throws {
-        guard !file.contains(where: \.isWhitespace) else { throw RDRError(.invalidArgument, "fio iologs cannot name a path with spaces: \(file)") }
+    static func write(_ extents: [ResyncExtent], action: String, file: String, to path: String, repeats: Int = 1) throws
+    {
+        guard !file.contains(where: \.isWhitespace) else {
+            throw RDRError(.invalidArgument, "fio iologs cannot name a path with spaces: \(file)")
+        }
         var s = "fio version 2 iolog\n\(file) add\n\(file) open\n"
         s.reserveCapacity(s.utf8.count + extents.count * repeats * (file.utf8.count + 32))
         for _ in 0..<repeats {
@@ -155,9 +180,12 @@ enum ReplayLog {
     }
 
     /// The last job (the writes) fsyncs its file at the end, inside its measured runtime.
-    static func fio(jobs: [(name: String, log: String)], engine: String, direct: Bool, iodepth: Int, json: String) -> String {
+    static func fio(jobs: [(name: String, log: String)], engine: String, direct: Bool, iodepth: Int, json: String)
+        -> String
+    {
         var c = "fio --thread --clocksource=clock_gettime --output-format=json --output='\(json)' --replay_no_stall=1"
-        c += " --fallocate=none --allow_file_create=0 --ioengine=\(engine) --direct=\(direct ? 1 : 0) --iodepth=\(iodepth)"
+        c +=
+            " --fallocate=none --allow_file_create=0 --ioengine=\(engine) --direct=\(direct ? 1 : 0) --iodepth=\(iodepth)"
         c += " --buffer_pattern='\"\(pattern)\"'"
         for (i, j) in jobs.enumerated() {
             c += " --name=\(j.name) --read_iolog='\(j.log)'" + (i == jobs.count - 1 ? " --end_fsync=1" : "")
@@ -178,24 +206,33 @@ enum ReplayLog {
 
     static func jobs(_ path: String) -> [Job]? {
         guard let data = FileManager.default.contents(atPath: path),
-              let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let jobs = root["jobs"] as? [[String: Any]] else { return nil }
+            let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let jobs = root["jobs"] as? [[String: Any]]
+        else { return nil }
         return jobs.map { j in
-            func sum(_ key: String) -> Int { ["read", "write"].reduce(0) { $0 + (((j[$1] as? [String: Any])?[key] as? Int) ?? 0) } }
-            return Job(name: j["jobname"] as? String ?? "?", error: j["error"] as? Int ?? -1, ios: sum("total_ios"), bytes: Int64(sum("io_bytes")),
-                       runtimeMillis: j["job_runtime"] as? Int ?? 0)
+            func sum(_ key: String) -> Int {
+                ["read", "write"].reduce(0) { $0 + (((j[$1] as? [String: Any])?[key] as? Int) ?? 0) }
+            }
+            return Job(
+                name: j["jobname"] as? String ?? "?", error: j["error"] as? Int ?? -1, ios: sum("total_ios"),
+                bytes: Int64(sum("io_bytes")),
+                runtimeMillis: j["job_runtime"] as? Int ?? 0)
         }
     }
 
     /// Offsets of extents whose first or last 4 KiB block does not start with the pattern.
     static func unwritten(_ extents: [ResyncExtent], in path: String) -> [Int64] {
-        guard let fd = try? FileDescriptor.open(path, .readOnly, sys: LinuxSystemCalls()) else { return extents.map(\.bytes.lowerBound) }
+        guard let fd = try? FileDescriptor.open(path, .readOnly, sys: LinuxSystemCalls()) else {
+            return extents.map(\.bytes.lowerBound)
+        }
         defer { fd.close() }
         let expected = Array(pattern.utf8)
         return extents.compactMap { e in
             let last = max(e.bytes.lowerBound, (e.bytes.upperBound - 1) / 4096 * 4096)
             for at in [e.bytes.lowerBound, last] {
-                guard let got = try? fd.readBytes(count: expected.count, at: at), got == expected else { return e.bytes.lowerBound }
+                guard let got = try? fd.readBytes(count: expected.count, at: at), got == expected else {
+                    return e.bytes.lowerBound
+                }
             }
             return nil
         }

@@ -1,5 +1,6 @@
 import CRDRSys
 import Foundation
+import RDR
 
 /// Runs commands and measures them: wall time (monotonic) and the command's peak RSS.
 /// The peak comes from GNU time (`/usr/bin/time -f %M`), not from our own wait4: a child that
@@ -18,7 +19,10 @@ enum Runner {
     static func run(_ args: [String]) -> Result {
         let outPath = NSTemporaryDirectory() + "rdr-bench-out-\(getpid())"
         let fd = open(outPath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        defer { close(fd); unlink(outPath) }
+        defer {
+            close(fd)
+            unlink(outPath)
+        }
         var cargs: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) }
         cargs.append(nil)
         defer { for a in cargs { free(a) } }
@@ -69,5 +73,3 @@ enum Runner {
         return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
     }
 }
-
-import RDR

@@ -13,7 +13,8 @@ enum SparseCompare {
         defer { fb.close() }
         guard let size = try? fa.status().size, (try? fb.status().size) == size else { return false }
         let chunk = 4 << 20
-        let ba = AlignedBuffer(count: chunk), bb = AlignedBuffer(count: chunk)
+        let ba = AlignedBuffer(count: chunk)
+        let bb = AlignedBuffer(count: chunk)
         var pos: Int64 = 0
         do {
             while pos < size {

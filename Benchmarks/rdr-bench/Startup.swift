@@ -22,9 +22,12 @@ extension Experiments {
         }
         let median = Runner.median(times)
         report += "\n## Start-up\n\n| measure | value |\n| --- | ---: |\n"
-        report += "| `rdr` binary as measured (\(URL(fileURLWithPath: rdr).lastPathComponent)) | \(Self.f(Double(bytes) / 1e6, 1)) MB |\n"
-        report += "| cold `rdr status`, one 64 MiB disk: median of \(times.count) (min, max) | \(Self.f(median, 1)) ms (\(Self.f(times.min() ?? .nan, 1)), \(Self.f(times.max() ?? .nan, 1))) |\n"
-        report += "\nCold: the page cache is dropped before each run\(Runner.canDropCaches ? "" : " (not possible here: not root, so these are warm)").\n"
+        report +=
+            "| `rdr` binary as measured (\(URL(fileURLWithPath: rdr).lastPathComponent)) | \(Self.f(Double(bytes) / 1e6, 1)) MB |\n"
+        report +=
+            "| cold `rdr status`, one 64 MiB disk: median of \(times.count) (min, max) | \(Self.f(median, 1)) ms (\(Self.f(times.min() ?? .nan, 1)), \(Self.f(times.max() ?? .nan, 1))) |\n"
+        report +=
+            "\nCold: the page cache is dropped before each run\(Runner.canDropCaches ? "" : " (not possible here: not root, so these are warm)").\n"
         summary += ["rdr_binary_bytes=\(bytes)", "cold_status_ms=\(Self.f(median, 1))"]
     }
 }

@@ -14,7 +14,8 @@ struct SyscallCounts {
         let out = pair.dir + "/strace-c.txt"
         defer { unlink(out) }
         guard Runner.shell("strace -c -f -o '\(out)' \(command)").ok,
-              let text = try? String(contentsOfFile: out, encoding: .utf8) else { return nil }
+            let text = try? String(contentsOfFile: out, encoding: .utf8)
+        else { return nil }
         return parse(text)
     }
 
@@ -23,7 +24,8 @@ struct SyscallCounts {
     static func parse(_ text: String) -> SyscallCounts? {
         let lines = text.split(separator: "\n").map(String.init)
         guard let header = lines.first(where: { $0.contains("calls") && $0.contains("syscall") }),
-              let r = header.range(of: "calls") else { return nil }
+            let r = header.range(of: "calls")
+        else { return nil }
         let end = header.distance(from: header.startIndex, to: r.upperBound)
         var c = SyscallCounts()
         for line in lines where !line.hasPrefix("%") && !line.hasPrefix("-") && line.count > end {
@@ -38,15 +40,21 @@ struct SyscallCounts {
     /// Side by side, most frequent first; a note when there is nothing to compare.
     static func table(_ runs: [(label: String, counts: SyscallCounts)]) -> String {
         guard runs.count >= 2 else {
-            return "\nSyscall counts: not measured (\(Runner.which("strace") == nil ? "strace not installed (Debian package strace)" : "strace failed")).\n"
+            return
+                "\nSyscall counts: not measured (\(Runner.which("strace") == nil ? "strace not installed (Debian package strace)" : "strace failed")).\n"
         }
-        var s = "\nSyscall counts of one untimed run each (`strace -c -f`), same diverged bytes:\n\n| syscall | " + runs.map { "calls, \($0.label)" }.joined(separator: " | ") + " |\n"
+        var s =
+            "\nSyscall counts of one untimed run each (`strace -c -f`), same diverged bytes:\n\n| syscall | "
+            + runs.map { "calls, \($0.label)" }.joined(separator: " | ") + " |\n"
         s += "| --- |" + String(repeating: " ---: |", count: runs.count) + "\n"
         let names = Set(runs.flatMap { $0.counts.calls.keys }).sorted { a, b in
-            let x = runs.map { $0.counts.calls[a] ?? 0 }.max() ?? 0, y = runs.map { $0.counts.calls[b] ?? 0 }.max() ?? 0
+            let x = runs.map { $0.counts.calls[a] ?? 0 }.max() ?? 0
+            let y = runs.map { $0.counts.calls[b] ?? 0 }.max() ?? 0
             return x != y ? x > y : a < b
         }
-        for n in names { s += "| \(n) | " + runs.map { "\($0.counts.calls[n] ?? 0)" }.joined(separator: " | ") + " |\n" }
+        for n in names {
+            s += "| \(n) | " + runs.map { "\($0.counts.calls[n] ?? 0)" }.joined(separator: " | ") + " |\n"
+        }
         return s + "| **total** | " + runs.map { "**\($0.counts.total)**" }.joined(separator: " | ") + " |\n"
     }
 }

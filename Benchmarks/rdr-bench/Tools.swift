@@ -34,8 +34,12 @@ struct Tool {
     }
 
     static func peers() -> [Tool] {
-        func peer(_ name: String, _ binary: String, _ package: String, _ cmd: @escaping (String, String) -> String) -> Tool {
-            shell(name, missing: Runner.which(binary) == nil ? "\(binary) not installed (Debian package \(package))" : nil) { p in
+        func peer(_ name: String, _ binary: String, _ package: String, _ cmd: @escaping (String, String) -> String)
+            -> Tool
+        {
+            shell(
+                name, missing: Runner.which(binary) == nil ? "\(binary) not installed (Debian package \(package))" : nil
+            ) { p in
                 cmd(p.source, p.target) + " && sync '\(p.target)'"
             }
         }
@@ -50,10 +54,11 @@ struct Tool {
     /// The disk's sequential ceiling: `dd bs=4M conv=fdatasync` of a file as large as the
     /// diverged set (written once by `Measure.interleaved`'s caller, removed after).
     static func ddCeiling(input: String, output: String) -> Tool {
-        Tool(name: "dd ceiling",
-             prepare: { _ in _ = Runner.shell("rm -f '\(output)'") },
-             run: { _ in Runner.shell("dd if='\(input)' of='\(output)' bs=4M conv=fdatasync status=none") },
-             check: { _ in nil })
+        Tool(
+            name: "dd ceiling",
+            prepare: { _ in _ = Runner.shell("rm -f '\(output)'") },
+            run: { _ in Runner.shell("dd if='\(input)' of='\(output)' bs=4M conv=fdatasync status=none") },
+            check: { _ in nil })
     }
 }
 
@@ -77,7 +82,9 @@ enum Measure {
     /// so a disk that drifts over minutes slows every tool alike instead of whichever ran then.
     /// Before each run: `prepare`, then the page cache is dropped. A failed run or a wrong
     /// result stops that tool (its reason is reported); the others go on.
-    static func interleaved(_ tools: [Tool], on pair: DivergedPair, rounds: Int, log: (String) -> Void = { _ in }) -> [Measurement] {
+    static func interleaved(_ tools: [Tool], on pair: DivergedPair, rounds: Int, log: (String) -> Void = { _ in })
+        -> [Measurement]
+    {
         var out = tools.map { t in Measurement(tool: t.name, failed: t.missing.map { "skipped: \($0)" }) }
         for round in 0..<rounds {
             for (i, tool) in tools.enumerated() where out[i].failed == nil {
@@ -111,7 +118,10 @@ enum Measure {
 
     /// Real cmp where it is cheap; the sparse-aware compare (holes as zeros) on big disks.
     static func sameBytes(_ pair: DivergedPair) -> String? {
-        let same = pair.size <= 2 << 30 ? Runner.shell("cmp -s '\(pair.source)' '\(pair.target)'").ok : SparseCompare.identical(pair.source, pair.target)
+        let same =
+            pair.size <= 2 << 30
+            ? Runner.shell("cmp -s '\(pair.source)' '\(pair.target)'").ok
+            : SparseCompare.identical(pair.source, pair.target)
         return same ? nil : "left different bytes (cmp)"
     }
 }

@@ -6,7 +6,8 @@ import RDR
 /// Benchmarks/results/. The last line printed is the machine-readable SUMMARY.
 let args = Array(CommandLine.arguments.dropFirst())
 if args.contains("--help") || args.contains("-h") {
-    print("""
+    print(
+        """
         OVERVIEW: Benchmark RDR resync against cp, qemu-img, nbdcopy, rsync, a dd ceiling and the
         replayed-extent limit (RDR's own plan replayed by fio), on the disk and on tmpfs.
 
@@ -51,12 +52,15 @@ var e = Experiments(rdr: rdrPath, runs: runs, lane: Lane.disk(work: work))
 e.variant = value("--variant")
 
 @MainActor func machine() -> String {
-    let cpu = Runner.shell("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").output.trimmingCharacters(in: .whitespacesAndNewlines)
-    let fs = Runner.shell("df -T '\(work)' | tail -1 | awk '{print $2}'").output.trimmingCharacters(in: .whitespacesAndNewlines)
+    let cpu = Runner.shell("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").output.trimmingCharacters(
+        in: .whitespacesAndNewlines)
+    let fs = Runner.shell("df -T '\(work)' | tail -1 | awk '{print $2}'").output.trimmingCharacters(
+        in: .whitespacesAndNewlines)
     let kernel = Runner.shell("uname -r").output.trimmingCharacters(in: .whitespacesAndNewlines)
     let fio = Runner.shell("fio --version").output.trimmingCharacters(in: .whitespacesAndNewlines)
     let date = ISO8601DateFormatter().string(from: Date())
-    return "Machine: \(ProcessInfo.processInfo.activeProcessorCount) cores (\(cpu)), \(ProcessInfo.processInfo.physicalMemory >> 30) GiB, \(fs) on Linux \(kernel); \(fio.isEmpty ? "no fio" : fio); run \(date).\n"
+    return
+        "Machine: \(ProcessInfo.processInfo.activeProcessorCount) cores (\(cpu)), \(ProcessInfo.processInfo.physicalMemory >> 30) GiB, \(fs) on Linux \(kernel); \(fio.isEmpty ? "no fio" : fio); run \(date).\n"
         + "Page cache: \(Runner.canDropCaches ? "dropped before every timed run (cold)" : "could not be dropped here (warm: not root)").\n"
         + "Tools run interleaved, \(runs) rounds of each tool once in the same order (A B C, A B C, …); every time is the median of those rounds, with the fastest (min) and the spread ((max − min) / median); every ratio is taken between medians of the same run. Each peer's time includes `sync TARGET` (RDR fsyncs before it reports done). Every result was checked against the source: with `cmp` on disks up to 2 GiB, with a sparse-aware byte compare (holes read as zeros, `SparseCompare.swift`) on larger ones.\n"
         + "The limit: RDR's resync plan for the pair (union of both bitmaps, coalesced, split at the source's holes; `plannedResyncExtents`) replayed by fio from iologs, the source reads and the target writes at once, then fsync of the target; its time is fio's own job runtime (fio's process start-up, ~0.2 s of sleeps, is not the disk's) plus rdr-bench punching the plan's holes just before (fio 3.33 cannot replay trims). Every replay is checked: every punch extent of the target is a hole, one read and one write per copy extent were issued, and fio's pattern is in every copy extent of the target. RDR's time is its whole process, start-up included.\n"
@@ -78,9 +82,12 @@ e.variant = value("--variant")
     t.variant = value("--variant")
     try body(&t)
     t.efficiencyTable()
-    e.report += "\n# tmpfs lane\n\nThe same pairs with every image in \(lane.work) (tmpfs): no device, so what remains is each tool's own cost, without the disk's run-to-run noise. Dropping the page cache does not touch tmpfs. The limit here: \(lane.engine?.note ?? lane.noEngine).\n" + t.report
+    e.report +=
+        "\n# tmpfs lane\n\nThe same pairs with every image in \(lane.work) (tmpfs): no device, so what remains is each tool's own cost, without the disk's run-to-run noise. Dropping the page cache does not touch tmpfs. The limit here: \(lane.engine?.note ?? lane.noEngine).\n"
+        + t.report
     e.charts.merge(t.charts) { a, _ in a }
-    e.summary += t.summary.filter { f in ["rdr_s=", "limit_s=", "efficiency_limit="].contains { f.hasPrefix($0) } }.map { "tmpfs_" + $0 }
+    e.summary += t.summary.filter { f in ["rdr_s=", "limit_s=", "efficiency_limit="].contains { f.hasPrefix($0) } }.map
+    { "tmpfs_" + $0 }
 }
 
 do {
@@ -108,8 +115,10 @@ do {
         case "profile":
             let size = value("--size").flatMap { try? ByteSize.parse($0) } ?? 16 << 30
             let fraction = value("--fraction").flatMap(Double.init) ?? 0.01
-            try e.profile(.init(size: size, allocated: 0.25, sourceFraction: fraction), wrap: value("--wrap") ?? "", extra: value("--rdr-args") ?? "",
-                          warm: args.contains("--warm"))
+            try e.profile(
+                .init(size: size, allocated: 0.25, sourceFraction: fraction), wrap: value("--wrap") ?? "",
+                extra: value("--rdr-args") ?? "",
+                warm: args.contains("--warm"))
             exit(0)
         default:
             FileHandle.standardError.write(Data("Error: unknown experiment '\(only)'\n".utf8))

@@ -31,14 +31,16 @@ struct ActionOutput {
             if err >= 0 { _ = sys.close(err) }
             return nil
         }
-        return ActionOutput(stdoutPath: base + ".stdout", stderrPath: base + ".stderr", stdout: out, stderr: err, sys: sys)
+        return ActionOutput(
+            stdoutPath: base + ".stdout", stderrPath: base + ".stderr", stdout: out, stderr: err, sys: sys)
     }
 
     /// Closes the files and describes both streams for the log; empty streams' files are removed.
     func finish() -> String {
         _ = sys.close(stdout)
         _ = sys.close(stderr)
-        return [describe("stdout", stdoutPath), describe("stderr", stderrPath)].compactMap { $0 }.joined(separator: "\n")
+        return [describe("stdout", stdoutPath), describe("stderr", stderrPath)].compactMap { $0 }.joined(
+            separator: "\n")
     }
 
     private func describe(_ name: String, _ path: String) -> String? {
@@ -47,7 +49,8 @@ struct ActionOutput {
             _ = sys.unlink(path)
             return nil
         }
-        let head = size > Int64(tail.count)
+        let head =
+            size > Int64(tail.count)
             ? "\(name) — \(size) bytes, the last \(tail.count) shown; whole output: \(path)"
             : "\(name) — whole output: \(path)"
         return head + "\n" + Self.trimmingNewlines(String(decoding: tail, as: UTF8.self))
@@ -64,7 +67,9 @@ struct ActionOutput {
 
     /// The last `limit` bytes of a file (read with one pread) and its size.
     static func tail(_ path: String, _ limit: Int, sys: any SystemCalls) -> ([UInt8], Int64) {
-        guard let fd = try? FileDescriptor.openRaw(path, flags: O_RDONLY | O_CLOEXEC, mode: 0, sys: sys) else { return ([], 0) }
+        guard let fd = try? FileDescriptor.openRaw(path, flags: O_RDONLY | O_CLOEXEC, mode: 0, sys: sys) else {
+            return ([], 0)
+        }
         defer { fd.close() }
         guard let size = try? fd.status().size else { return ([], 0) }
         let count = Int(min(Int64(limit), size))

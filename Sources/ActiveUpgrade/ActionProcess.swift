@@ -40,8 +40,14 @@ enum ActionProcess {
         while true {
             let ended = rdr_child_ended(pid)
             if ended != 0 { return ended > 0 ? decode(rdr_reap(pid)) : .notStarted(-ended) }
-            if l.cancel?.isCancelled == true { stop(pid); return .interrupted }
-            if Monotonic.now() >= l.deadline { stop(pid); return .timedOut }
+            if l.cancel?.isCancelled == true {
+                stop(pid)
+                return .interrupted
+            }
+            if Monotonic.now() >= l.deadline {
+                stop(pid)
+                return .timedOut
+            }
             usleep(pause)
             pause = min(pause * 2, 20_000)
         }
@@ -53,7 +59,9 @@ enum ActionProcess {
         var cargv: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
         var cenv: [UnsafeMutablePointer<CChar>?] = env.map { strdup($0) } + [nil]
         defer { for p in cargv + cenv { free(p) } }
-        if let sig = l.signalAtStart { return rdr_spawn_action_signalled(l.file, &cargv, &cenv, l.stdout, l.stderr, sig) }
+        if let sig = l.signalAtStart {
+            return rdr_spawn_action_signalled(l.file, &cargv, &cenv, l.stdout, l.stderr, sig)
+        }
         return rdr_spawn_action(l.file, &cargv, &cenv, l.stdout, l.stderr)
     }
 

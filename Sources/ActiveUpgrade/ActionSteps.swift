@@ -34,12 +34,16 @@ extension UpgradeController {
 
     /// Runs the configuration's actions of `type` one at a time, on each side that runs now:
     /// both while any disk is split (`sides` nil), an Upgrade Side that is down or hung skipped.
-    func actions(_ type: Configuration.ControlType, _ s: Session, _ request: ActionRequest, sides: [Side]?,
-                 _ ctx: StepContext) throws(RDRError) {
+    func actions(
+        _ type: Configuration.ControlType, _ s: Session, _ request: ActionRequest, sides: [Side]?,
+        _ ctx: StepContext
+    ) throws(RDRError) {
         let list = try actionConfig(s, ctx)?.actions(type) ?? []
         guard !list.isEmpty else { return }
         let split = HardwareProbe.state(system).map { $0 == .productionSide } ?? s.hardwareSplit
-        let group = log.add(.pending, "Execute custom actions", detail: "\(type.rawValue), request \(request.rawValue)", parent: ctx.parent)
+        let group = log.add(
+            .pending, "Execute custom actions", detail: "\(type.rawValue), request \(request.rawValue)",
+            parent: ctx.parent)
         var skipped = 0
         for side in sides ?? (split ? [.production, .upgrade] : [.production]) {
             if side == .upgrade && s.partnerState != .osUp {
@@ -47,7 +51,8 @@ extension UpgradeController {
                 continue
             }
             for a in list {
-                let env = CustomActionRunner.Environment(side: side, state: s.upgradeState, request: request, hardwareSplit: split)
+                let env = CustomActionRunner.Environment(
+                    side: side, state: s.upgradeState, request: request, hardwareSplit: split)
                 do throws(RDRError) { try runAction(a, env, group: group, ctx) } catch {
                     guard s.skipFailingActions && error.kind != .interrupted else {
                         log.update(group, .error)
@@ -57,15 +62,22 @@ extension UpgradeController {
                 }
             }
         }
-        log.update(group, skipped > 0 ? .warning : .success, detail: skipped > 0 ? "\(skipped) failing custom action(s) skipped (--force)" : nil)
+        log.update(
+            group, skipped > 0 ? .warning : .success,
+            detail: skipped > 0 ? "\(skipped) failing custom action(s) skipped (--force)" : nil)
     }
 
     /// One action: its process group on record for `abort --force`, its output to files, the
     /// request's deadline and stop flag applied.
-    private func runAction(_ a: Configuration.CustomAction, _ env: CustomActionRunner.Environment, group: Int,
-                           _ ctx: StepContext) throws(RDRError) {
-        let entry = log.add(.pending, "\(a.controlType.rawValue) \(PathName.lastComponent(a.file)) on the \(env.side.title) Side", parent: group)
-        var context = CustomActionRunner.Context(systemPath: system.path, sys: system.sys, entry: entry, deadline: Monotonic.now() + a.timeoutSeconds)
+    private func runAction(
+        _ a: Configuration.CustomAction, _ env: CustomActionRunner.Environment, group: Int,
+        _ ctx: StepContext
+    ) throws(RDRError) {
+        let entry = log.add(
+            .pending, "\(a.controlType.rawValue) \(PathName.lastComponent(a.file)) on the \(env.side.title) Side",
+            parent: group)
+        var context = CustomActionRunner.Context(
+            systemPath: system.path, sys: system.sys, entry: entry, deadline: Monotonic.now() + a.timeoutSeconds)
         if let d = splitDeadline, d < context.deadline {
             context.deadline = d
             context.deadlineMessage = splitTimedOut(ctx.step).message
@@ -87,7 +99,11 @@ extension UpgradeController {
         }
         log.update(entry, .error, detail: outcome.message + "\n" + outcome.detail)
         // A signal to the request may reach the action's group first: still an interruption.
-        if outcome.interrupted || cancellation.isCancelled { throw RDRError(.interrupted, "interrupted by a signal while \(PathName.lastComponent(a.file)) ran (its process group was stopped)") }
+        if outcome.interrupted || cancellation.isCancelled {
+            throw RDRError(
+                .interrupted,
+                "interrupted by a signal while \(PathName.lastComponent(a.file)) ran (its process group was stopped)")
+        }
         if outcome.timedOut, context.deadlineMessage != nil { throw splitTimedOut(ctx.step) }
         throw RDRError(.invalidState, "\(outcome.message) (\(a.file))")
     }
@@ -95,13 +111,20 @@ extension UpgradeController {
     /// `rdr simulate split-timeout`: an application on the Upgrade Side does not stop, so the
     /// split waits until its deadline and breaks (Table 5-3).
     func simulatedStall(_ s: inout Session, _ ctx: StepContext) throws(RDRError) {
-        guard s.pendingEvents.contains(where: { $0.event == .splitTimeout }), let deadline = splitDeadline else { return }
-        log.add(.warning, "Simulated: an application on the Upgrade Side does not stop", detail: "the split waits for it until its time limit", parent: ctx.parent)
+        guard s.pendingEvents.contains(where: { $0.event == .splitTimeout }), let deadline = splitDeadline else {
+            return
+        }
+        log.add(
+            .warning, "Simulated: an application on the Upgrade Side does not stop",
+            detail: "the split waits for it until its time limit", parent: ctx.parent)
         // Consumed durably before the wait: a split killed meanwhile does not stall again on retry.
         s.pendingEvents.removeAll { $0.event == .splitTimeout }
         try store.save(&s)
         while Monotonic.now() < deadline {
-            if cancellation.isCancelled { throw RDRError(.interrupted, "interrupted by a signal while waiting for the Upgrade Side's applications to stop") }
+            if cancellation.isCancelled {
+                throw RDRError(
+                    .interrupted, "interrupted by a signal while waiting for the Upgrade Side's applications to stop")
+            }
             usleep(20_000)
         }
         throw splitTimedOut(ctx.step)

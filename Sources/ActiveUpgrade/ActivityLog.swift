@@ -61,8 +61,9 @@ public final class ActivityLog: Sendable {
         return append { s in
             let id = s.nextID
             s.nextID += 1
-            let entry = LogEntry(id: id, parent: parent, time: time, severity: severity, message: message,
-                                 detail: detail.map(Self.bounded))
+            let entry = LogEntry(
+                id: id, parent: parent, time: time, severity: severity, message: message,
+                detail: detail.map(Self.bounded))
             return (LogRecord(entry: entry), id)
         }
     }
@@ -81,7 +82,8 @@ public final class ActivityLog: Sendable {
 
     static func bounded(_ detail: String) -> String {
         guard detail.utf8.count > maxDetail else { return detail }
-        return "… (\(detail.utf8.count - maxDetail) bytes cut)\n" + String(decoding: detail.utf8.suffix(maxDetail), as: UTF8.self)
+        return "… (\(detail.utf8.count - maxDetail) bytes cut)\n"
+            + String(decoding: detail.utf8.suffix(maxDetail), as: UTF8.self)
     }
 
     /// Makes the record (allocating its id even when the write fails) and appends it; a failure
@@ -115,7 +117,9 @@ public final class ActivityLog: Sendable {
         let record = make(&s)
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
-        guard let line = try? encoder.encode(record) else { throw Errno(code: EINVAL, operation: "encode a record for", path: path) }
+        guard let line = try? encoder.encode(record) else {
+            throw Errno(code: EINVAL, operation: "encode a record for", path: path)
+        }
         // A torn last line (a writer killed mid-line) must not swallow this record.
         let last = size > 0 ? try fd.readBytes(count: 1, at: size - 1) : [0x0A]
         try fd.append((last == [0x0A] ? [] : [0x0A]) + Array(line) + [0x0A])
@@ -129,7 +133,9 @@ public final class ActivityLog: Sendable {
     }
 
     /// The entries, and how many lines were not log records (garbage, a torn last line).
-    public static func readCounting(_ path: String, sys: any SystemCalls = LinuxSystemCalls()) -> (entries: [LogEntry], unreadable: Int) {
+    public static func readCounting(_ path: String, sys: any SystemCalls = LinuxSystemCalls()) -> (
+        entries: [LogEntry], unreadable: Int
+    ) {
         guard let bytes = try? FileDescriptor.readFile(path, limit: maxFileBytes, sys: sys) else { return ([], 0) }
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
@@ -137,7 +143,8 @@ public final class ActivityLog: Sendable {
         var index: [Int: Int] = [:]
         var unreadable = 0
         for line in bytes.split(separator: 0x0A) {
-            guard let r = try? decoder.decode(LogRecord.self, from: Data(line)), r.entry != nil || r.update != nil else {
+            guard let r = try? decoder.decode(LogRecord.self, from: Data(line)), r.entry != nil || r.update != nil
+            else {
                 unreadable += 1
                 continue
             }
@@ -186,10 +193,13 @@ public enum LogFormat {
         for e in entries {
             let d = e.parent.flatMap { depth[$0] }.map { $0 + 1 } ?? 0
             depth[e.id] = d
-            out += "\(stamp(e.time))  \(column(e.severity.rawValue, 11)) \(String(repeating: "  ", count: d))\(printable(e.message))\n"
+            out +=
+                "\(stamp(e.time))  \(column(e.severity.rawValue, 11)) \(String(repeating: "  ", count: d))\(printable(e.message))\n"
             if let detail = e.detail, !detail.isEmpty {
                 for line in detail.split(separator: "\n", omittingEmptySubsequences: false) {
-                    out += String(repeating: " ", count: 33) + String(repeating: "  ", count: d) + "| " + printable(String(line)) + "\n"
+                    out +=
+                        String(repeating: " ", count: 33) + String(repeating: "  ", count: d) + "| "
+                        + printable(String(line)) + "\n"
                 }
             }
         }
@@ -223,7 +233,8 @@ public enum LogFormat {
         let ids = Set(entries.map(\.id))
         for e in entries { children[e.parent.flatMap { ids.contains($0) ? $0 : nil }, default: []].append(e) }
         func render(_ e: LogEntry, _ indent: String) -> String {
-            var s = "\(indent)<entry id=\"\(e.id)\" time=\"\(UTCTimestamp.string(epochSeconds: Int(e.time.timeIntervalSince1970)))\" severity=\"\(e.severity.rawValue)\">\n"
+            var s =
+                "\(indent)<entry id=\"\(e.id)\" time=\"\(UTCTimestamp.string(epochSeconds: Int(e.time.timeIntervalSince1970)))\" severity=\"\(e.severity.rawValue)\">\n"
             s += "\(indent)  <message>\(escape(e.message))</message>\n"
             if let d = e.detail { s += "\(indent)  <detail>\(escape(d))</detail>\n" }
             for c in children[e.id] ?? [] { s += render(c, indent + "  ") }
@@ -252,7 +263,11 @@ public enum LogFormat {
             case "\t", "\n", "\r": out.unicodeScalars.append(u)
             default:
                 // XML 1.0 forbids most control characters even as references: show them as U+XXXX.
-                if u.value < 0x20 || (0xFFFE...0xFFFF).contains(u.value) { out += unicodeName(u) } else { out.unicodeScalars.append(u) }
+                if u.value < 0x20 || (0xFFFE...0xFFFF).contains(u.value) {
+                    out += unicodeName(u)
+                } else {
+                    out.unicodeScalars.append(u)
+                }
             }
         }
         return out

@@ -55,27 +55,38 @@ public struct Configuration: Sendable, Equatable {
 
     public static func == (a: Configuration, b: Configuration) -> Bool {
         a.path == b.path && a.title == b.title && a.comments == b.comments && a.disks == b.disks
-            && a.services.map(\.name) == b.services.map(\.name) && a.customActions == b.customActions && a.logBackup == b.logBackup
+            && a.services.map(\.name) == b.services.map(\.name) && a.customActions == b.customActions
+            && a.logBackup == b.logBackup
             && a.autoRecover == b.autoRecover && a.splitTimeoutSeconds == b.splitTimeoutSeconds
     }
 
-    static let keys: Set<String> = ["title", "comments", "disks", "include", "services", "customActions", "logBackup", "autoRecover", "splitTimeoutSeconds"]
+    static let keys: Set<String> = [
+        "title", "comments", "disks", "include", "services", "customActions", "logBackup", "autoRecover",
+        "splitTimeoutSeconds",
+    ]
     static let actionKeys: Set<String> = ["file", "arguments", "controlType", "timing", "timeoutSeconds"]
 
     /// Loads `path` and its children (same directory, recursively). Cycles are refused with the
     /// cycle named; the parent wins conflicts; children's disk selections are ignored.
     /// Relative custom action files resolve against `baseDirectory` (default: the file's own
     /// directory; a staged copy passes the directory the user's file came from).
-    public static func load(_ path: String, baseDirectory: String? = nil,
-                            sys: any SystemCalls = LinuxSystemCalls()) throws(RDRError) -> Configuration {
+    public static func load(
+        _ path: String, baseDirectory: String? = nil,
+        sys: any SystemCalls = LinuxSystemCalls()
+    ) throws(RDRError) -> Configuration {
         try load(path, chain: [], base: baseDirectory, sys: sys)
     }
 
-    private static func load(_ path: String, chain: [String], base: String?,
-                             sys: any SystemCalls) throws(RDRError) -> Configuration {
+    private static func load(
+        _ path: String, chain: [String], base: String?,
+        sys: any SystemCalls
+    ) throws(RDRError) -> Configuration {
         let name = PathName.lastComponent(path)
         if let i = chain.firstIndex(of: name) {
-            throw RDRError(.corrupt, "configuration \(path): include cycle \((chain[i...] + [name]).joined(separator: " → ")); remove one of these includes")
+            throw RDRError(
+                .corrupt,
+                "configuration \(path): include cycle \((chain[i...] + [name]).joined(separator: " → ")); remove one of these includes"
+            )
         }
         guard name.hasSuffix(".Config") else {
             throw RDRError(.invalidArgument, "configuration \(path): the file name must end in .Config")
@@ -94,12 +105,15 @@ public struct Configuration: Sendable, Equatable {
     }
 
     /// Parses configuration text as if it were the file `path` (includes are read from its directory).
-    public static func parse(_ data: Data, path: String, baseDirectory: String? = nil) throws(RDRError) -> Configuration {
+    public static func parse(_ data: Data, path: String, baseDirectory: String? = nil) throws(RDRError) -> Configuration
+    {
         try parse(data, path: path, chain: [], base: baseDirectory, sys: LinuxSystemCalls())
     }
 
-    private static func parse(_ data: Data, path: String, chain: [String], base: String?,
-                              sys: any SystemCalls) throws(RDRError) -> Configuration {
+    private static func parse(
+        _ data: Data, path: String, chain: [String], base: String?,
+        sys: any SystemCalls
+    ) throws(RDRError) -> Configuration {
         let value: JSONValue
         do { value = try JSONValue(parsing: Array(data)) } catch {
             throw RDRError(.corrupt, "configuration \(path): not valid JSON (\(Self.describe(error)))")
@@ -116,21 +130,31 @@ public struct Configuration: Sendable, Equatable {
         config.title = try p.string("title", in: object)
         config.comments = try p.string("comments", in: object)
         config.disks = try p.disks(object["disks"])
-        if let s = object["services"] { config.services = try p.strings(s, "services", "must be an array of service names").map { ($0, path) } }
+        if let s = object["services"] {
+            config.services = try p.strings(s, "services", "must be an array of service names").map { ($0, path) }
+        }
         if let a = object["customActions"] {
             guard let list = a.arrayValue else { throw p.bad("customActions", "must be an array of objects") }
-            config.customActions = try list.enumerated().map { (i, item) throws(RDRError) in try p.action(item, index: i) }
+            config.customActions = try list.enumerated().map { (i, item) throws(RDRError) in
+                try p.action(item, index: i)
+            }
         }
         if let l = object["logBackup"] { config.logBackup = try p.logBackup(l) }
         if let r = try p.string("autoRecover", in: object) {
-            guard let policy = AutoRecoverPolicy(rawValue: r) else { throw p.bad("autoRecover", "must be \"abort\", \"retry\" or \"none\", not '\(r)'") }
+            guard let policy = AutoRecoverPolicy(rawValue: r) else {
+                throw p.bad("autoRecover", "must be \"abort\", \"retry\" or \"none\", not '\(r)'")
+            }
             config.autoRecover = policy
         }
-        if let t = object["splitTimeoutSeconds"] { config.splitTimeoutSeconds = try p.seconds(t, "splitTimeoutSeconds") }
+        if let t = object["splitTimeoutSeconds"] {
+            config.splitTimeoutSeconds = try p.seconds(t, "splitTimeoutSeconds")
+        }
         if let inc = object["include"] {
             let dir = PathName.directory(of: path)
             for child in try p.strings(inc, "include", "must be an array of .Config file names in the same directory") {
-                guard !child.contains("/") else { throw p.bad("include", "names files in the same directory only, not '\(child)'") }
+                guard !child.contains("/") else {
+                    throw p.bad("include", "names files in the same directory only, not '\(child)'")
+                }
                 let name = PathName.lastComponent(path)
                 config.absorb(try load(PathName.appending(child, to: dir), chain: chain + [name], base: base, sys: sys))
             }
@@ -150,7 +174,8 @@ public struct Configuration: Sendable, Equatable {
         title = title ?? child.title
         comments = comments ?? child.comments
         for s in child.services where !services.contains(where: { $0.name == s.name }) { services.append(s) }
-        for a in child.customActions where !customActions.contains(where: { $0.file == a.file && $0.controlType == a.controlType }) {
+        for a in child.customActions
+        where !customActions.contains(where: { $0.file == a.file && $0.controlType == a.controlType }) {
             customActions.append(a)
         }
         logBackup = logBackup ?? child.logBackup
@@ -192,9 +217,13 @@ public struct Configuration: Sendable, Equatable {
         for s in services { out += "    \(s.name) \(from(s.source))\n" }
         out += "  Custom actions:\(customActions.isEmpty ? " (none)" : "")\n"
         for a in customActions {
-            out += "    \(a.controlType.rawValue)\(a.controlType == .Advanced ? "/\(a.timing.rawValue)" : ""): \(a.file) \(a.arguments.joined(separator: " ")) \(from(a.source))\n"
+            out +=
+                "    \(a.controlType.rawValue)\(a.controlType == .Advanced ? "/\(a.timing.rawValue)" : ""): \(a.file) \(a.arguments.joined(separator: " ")) \(from(a.source))\n"
         }
-        if let b = logBackup { out += "  Log backup: \(b.logs.count) file(s) to \(b.stagingDirectory ?? "(no directory given)") \(from(b.source))\n" }
+        if let b = logBackup {
+            out +=
+                "  Log backup: \(b.logs.count) file(s) to \(b.stagingDirectory ?? "(no directory given)") \(from(b.source))\n"
+        }
         out += "  Auto-recovery: \(autoRecover?.rawValue ?? "default (abort before Commit, retry from Commit on)")\n"
         out += "  Split timeout: \(Seconds.text(splitTimeoutSeconds ?? Self.defaultSplitTimeout))\n"
         return out

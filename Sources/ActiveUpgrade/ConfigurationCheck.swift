@@ -23,7 +23,8 @@ extension Configuration {
     /// outright (65) wherever it is given: `config check`, `check`, `split`.
     public func refusal(systemPath: String) -> RDRError? {
         guard let dir = logBackup?.stagingDirectory,
-              let problem = LogBackupWriter.insideProblem(dir, systemPath: systemPath) else { return nil }
+            let problem = LogBackupWriter.insideProblem(dir, systemPath: systemPath)
+        else { return nil }
         return RDRError(.corrupt, "configuration \(path): \(problem)")
     }
 
@@ -56,10 +57,14 @@ extension Configuration {
                 if Directory.isDirectory(dir, sys: sys) {
                     out.append(Finding(.success, "Log backup directory \(dir) is present"))
                 } else {
-                    out.append(Finding(.warning, "Log backup directory \(dir) does not exist", "it is created at merge"))
+                    out.append(
+                        Finding(.warning, "Log backup directory \(dir) does not exist", "it is created at merge"))
                 }
             } else {
-                out.append(Finding(.warning, "No log backup directory is given: event logs are not backed up", "set logBackup.stagingDirectory in \(path)"))
+                out.append(
+                    Finding(
+                        .warning, "No log backup directory is given: event logs are not backed up",
+                        "set logBackup.stagingDirectory in \(path)"))
             }
         }
         return out

@@ -11,7 +11,10 @@ extension UpgradeController {
         guard let p = s.configurationPath else { return nil }
         do { return try Configuration.load(p, baseDirectory: s.configurationDirectory, sys: system.sys) } catch {
             guard error.kind == .invalidArgument else { throw error }
-            throw RDRError(.corrupt, "the session's \(error.message); 'rdr abort' still works without it, and at Idle 'rdr check --config FILE' (or --no-config) picks another")
+            throw RDRError(
+                .corrupt,
+                "the session's \(error.message); 'rdr abort' still works without it, and at Idle 'rdr check --config FILE' (or --no-config) picks another"
+            )
         }
     }
 
@@ -20,7 +23,9 @@ extension UpgradeController {
     func actionConfig(_ s: Session, _ ctx: StepContext) throws(RDRError) -> Configuration? {
         do { return try config(s) } catch {
             guard [.abort, .finish].contains(s.request) || s.skipFailingActions else { throw error }
-            log.add(.warning, "Custom actions skipped: the configuration cannot be read", detail: error.message, parent: ctx.parent)
+            log.add(
+                .warning, "Custom actions skipped: the configuration cannot be read", detail: error.message,
+                parent: ctx.parent)
             return nil
         }
     }
@@ -30,7 +35,9 @@ extension UpgradeController {
     /// before anything changes when it is gone, invalid, or would write into the system.
     func selectConfiguration(_ s: inout Session, _ o: RequestOptions) throws(RDRError) {
         if o.noConfig {
-            (s.configurationPath, s.configurationName, s.configurationDirectory, s.sourceConfigurationPath) = (nil, nil, nil, nil)
+            (s.configurationPath, s.configurationName, s.configurationDirectory, s.sourceConfigurationPath) = (
+                nil, nil, nil, nil
+            )
             return
         }
         let path: String
@@ -39,9 +46,14 @@ extension UpgradeController {
         } else if let remembered = s.sourceConfigurationPath ?? s.configurationPath {
             guard Directory.exists(remembered, sys: system.sys) else {
                 let staged = remembered.hasPrefix(store.stagingPath + "/")
-                let what = staged ? "the staged copy of \(s.configurationName ?? "the configuration") that finish removed (\(remembered))"
-                                  : "\(remembered), remembered from the last session,"
-                throw RDRError(.corrupt, "the configuration is \(what) and no longer exists; give --config FILE, or --no-config to go on without one")
+                let what =
+                    staged
+                    ? "the staged copy of \(s.configurationName ?? "the configuration") that finish removed (\(remembered))"
+                    : "\(remembered), remembered from the last session,"
+                throw RDRError(
+                    .corrupt,
+                    "the configuration is \(what) and no longer exists; give --config FILE, or --no-config to go on without one"
+                )
             }
             path = remembered
         } else {
@@ -61,7 +73,9 @@ extension UpgradeController {
     /// Split: the configuration and its includes are copied to `session/staging/`.
     func stageConfiguration(_ s: inout Session, _ ctx: StepContext) throws(RDRError) {
         guard let path = s.configurationPath else {
-            log.add(.information, "No configuration file: disk roles from the manifest, no services or custom actions", parent: ctx.parent)
+            log.add(
+                .information, "No configuration file: disk roles from the manifest, no services or custom actions",
+                parent: ctx.parent)
             return
         }
         if path.hasPrefix(store.stagingPath + "/") { return }  // already staged (retry)
@@ -74,7 +88,9 @@ extension UpgradeController {
             throw RDRError(.io, "cannot copy the configuration to the staging area \(store.stagingPath): \(error)")
         }
         s.configurationPath = store.stagingPath + "/" + PathName.lastComponent(path)
-        log.add(.information, "Configuration \(s.configurationName ?? "") copied to the staging area", detail: c.files.joined(separator: "\n"), parent: ctx.parent)
+        log.add(
+            .information, "Configuration \(s.configurationName ?? "") copied to the staging area",
+            detail: c.files.joined(separator: "\n"), parent: ctx.parent)
     }
 
     /// One file into the staging area, atomically and durably (a retry replaces a torn copy
@@ -83,7 +99,8 @@ extension UpgradeController {
         let fd = try FileDescriptor.openRaw(file, flags: O_RDONLY | O_CLOEXEC | O_NONBLOCK, mode: 0, sys: system.sys)
         defer { fd.close() }
         let bytes = try fd.readWholeFile(limit: Configuration.maxFileBytes)
-        try Directory.writeAtomically(bytes, to: store.stagingPath + "/" + PathName.lastComponent(file), sys: system.sys)
+        try Directory.writeAtomically(
+            bytes, to: store.stagingPath + "/" + PathName.lastComponent(file), sys: system.sys)
     }
 
     /// The selection belongs to the session: the manifest's roles are saved (durably, before
@@ -91,17 +108,27 @@ extension UpgradeController {
     func applyDiskSelection(_ s: inout Session, _ ctx: StepContext) throws(RDRError) {
         guard let c = try config(s), !c.disks.isEmpty else { return }
         if s.savedRoles.isEmpty {
-            for d in system.manifest.disks where c.disks[d.name] != nil && d.role != .mandatory { s.savedRoles[d.name] = d.role }
+            for d in system.manifest.disks where c.disks[d.name] != nil && d.role != .mandatory {
+                s.savedRoles[d.name] = d.role
+            }
             try store.save(&s)
         }
         system = try system.settingRoles(c.disks)
-        log.add(.information, "Disk roles for this session: " + c.disks.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "), parent: ctx.parent)
+        log.add(
+            .information,
+            "Disk roles for this session: "
+                + c.disks.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "),
+            parent: ctx.parent)
     }
 
     func restoreRoles(_ s: inout Session, _ ctx: StepContext) throws(RDRError) {
         guard !s.savedRoles.isEmpty else { return }
         system = try system.settingRoles(s.savedRoles)
-        log.add(.information, "Disk roles restored: " + s.savedRoles.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "), parent: ctx.parent)
+        log.add(
+            .information,
+            "Disk roles restored: "
+                + s.savedRoles.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "),
+            parent: ctx.parent)
         s.savedRoles = [:]
     }
 
@@ -116,9 +143,14 @@ extension UpgradeController {
         s.savedStartupTypes = [:]
         s.abortedFrom = nil
         s.crashDumps = 0
-        let resyncing = system.manifest.disks.filter { (try? system.disk($0.name, access: .readOnly).record.mode) == .resyncing }.map(\.name)
+        let resyncing = system.manifest.disks.filter {
+            (try? system.disk($0.name, access: .readOnly).record.mode) == .resyncing
+        }.map(\.name)
         if !resyncing.isEmpty {
-            log.add(.information, "RDR disks continue to resynchronize in the background: \(resyncing.joined(separator: ", "))", detail: "wait for 'Status: None' in 'rdr status' before the next upgrade", parent: ctx.parent)
+            log.add(
+                .information,
+                "RDR disks continue to resynchronize in the background: \(resyncing.joined(separator: ", "))",
+                detail: "wait for 'Status: None' in 'rdr status' before the next upgrade", parent: ctx.parent)
         }
     }
 }

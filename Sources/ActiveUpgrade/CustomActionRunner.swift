@@ -12,8 +12,10 @@ public enum CustomActionRunner {
         public var hardwareSplit: Bool
 
         var variables: [String: String] {
-            ["ACTIVE_UPGRADE_SIDE": side.title, "ACTIVE_UPGRADE_STATE": state.rawValue,
-             "ACTIVE_UPGRADE_REQUEST": request.rawValue, "ACTIVE_UPGRADE_HW_SPLIT": hardwareSplit ? "Yes" : "No"]
+            [
+                "ACTIVE_UPGRADE_SIDE": side.title, "ACTIVE_UPGRADE_STATE": state.rawValue,
+                "ACTIVE_UPGRADE_REQUEST": request.rawValue, "ACTIVE_UPGRADE_HW_SPLIT": hardwareSplit ? "Yes" : "No",
+            ]
         }
     }
 
@@ -53,9 +55,13 @@ public enum CustomActionRunner {
     /// Why `path` cannot run as a custom action, in words, or nil when it can.
     public static func fileProblem(_ path: String, sys: any SystemCalls) -> String? {
         var st = FileStatus()
-        guard sys.stat(path: path, followLinks: true, &st) == 0 else { return "The executable filename does not exist." }
+        guard sys.stat(path: path, followLinks: true, &st) == 0 else {
+            return "The executable filename does not exist."
+        }
         guard st.isRegular else { return "Custom action file \(path) is not a regular file" }
-        guard sys.access(path, X_OK) == 0 else { return "Custom action file \(path) is not executable (no execute permission; 'chmod +x' it)" }
+        guard sys.access(path, X_OK) == 0 else {
+            return "Custom action file \(path) is not executable (no execute permission; 'chmod +x' it)"
+        }
         let magic: [UInt8]
         do {
             let fd = try FileDescriptor.openRaw(path, flags: O_RDONLY | O_CLOEXEC, mode: 0, sys: sys)
@@ -67,7 +73,8 @@ public enum CustomActionRunner {
         let n = magic.count
         if n >= 2 && magic[0] == UInt8(ascii: "#") && magic[1] == UInt8(ascii: "!") { return nil }
         if n == 4 && magic == [0x7F, 0x45, 0x4C, 0x46] { return nil }
-        return "Custom action file \(path) has no '#!' interpreter line and is not a program the system can run; start it with a line such as '#!/bin/sh'"
+        return
+            "Custom action file \(path) has no '#!' interpreter line and is not a program the system can run; start it with a line such as '#!/bin/sh'"
     }
 
     static func run(_ action: Configuration.CustomAction, _ env: Environment, _ context: Context) -> Outcome {
@@ -77,19 +84,33 @@ public enum CustomActionRunner {
         if let problem = fileProblem(action.file, sys: context.sys) {
             return Outcome(succeeded: false, message: problem, detail: detail + "\nfile: \(action.file)")
         }
-        guard let output = ActionOutput.open(systemPath: context.systemPath, entry: context.entry, file: action.file, sys: context.sys) else {
-            return Outcome(succeeded: false, message: "Custom action output cannot be written under \(context.systemPath)/\(ActionOutput.directoryName)", detail: detail)
+        guard
+            let output = ActionOutput.open(
+                systemPath: context.systemPath, entry: context.entry, file: action.file, sys: context.sys)
+        else {
+            return Outcome(
+                succeeded: false,
+                message:
+                    "Custom action output cannot be written under \(context.systemPath)/\(ActionOutput.directoryName)",
+                detail: detail)
         }
         var environment = ProcessInfo.processInfo.environment
         for (k, v) in vars { environment[k] = v }
-        let end = ActionProcess.run(ActionProcess.Launch(
-            file: action.file, arguments: args, environment: environment, stdout: output.stdout, stderr: output.stderr,
-            deadline: context.deadline, cancel: context.cancel, signalAtStart: context.signalAtStart, started: context.started))
+        let end = ActionProcess.run(
+            ActionProcess.Launch(
+                file: action.file, arguments: args, environment: environment, stdout: output.stdout,
+                stderr: output.stderr,
+                deadline: context.deadline, cancel: context.cancel, signalAtStart: context.signalAtStart,
+                started: context.started))
         let streams = output.finish()
         var (message, summary) = describe(end, action)
-        if end == .timedOut, let m = context.deadlineMessage { (message, summary) = (m, m + "; its process group was stopped") }
+        if end == .timedOut, let m = context.deadlineMessage {
+            (message, summary) = (m, m + "; its process group was stopped")
+        }
         detail += "\n" + summary + (streams.isEmpty ? "" : "\n" + streams)
-        return Outcome(succeeded: end == .exited(0), message: message, detail: detail, interrupted: end == .interrupted, timedOut: end == .timedOut)
+        return Outcome(
+            succeeded: end == .exited(0), message: message, detail: detail, interrupted: end == .interrupted,
+            timedOut: end == .timedOut)
     }
 
     /// The one message a way of ending gets, in the error and in the log alike.
@@ -104,7 +125,10 @@ public enum CustomActionRunner {
             let text = "Custom action timed out after \(Seconds.text(action.timeoutSeconds))"
             return (text, text + "; its process group was stopped (SIGTERM, then SIGKILL)")
         case .interrupted:
-            return ("Custom action was stopped: the request was interrupted", "stopped with its process group (SIGTERM, then SIGKILL)")
+            return (
+                "Custom action was stopped: the request was interrupted",
+                "stopped with its process group (SIGTERM, then SIGKILL)"
+            )
         case .notStarted(let code):
             let text = "Custom action could not be started (\(String(cString: strerror(code))))"
             return (text, text)

@@ -14,7 +14,8 @@ enum LogBackupWriter {
             rest.insert(PathName.lastComponent(existing), at: 0)
             existing = PathName.directory(of: existing)
         }
-        var parts = (realpathString(existing.isEmpty ? "." : existing) ?? existing).split(separator: "/").map(String.init)
+        var parts = (realpathString(existing.isEmpty ? "." : existing) ?? existing).split(separator: "/").map(
+            String.init)
         for c in rest {
             if c == ".." { _ = parts.popLast() } else if c != "." && !c.isEmpty { parts.append(c) }
         }
@@ -29,15 +30,19 @@ enum LogBackupWriter {
 
     /// Why `directory` may not receive a backup of the system at `systemPath`, or nil.
     static func insideProblem(_ directory: String, systemPath: String) -> String? {
-        let dir = canonical(directory), sys = canonical(systemPath)
+        let dir = canonical(directory)
+        let sys = canonical(systemPath)
         guard dir == sys || dir.hasPrefix(sys + "/") else { return nil }
-        return "log backup directory \(directory) is inside the system directory \(systemPath); a backup may never write there — choose a directory outside it"
+        return
+            "log backup directory \(directory) is inside the system directory \(systemPath); a backup may never write there — choose a directory outside it"
     }
 
     /// Copies each log into a new timestamped directory; a log that cannot be read is a Warning.
     /// Every file operation goes through `sys`.
-    static func run(_ b: Configuration.LogBackup, systemPath: String, sys: any SystemCalls, log: ActivityLog,
-                    parent: Int?) throws(RDRError) {
+    static func run(
+        _ b: Configuration.LogBackup, systemPath: String, sys: any SystemCalls, log: ActivityLog,
+        parent: Int?
+    ) throws(RDRError) {
         guard let staging = b.stagingDirectory else {
             log.add(.warning, "No log backup directory is given: event logs are not backed up", parent: parent)
             return
@@ -68,7 +73,9 @@ enum LogBackupWriter {
     }
 
     private static func newDirectory(in staging: String, sys: any SystemCalls) throws(RDRError) -> String {
-        let stamp = UTCTimestamp.string(epochSeconds: Int(sys.clock.wallMillis() / 1000)).filter { $0.isNumber || $0 == "T" || $0 == "Z" }
+        let stamp = UTCTimestamp.string(epochSeconds: Int(sys.clock.wallMillis() / 1000)).filter {
+            $0.isNumber || $0 == "T" || $0 == "Z"
+        }
         for n in 1...1000 {
             let dir = staging + "/rdr-log-backup-" + stamp + (n == 1 ? "" : "-\(n)")
             let r = sys.mkdir(dir, 0o755)
@@ -80,7 +87,8 @@ enum LogBackupWriter {
 
     /// Copies `source` to a file of the same name in `dir` (`name-2`, … when taken), created with
     /// O_EXCL and without following symlinks, then fsynced.
-    private static func copyExclusive(_ source: String, into dir: String, sys: any SystemCalls) throws(Errno) -> String {
+    private static func copyExclusive(_ source: String, into dir: String, sys: any SystemCalls) throws(Errno) -> String
+    {
         let input = try FileDescriptor.openRaw(source, flags: O_RDONLY | O_CLOEXEC, mode: 0, sys: sys)
         defer { input.close() }
         let output = try createNew(PathName.lastComponent(source), in: dir, sys: sys)
@@ -98,7 +106,8 @@ enum LogBackupWriter {
     }
 
     /// `dir/name`, or `name-2`, `name-3`, … when taken: created exclusively, never through a link.
-    private static func createNew(_ name: String, in dir: String, sys: any SystemCalls) throws(Errno) -> FileDescriptor {
+    private static func createNew(_ name: String, in dir: String, sys: any SystemCalls) throws(Errno) -> FileDescriptor
+    {
         let flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC
         var n = 1
         while true {

@@ -24,7 +24,11 @@ extension UpgradeController {
     /// Split: the data disks are the Production Side's alone from now on (said in the log).
     func isolateUpgradeSide(_ ctx: StepContext) {
         let data = system.manifest.disks.filter { $0.role == .data }.map(\.name)
-        log.add(.information, data.isEmpty ? "No data disks to isolate" : "The Upgrade Side has no access to \(data.joined(separator: ", "))", parent: ctx.parent)
+        log.add(
+            .information,
+            data.isEmpty
+                ? "No data disks to isolate" : "The Upgrade Side has no access to \(data.joined(separator: ", "))",
+            parent: ctx.parent)
     }
 
     /// Fixes each diverged disk's resync direction durably (the plan names the member that
@@ -35,12 +39,16 @@ extension UpgradeController {
             if r.mode == .resyncing { return }
             let from = plan == .commit && d.role.isSystem ? r.primary.other : r.primary
             if try d.startResync(from: from) {
-                self.log.add(.information, "RDR disk \(d.name): resync from member \(from) to \(from.other) started", parent: ctx.parent)
+                self.log.add(
+                    .information, "RDR disk \(d.name): resync from member \(from) to \(from.other) started",
+                    parent: ctx.parent)
             }
         }
     }
 
     func background() throws(RDRError) {
-        do { try startBackgroundResync(system) } catch let e as RDRError { throw e } catch { throw RDRError(.io, "\(error)") }
+        do { try startBackgroundResync(system) } catch let e as RDRError { throw e } catch {
+            throw RDRError(.io, "\(error)")
+        }
     }
 }

@@ -16,7 +16,9 @@ extension UpgradeController {
     func restartFromProduction(_ s: inout Session, _ ctx: StepContext) throws(RDRError) {
         try partner([.osShuttingDown, .dcOff], &s, parent: ctx.parent)
         try bootServices(.production)
-        log.add(.information, "Restarted from the Production Side: applications restart from the original system disks", parent: ctx.parent)
+        log.add(
+            .information, "Restarted from the Production Side: applications restart from the original system disks",
+            parent: ctx.parent)
         try partner([.osBooting, .osUp], &s, parent: ctx.parent)
     }
 
@@ -24,7 +26,9 @@ extension UpgradeController {
     func copyCrashDumps(_ s: inout Session, _ ctx: StepContext) {
         guard s.crashDumps > 0 else { return }
         let names = (1...s.crashDumps).map { "Memory\($0).dmp" }.joined(separator: ", ")
-        log.add(.information, "\(s.crashDumps) dump file(s) of the Upgrade Side's crash copied to the Production Side", detail: "\(names) (simulated)", parent: ctx.parent)
+        log.add(
+            .information, "\(s.crashDumps) dump file(s) of the Upgrade Side's crash copied to the Production Side",
+            detail: "\(names) (simulated)", parent: ctx.parent)
         s.crashDumps = 0
     }
 

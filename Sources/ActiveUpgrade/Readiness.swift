@@ -22,8 +22,13 @@ struct Readiness {
                 let disk = try system.disk(d.name, access: .readOnly)
                 let r = disk.record
                 if r.mode != .duplex || disk.dirtyBytes.contains(where: { $0 > 0 }) {
-                    let why = r.mode == .resyncing ? "resyncing" : r.mode == .duplex ? "interrupted writes not resynced" : r.mode.description
-                    out.append(Finding(.error, "RDR disk is not duplexed", "disk \(d.name): \(why); wait for the resync to finish ('rdr status')"))
+                    let why =
+                        r.mode == .resyncing
+                        ? "resyncing" : r.mode == .duplex ? "interrupted writes not resynced" : r.mode.description
+                    out.append(
+                        Finding(
+                            .error, "RDR disk is not duplexed",
+                            "disk \(d.name): \(why); wait for the resync to finish ('rdr status')"))
                 } else {
                     out.append(Finding(.success, "RDR disk \(d.name) is duplexed"))
                 }
@@ -40,9 +45,13 @@ struct Readiness {
                 out.append(Finding(.error, "Mandatory system disk \(name) cannot be marked data"))
             }
         }
-        let system = self.system.manifest.disks.filter { config?.disks[$0.name].map { $0 != .data } ?? $0.role.isSystem }.map(\.name)
-        out.append(system.isEmpty ? Finding(.error, "No system disk is selected", "mark at least one disk system")
-                                  : Finding(.success, "System disks selected: \(system.joined(separator: ", "))"))
+        let system = self.system.manifest.disks.filter {
+            config?.disks[$0.name].map { $0 != .data } ?? $0.role.isSystem
+        }.map(\.name)
+        out.append(
+            system.isEmpty
+                ? Finding(.error, "No system disk is selected", "mark at least one disk system")
+                : Finding(.success, "System disks selected: \(system.joined(separator: ", "))"))
         return out
     }
 
@@ -50,13 +59,18 @@ struct Readiness {
     func hardware() -> [Finding] {
         var out: [Finding] = []
         for b in model.ioBoards {
-            out.append(b.safeToPull ? Finding(.success, "IO board \(b.number) is safe to pull")
-                                    : Finding(.error, "IO board \(b.number) is unsafe to pull", "a critical resource in enclosure \(b.number) is not duplexed"))
+            out.append(
+                b.safeToPull
+                    ? Finding(.success, "IO board \(b.number) is safe to pull")
+                    : Finding(
+                        .error, "IO board \(b.number) is unsafe to pull",
+                        "a critical resource in enclosure \(b.number) is not duplexed"))
         }
         for e in [10, 11] {
-            out.append(model.vtms.contains { $0.enclosure == e && $0.configured }
-                       ? Finding(.success, "VTM configured in enclosure \(e)")
-                       : Finding(.error, "IO board \(e) is unsafe to pull", "no configured VTM in enclosure \(e)"))
+            out.append(
+                model.vtms.contains { $0.enclosure == e && $0.configured }
+                    ? Finding(.success, "VTM configured in enclosure \(e)")
+                    : Finding(.error, "IO board \(e) is unsafe to pull", "no configured VTM in enclosure \(e)"))
         }
         return out
     }
@@ -66,19 +80,30 @@ struct Readiness {
         var out: [Finding] = []
         for n in model.nics {
             if n.embedded {
-                out.append(n.team == nil ? Finding(.error, "Embedded NIC not teamed", "adapter \(n.name) in enclosure \(n.enclosure)")
-                                         : Finding(.success, "Embedded NIC \(n.name) is teamed"))
+                out.append(
+                    n.team == nil
+                        ? Finding(.error, "Embedded NIC not teamed", "adapter \(n.name) in enclosure \(n.enclosure)")
+                        : Finding(.success, "Embedded NIC \(n.name) is teamed"))
             } else if n.team == nil {
-                out.append(Finding(.warning, "Ethernet PCI adapter \(n.name) is not teamed", "team it to keep its network through the upgrade"))
+                out.append(
+                    Finding(
+                        .warning, "Ethernet PCI adapter \(n.name) is not teamed",
+                        "team it to keep its network through the upgrade"))
             }
         }
         let ports = Dictionary(grouping: model.nics.filter { $0.adapter != nil }, by: { $0.adapter ?? "" })
-        for (adapter, list) in ports.sorted(by: { $0.key < $1.key }) where list.count > 1 && list.contains(where: { $0.team != nil }) && list.contains(where: { $0.team == nil }) {
-            out.append(Finding(.warning, "Only one port of adapter \(adapter) is teamed", "team all its ports or none: \(list.map(\.name).joined(separator: ", "))"))
+        for (adapter, list) in ports.sorted(by: { $0.key < $1.key })
+        where list.count > 1 && list.contains(where: { $0.team != nil }) && list.contains(where: { $0.team == nil }) {
+            out.append(
+                Finding(
+                    .warning, "Only one port of adapter \(adapter) is teamed",
+                    "team all its ports or none: \(list.map(\.name).joined(separator: ", "))"))
         }
         for t in model.teams {
-            out.append((t.ipAddress ?? "").isEmpty ? Finding(.error, "No IP address on Upgrade ready team", "team \(t.name)")
-                                                   : Finding(.success, "Team \(t.name) has an IP address"))
+            out.append(
+                (t.ipAddress ?? "").isEmpty
+                    ? Finding(.error, "No IP address on Upgrade ready team", "team \(t.name)")
+                    : Finding(.success, "Team \(t.name) has an IP address"))
             if t.dhcp && !model.dhcpServerReachable {
                 out.append(Finding(.warning, "Active Upgrade may fail. Check DHCP server.", "team \(t.name) uses DHCP"))
             }
@@ -88,13 +113,20 @@ struct Readiness {
             let members = model.nics.filter { $0.team == t.name && $0.link && $0.embedded }
             return members.contains { $0.enclosure == 10 } && members.contains { $0.enclosure == 11 }
         }
-        out.append(linked.first.map { Finding(.success, "Team \($0.name) has link on both sides") }
-                   ?? Finding(.error, "Team does not have link on both sides", "no embedded team has a linked adapter in both enclosures"))
+        out.append(
+            linked.first.map { Finding(.success, "Team \($0.name) has link on both sides") }
+                ?? Finding(
+                    .error, "Team does not have link on both sides",
+                    "no embedded team has a linked adapter in both enclosures"))
         if !model.dhcpServerReachable && !model.teams.contains(where: \.dhcp) {
             out.append(Finding(.warning, "Active Upgrade may fail. Check DHCP server.", "no DHCP server answers"))
         }
-        out.append(model.remoteDesktopEnabled ? Finding(.success, "Remote Desktop is enabled")
-                   : Finding(.warning, "Remote Desktop is not enabled", "use Remote KVM to reach the Upgrade Side, or enable Remote Desktop"))
+        out.append(
+            model.remoteDesktopEnabled
+                ? Finding(.success, "Remote Desktop is enabled")
+                : Finding(
+                    .warning, "Remote Desktop is not enabled",
+                    "use Remote KVM to reach the Upgrade Side, or enable Remote Desktop"))
         return out
     }
 
@@ -102,8 +134,9 @@ struct Readiness {
     func services() -> [Finding] {
         (config?.services ?? []).map { s in
             guard let svc = model.service(s.name) else { return Finding(.error, "Service \(s.name) is not present") }
-            return svc.production.running ? Finding(.success, "Service \(s.name) is running")
-                                          : Finding(.error, "Service \(s.name) is not running", "start it on the Production Side")
+            return svc.production.running
+                ? Finding(.success, "Service \(s.name) is running")
+                : Finding(.error, "Service \(s.name) is not running", "start it on the Production Side")
         }
     }
 }

@@ -5,10 +5,15 @@ import RDR
 extension Session {
     /// The policy for this session's interrupted request: `override` (the command line), else
     /// its configuration's `autoRecover`, else abort before Commit and retry from Commit on.
-    public func autoRecoverPolicy(override: AutoRecoverPolicy? = nil,
-                                  sys: any SystemCalls = LinuxSystemCalls()) -> AutoRecoverPolicy {
+    public func autoRecoverPolicy(
+        override: AutoRecoverPolicy? = nil,
+        sys: any SystemCalls = LinuxSystemCalls()
+    ) -> AutoRecoverPolicy {
         if let override { return override }
-        if let p = configurationPath, let c = try? Configuration.load(p, baseDirectory: configurationDirectory, sys: sys), let policy = c.autoRecover {
+        if let p = configurationPath,
+            let c = try? Configuration.load(p, baseDirectory: configurationDirectory, sys: sys),
+            let policy = c.autoRecover
+        {
             return policy
         }
         return .defaultPolicy(for: upgradeState)
@@ -21,19 +26,26 @@ extension UpgradeController {
     /// completed by the policy before anything else, and the command says so. `retry` and
     /// `abort` are a person's own choice and override the policy. Returns the session after, and
     /// whether that completion was the very request asked for.
-    func recoverIfInterrupted(_ session: Session, asked: UserRequest?, options: RequestOptions) throws(RDRError) -> (Session, Bool) {
+    func recoverIfInterrupted(_ session: Session, asked: UserRequest?, options: RequestOptions) throws(RDRError) -> (
+        Session, Bool
+    ) {
         var s = session
-        guard s.operationalState == .busy || (s.operationalState == .broken && s.interrupted), let interrupted = s.request else { return (s, false) }
+        guard s.operationalState == .busy || (s.operationalState == .broken && s.interrupted),
+            let interrupted = s.request
+        else { return (s, false) }
         if s.operationalState == .busy {
             s.markInterrupted()
             try store.save(&s)
-            log.add(.error, s.failure ?? "", detail: "the process running it stopped (killed, or the machine restarted)")
+            log.add(
+                .error, s.failure ?? "", detail: "the process running it stopped (killed, or the machine restarted)")
         }
         if asked == .retry || asked == .abort { return (s, false) }
         let policy = s.autoRecoverPolicy(override: options.autoRecover, sys: system.sys)
         let step = s.failedStep ?? "?"
         guard policy != .none else {
-            throw RDRError(.invalidState, "\(s.failure ?? "a request was interrupted") and autoRecover is none; \(s.nextRequestsHint)")
+            throw RDRError(
+                .invalidState,
+                "\(s.failure ?? "a request was interrupted") and autoRecover is none; \(s.nextRequestsHint)")
         }
         let rollBack = policy == .abort && s.upgradeState.canAbort
         var after = s
@@ -51,10 +63,18 @@ extension UpgradeController {
                 after = try run(interrupted, RequestTable.steps(interrupted, s), from: s.nextStep, session: s)
             }
         } catch {
-            throw RDRError(error.kind, "automatic recovery (autoRecover: \(policy.rawValue)) of the \(interrupted.title) request interrupted during step '\(step)' failed: \(error.message)")
+            throw RDRError(
+                error.kind,
+                "automatic recovery (autoRecover: \(policy.rawValue)) of the \(interrupted.title) request interrupted during step '\(step)' failed: \(error.message)"
+            )
         }
-        let done = rollBack ? "rolled back" : after.upgradeState == .idle && interrupted == .check ? "left for a new check" : "completed"
-        notice("Recovered (autoRecover: \(policy.rawValue)): the \(interrupted.title) request interrupted during step '\(step)' was \(done): \(after.statusBar)")
+        let done =
+            rollBack
+            ? "rolled back"
+            : after.upgradeState == .idle && interrupted == .check ? "left for a new check" : "completed"
+        notice(
+            "Recovered (autoRecover: \(policy.rawValue)): the \(interrupted.title) request interrupted during step '\(step)' was \(done): \(after.statusBar)"
+        )
         return (after, asked == interrupted && !rollBack && !(interrupted == .check && policy == .abort))
     }
 
@@ -66,10 +86,14 @@ extension UpgradeController {
         if let lock = try? store.lock(command: command) { return lock }
         let s = try store.load()
         guard s.abortable else {
-            throw RDRError(.invalidState, "a \(s.request?.rawValue ?? "request") request is running in state \(s.upgradeState.rawValue): it cannot be aborted (nothing can after Commit); wait for it")
+            throw RDRError(
+                .invalidState,
+                "a \(s.request?.rawValue ?? "request") request is running in state \(s.upgradeState.rawValue): it cannot be aborted (nothing can after Commit); wait for it"
+            )
         }
         guard let pid = store.holderPID(), pid != getpid() else {
-            throw RDRError(.busy, "the upgrade session is busy and its holder cannot be found; run 'rdr abort --force' again")
+            throw RDRError(
+                .busy, "the upgrade session is busy and its holder cannot be found; run 'rdr abort --force' again")
         }
         let group = RunnerFile.read(runner.path, sys: system.sys).flatMap { $0.pid == pid ? $0.actionGroup : nil }
         for (signal, wait) in [(SIGTERM, ActionProcess.grace + 7), (SIGKILL, 10.0)] {
@@ -78,13 +102,20 @@ extension UpgradeController {
             let end = Monotonic.now() + wait
             while Monotonic.now() < end {
                 if let lock = try? store.lock(command: command) {
-                    notice("Stopped the running \(s.request?.title ?? "") request (pid \(pid)\(group.map { ", custom action group \($0)" } ?? "")) with \(SignalName.name(signal))")
-                    log.add(.warning, "abort --force stopped the running \(s.request?.title ?? "") request", detail: "pid \(pid)\(group.map { ", custom action process group \($0)" } ?? ""), \(SignalName.name(signal))")
+                    notice(
+                        "Stopped the running \(s.request?.title ?? "") request (pid \(pid)\(group.map { ", custom action group \($0)" } ?? "")) with \(SignalName.name(signal))"
+                    )
+                    log.add(
+                        .warning, "abort --force stopped the running \(s.request?.title ?? "") request",
+                        detail:
+                            "pid \(pid)\(group.map { ", custom action process group \($0)" } ?? ""), \(SignalName.name(signal))"
+                    )
                     return lock
                 }
                 usleep(50_000)
             }
         }
-        throw RDRError(.busy, "the running request (pid \(pid)) did not stop; stop it by hand and run 'rdr abort --force' again")
+        throw RDRError(
+            .busy, "the running request (pid \(pid)) did not stop; stop it by hand and run 'rdr abort --force' again")
     }
 }

@@ -49,7 +49,8 @@ enum ResyncPlan: Sendable, Equatable {
 enum RequestTable {
     static func steps(_ request: UserRequest, _ session: Session) -> [Step] {
         switch request {
-        case .check: return [Step("Check readiness", .idle, .readiness(.checkReadiness)), advanced(.idle, .checkReadiness)]
+        case .check:
+            return [Step("Check readiness", .idle, .readiness(.checkReadiness)), advanced(.idle, .checkReadiness)]
         case .split: return split
         case .merge: return merge
         case .commit: return commit
@@ -78,7 +79,8 @@ enum RequestTable {
     static let merge = [
         Step("Check readiness to merge", .prepareMerge, .mergeReadiness),
         advanced(.prepareMerge, .prepareMerge),
-        Step("Stop applications on the Production Side", .merge, .actions(.StopApplication, .stop, sides: [.production])),
+        Step(
+            "Stop applications on the Production Side", .merge, .actions(.StopApplication, .stop, sides: [.production])),
         Step("Stop services on the Production Side", .merge, .stopProductionServices),
         Step("Execute custom actions (Backup)", .merge, .actions(.Backup, .backup, sides: [.production])),
         Step("Back up event logs", .merge, .backupLogs),
@@ -90,8 +92,9 @@ enum RequestTable {
 
     static let commit = [
         advanced(.commit, .commit),
-        Step("Start RDR resynchronization (system disks Upgrade → Production, data disks Production → Upgrade)", .commit,
-             .startResyncs(.commit)),
+        Step(
+            "Start RDR resynchronization (system disks Upgrade → Production, data disks Production → Upgrade)", .commit,
+            .startResyncs(.commit)),
         Step("Resynchronize in the background", .commit, .background),
         Step("Both sides run the upgraded system", .commit, .bothSidesRunUpgraded),
     ]

@@ -19,7 +19,9 @@ extension UpgradeController {
     }
 
     func restoreUpgradeSide(_ s: Session) throws(RDRError) {
-        try services(s, all: true) { m, name in if let svc = m.service(name) { m.update(name, .upgrade) { $0 = svc.production } } }
+        try services(s, all: true) { m, name in
+            if let svc = m.service(name) { m.update(name, .upgrade) { $0 = svc.production } }
+        }
     }
 
     func disableUpgradeServices(_ s: inout Session, _ ctx: StepContext) throws(RDRError) {
@@ -27,8 +29,14 @@ extension UpgradeController {
         for name in try config(s)?.services.map(\.name) ?? [] {
             guard let svc = model.service(name) else { throw RDRError(.invalidState, "Service \(name) is not present") }
             if s.savedStartupTypes[name] == nil { s.savedStartupTypes[name] = svc.upgrade.startupType.rawValue }
-            model.update(name, .upgrade) { $0.startupType = .Disabled; $0.running = false }
-            log.add(.information, "Service \(name): startup type \(s.savedStartupTypes[name] ?? "?") saved, Disabled and stopped on the Upgrade Side", parent: ctx.parent)
+            model.update(name, .upgrade) {
+                $0.startupType = .Disabled
+                $0.running = false
+            }
+            log.add(
+                .information,
+                "Service \(name): startup type \(s.savedStartupTypes[name] ?? "?") saved, Disabled and stopped on the Upgrade Side",
+                parent: ctx.parent)
         }
         try store.save(&s)
         try model.save(system)
@@ -38,8 +46,13 @@ extension UpgradeController {
         var model = try SystemModel.load(system)
         for name in try config(s)?.services.map(\.name) ?? [] {
             let type = s.savedStartupTypes[name].flatMap(SystemModel.StartupType.init(rawValue:)) ?? .Automatic
-            model.update(name, .upgrade) { $0.startupType = type; $0.running = true }
-            log.add(.information, "Service \(name): startup type \(type.rawValue) restored and started on the Upgrade Side", parent: ctx.parent)
+            model.update(name, .upgrade) {
+                $0.startupType = type
+                $0.running = true
+            }
+            log.add(
+                .information, "Service \(name): startup type \(type.rawValue) restored and started on the Upgrade Side",
+                parent: ctx.parent)
         }
         try model.save(system)
     }

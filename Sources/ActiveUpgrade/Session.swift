@@ -62,8 +62,9 @@ public struct Session: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case upgradeState, operationalState, partnerState, request, nextStep, failedStep, failure, configurationPath,
-             configurationName, configurationDirectory, sourceConfigurationPath, savedStartupTypes, savedRoles, abortedFrom,
-             interrupted, skipFailingActions, pendingEvents, lastEvent, crashDumps, sequence
+            configurationName, configurationDirectory, sourceConfigurationPath, savedStartupTypes, savedRoles,
+            abortedFrom,
+            interrupted, skipFailingActions, pendingEvents, lastEvent, crashDumps, sequence
     }
 
     /// Every key is optional, so a session written by an earlier version still reads.
@@ -99,7 +100,9 @@ public struct Session: Codable, Sendable, Equatable {
     }
 
     /// True when an abort (forced or not) can still follow: before Commit, or an abort to finish.
-    var abortable: Bool { (upgradeState.canAbort || upgradeState == .abort) && request != .commit && request != .finish }
+    var abortable: Bool {
+        (upgradeState.canAbort || upgradeState == .abort) && request != .commit && request != .finish
+    }
 
     /// What may be asked now; anything else is refused with this list.
     public var allowedRequests: [AllowedRequest] {

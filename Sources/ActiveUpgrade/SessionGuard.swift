@@ -16,7 +16,9 @@ public enum SessionGuard {
         case resumeAll
     }
 
-    public static func check(system: RDRSystem, operation: Operation, disks: [String], force: Bool, commandLine: String) throws(RDRError) {
+    public static func check(system: RDRSystem, operation: Operation, disks: [String], force: Bool, commandLine: String)
+        throws(RDRError)
+    {
         let session = try SessionStore(system: system).current()
         guard session.upgradeState != .idle || session.operationalState == .busy else { return }
         // A disk that cannot be trusted is reported as such (65) before the session's ownership.
@@ -25,19 +27,28 @@ public enum SessionGuard {
         let state = "\(session.upgradeState.rawValue) | \(session.operationalState.rawValue)"
         guard force else {
             let names = disks.map { "'\($0)'" }.joined(separator: ", ")
-            let allowed = session.allowedRequests.isEmpty ? "none while a request runs" : session.allowedRequests.map(\.rawValue).joined(separator: ", ")
-            throw RDRError(.invalidState, "disk\(disks.count == 1 ? "" : "s") \(names) belong\(disks.count == 1 ? "s" : "") to the upgrade session (\(state)); use its requests instead (allowed now: \(allowed)), or add --force to override (recorded in the activity log)")
+            let allowed =
+                session.allowedRequests.isEmpty
+                ? "none while a request runs" : session.allowedRequests.map(\.rawValue).joined(separator: ", ")
+            throw RDRError(
+                .invalidState,
+                "disk\(disks.count == 1 ? "" : "s") \(names) belong\(disks.count == 1 ? "s" : "") to the upgrade session (\(state)); use its requests instead (allowed now: \(allowed)), or add --force to override (recorded in the activity log)"
+            )
         }
         let log = ActivityLog(systemPath: system.path, sys: system.sys)
-        log.add(.warning, "\(commandLine) ran outside the upgrade session (\(state))",
-                detail: "--force overrode the session's ownership of \(disks.joined(separator: ", ")); the next request may find the disks changed")
+        log.add(
+            .warning, "\(commandLine) ran outside the upgrade session (\(state))",
+            detail:
+                "--force overrode the session's ownership of \(disks.joined(separator: ", ")); the next request may find the disks changed"
+        )
         // An override that cannot be recorded does not run: the record is what --force promises.
         if let e = log.takeFailure() {
             throw RDRError(.io, "--force cannot be recorded in the activity log (\(e)); nothing was changed")
         }
     }
 
-    private static func resumes(_ system: RDRSystem, _ operation: Operation, _ disks: [String]) throws(RDRError) -> Bool {
+    private static func resumes(_ system: RDRSystem, _ operation: Operation, _ disks: [String]) throws(RDRError) -> Bool
+    {
         switch operation {
         case .resumeAll: return true
         case .resync(let from, let full):

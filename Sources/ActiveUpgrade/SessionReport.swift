@@ -12,8 +12,10 @@ extension Session {
         func list(_ l: [String]) -> JSONValue { .array(l.map(JSONValue.string)) }
         var event = JSONValue.null
         if let e = lastEvent {
-            event = .object(["event": .string(e.event.rawValue), "side": .string(e.side.rawValue), "time": .string(e.time),
-                             "partnerStates": list(e.partnerStates.map(\.rawValue)), "consequence": .string(e.consequence)])
+            event = .object([
+                "event": .string(e.event.rawValue), "side": .string(e.side.rawValue), "time": .string(e.time),
+                "partnerStates": list(e.partnerStates.map(\.rawValue)), "consequence": .string(e.consequence),
+            ])
         }
         return .object([
             "configuration": text(configurationName),
@@ -37,15 +39,21 @@ extension Session {
         var out: [String] = []
         if operationalState == .broken, let failure {
             var line = "Broken: \(request?.title ?? "request") — \(failure)"
-            if interrupted { line += " (the next upgrade command completes it: autoRecover \(autoRecoverPolicy().rawValue))" }
+            if interrupted {
+                line += " (the next upgrade command completes it: autoRecover \(autoRecoverPolicy().rawValue))"
+            }
             out.append(line)
         }
         if let e = lastEvent {
-            out.append("Simulated: \(e.event.rawValue) of the \(e.side.title) Side at \(e.time)"
-                       + (e.partnerStates.isEmpty ? "" : ", Partner: " + e.partnerStates.map(\.rawValue).joined(separator: " → "))
-                       + " — \(e.consequence)")
+            out.append(
+                "Simulated: \(e.event.rawValue) of the \(e.side.title) Side at \(e.time)"
+                    + (e.partnerStates.isEmpty
+                        ? "" : ", Partner: " + e.partnerStates.map(\.rawValue).joined(separator: " → "))
+                    + " — \(e.consequence)")
         }
-        if !pendingEvents.isEmpty { out.append("Armed: " + pendingEvents.map(\.event.rawValue).joined(separator: ", ")) }
+        if !pendingEvents.isEmpty {
+            out.append("Armed: " + pendingEvents.map(\.event.rawValue).joined(separator: ", "))
+        }
         return out
     }
 }

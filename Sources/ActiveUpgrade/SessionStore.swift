@@ -22,24 +22,32 @@ public final class SessionStore: Sendable {
             if error.code == ENOENT { return withHardware(Session()) }
             if error.code == EFBIG { throw damaged("it is larger than \(Self.maxBytes) bytes") }
             // Never read as "no session": that would hide a running upgrade.
-            throw RDRError(.io, "the upgrade session cannot be read (\(error)); fix the cause and run the command again")
+            throw RDRError(
+                .io, "the upgrade session cannot be read (\(error)); fix the cause and run the command again")
         }
         let s: Session
         do { s = try JSONDecoder().decode(Session.self, from: Data(bytes)) } catch {
             throw damaged("it is not a session (\(Self.describe(error)))")
         }
         guard (0...64).contains(s.nextStep) else { throw damaged("nextStep \(s.nextStep) is out of range") }
-        if let from = s.abortedFrom, !from.canAbort { throw damaged("abortedFrom \(from.rawValue) is not a state an abort starts from") }
+        if let from = s.abortedFrom, !from.canAbort {
+            throw damaged("abortedFrom \(from.rawValue) is not a state an abort starts from")
+        }
         return withHardware(s)
     }
 
     private func damaged(_ why: String) -> RDRError {
-        RDRError(.corrupt, "session \(path) is damaged: \(why); restore it, or move it away to start again from Idle ('rdr status' then shows each disk's real mode)")
+        RDRError(
+            .corrupt,
+            "session \(path) is damaged: \(why); restore it, or move it away to start again from Idle ('rdr status' then shows each disk's real mode)"
+        )
     }
 
     private func withHardware(_ s: Session) -> Session {
         var s = s
-        s.hardwareState = HardwareProbe.state(system) ?? ([.split, .prepareMerge].contains(s.upgradeState) ? .productionSide : .faultTolerant)
+        s.hardwareState =
+            HardwareProbe.state(system)
+            ?? ([.split, .prepareMerge].contains(s.upgradeState) ? .productionSide : .faultTolerant)
         return s
     }
 
@@ -48,7 +56,9 @@ public final class SessionStore: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         guard let data = try? encoder.encode(session) else { throw RDRError(.io, "session cannot be encoded") }
-        do { try Directory.writeAtomically(Array(data), to: path, sys: system.sys) } catch { throw RDRError(.io, error.description) }
+        do { try Directory.writeAtomically(Array(data), to: path, sys: system.sys) } catch {
+            throw RDRError(.io, error.description)
+        }
     }
 
     /// The session with its hardware state read again from the disks (after a request changed them).
@@ -58,7 +68,9 @@ public final class SessionStore: Sendable {
     /// and interrupted (the next upgrade command completes it by the auto-recovery policy).
     public func current() throws(RDRError) -> Session {
         var s = try load()
-        if s.operationalState == .busy && SystemLock.holder(systemPath: system.path, fileName: Self.lockName, sys: system.sys) == nil {
+        if s.operationalState == .busy
+            && SystemLock.holder(systemPath: system.path, fileName: Self.lockName, sys: system.sys) == nil
+        {
             s.markInterrupted()
         }
         return s
@@ -73,7 +85,8 @@ public final class SessionStore: Sendable {
         switch error {
         case DecodingError.keyNotFound(let key, let ctx):
             return "missing key '\((ctx.codingPath + [key]).map(\.stringValue).joined(separator: "."))'"
-        case DecodingError.typeMismatch(_, let ctx), DecodingError.valueNotFound(_, let ctx), DecodingError.dataCorrupted(let ctx):
+        case DecodingError.typeMismatch(_, let ctx), DecodingError.valueNotFound(_, let ctx),
+            DecodingError.dataCorrupted(let ctx):
             let at = ctx.codingPath.map(\.stringValue).joined(separator: ".")
             return at.isEmpty ? "not JSON" : "bad value at '\(at)'"
         default:
@@ -84,7 +97,8 @@ public final class SessionStore: Sendable {
     /// The pid of the process holding the session lock, from its own description, or nil.
     func holderPID() -> pid_t? {
         guard let text = SystemLock.holder(systemPath: system.path, fileName: Self.lockName, sys: system.sys),
-              text.hasPrefix("pid ") else { return nil }
+            text.hasPrefix("pid ")
+        else { return nil }
         return text.dropFirst(4).split(separator: " ").first.flatMap { pid_t($0) }
     }
 }

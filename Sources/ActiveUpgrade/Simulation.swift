@@ -9,7 +9,9 @@ import RDR
 extension UpgradeController {
     /// Runs `body` under the session lock with the runner on record, after completing any
     /// interrupted request.
-    private func locked(_ what: String, _ options: RequestOptions, _ body: (inout Session) throws(RDRError) -> Void) throws(RDRError) -> Session {
+    private func locked(_ what: String, _ options: RequestOptions, _ body: (inout Session) throws(RDRError) -> Void)
+        throws(RDRError) -> Session
+    {
         let lock = try store.lock(command: command)
         defer { lock.release() }
         runner.begin(what)
@@ -24,10 +26,16 @@ extension UpgradeController {
     public func restart(_ side: Side, options: RequestOptions = RequestOptions()) throws(RDRError) -> Session {
         try locked("restart \(side)", options) { (s) throws(RDRError) in
             guard side == .upgrade else {
-                throw RDRError(.invalidState, "the Production Side runs your applications\(s.hardwareSplit ? " while split" : ""); restarting it is refused (restart the Upgrade Side with 'rdr restart upgrade')")
+                throw RDRError(
+                    .invalidState,
+                    "the Production Side runs your applications\(s.hardwareSplit ? " while split" : ""); restarting it is refused (restart the Upgrade Side with 'rdr restart upgrade')"
+                )
             }
             guard s.allowedRequests.contains(.restartUpgrade) else {
-                throw RDRError(.invalidState, "the Upgrade Side can be restarted only while split and up or hung (state \(s.upgradeState.rawValue), \(s.operationalState.rawValue), Partner: \(s.partnerState.rawValue)); allowed now: \(s.allowedRequests.map(\.rawValue).joined(separator: ", "))")
+                throw RDRError(
+                    .invalidState,
+                    "the Upgrade Side can be restarted only while split and up or hung (state \(s.upgradeState.rawValue), \(s.operationalState.rawValue), Partner: \(s.partnerState.rawValue)); allowed now: \(s.allowedRequests.map(\.rawValue).joined(separator: ", "))"
+                )
             }
             let entry = log.add(.pending, "Restart the Upgrade Side")
             let hung = s.partnerState.isStuck
@@ -38,8 +46,10 @@ extension UpgradeController {
         }
     }
 
-    public func simulate(_ event: SimulatedEvent, side: Side = .upgrade, during: HangPoint = .up, signal: Int32 = SIGKILL,
-                         options: RequestOptions = RequestOptions()) throws(RDRError) -> Session {
+    public func simulate(
+        _ event: SimulatedEvent, side: Side = .upgrade, during: HangPoint = .up, signal: Int32 = SIGKILL,
+        options: RequestOptions = RequestOptions()
+    ) throws(RDRError) -> Session {
         var abortNow = false
         var s = try locked("simulate \(event.rawValue)", options) { (s) throws(RDRError) in
             if event.isHardware {
@@ -57,23 +67,35 @@ extension UpgradeController {
 
     private func arm(_ event: SimulatedEvent, signal: Int32, _ s: inout Session) throws(RDRError) {
         if event == .splitTimeout && !(s.upgradeState == .idle && s.operationalState != .busy) {
-            throw RDRError(.invalidState, "split-timeout is armed before a split (state Idle), not in \(s.upgradeState.rawValue)")
+            throw RDRError(
+                .invalidState, "split-timeout is armed before a split (state Idle), not in \(s.upgradeState.rawValue)")
         }
         s.pendingEvents.removeAll { $0.event == event }
         s.pendingEvents.append(Session.PendingEvent(event: event, signal: event == .actionSignal ? signal : nil))
         try store.save(&s)
-        let what = event == .splitTimeout ? "the next split stalls: an application on the Upgrade Side does not stop, and the split times out"
-                                          : "the next custom action to start is killed by \(SignalName.name(signal))"
+        let what =
+            event == .splitTimeout
+            ? "the next split stalls: an application on the Upgrade Side does not stop, and the split times out"
+            : "the next custom action to start is killed by \(SignalName.name(signal))"
         log.add(.warning, "Simulated: \(event.rawValue) armed", detail: what)
     }
 
     /// Returns true when the consequence is an abort.
-    private func hardwareEvent(_ event: SimulatedEvent, side: Side, during: HangPoint, _ s: inout Session) throws(RDRError) -> Bool {
-        guard s.hardwareSplit, [.prepareSplit, .split, .prepareMerge].contains(s.upgradeState), s.operationalState != .busy else {
-            throw RDRError(.invalidState, "'simulate \(event.rawValue)' happens while the system is split (a disk in split mode); now: \(s.statusBar)")
+    private func hardwareEvent(_ event: SimulatedEvent, side: Side, during: HangPoint, _ s: inout Session)
+        throws(RDRError) -> Bool
+    {
+        guard s.hardwareSplit, [.prepareSplit, .split, .prepareMerge].contains(s.upgradeState),
+            s.operationalState != .busy
+        else {
+            throw RDRError(
+                .invalidState,
+                "'simulate \(event.rawValue)' happens while the system is split (a disk in split mode); now: \(s.statusBar)"
+            )
         }
         guard side == .production || s.partnerState == .osUp else {
-            throw RDRError(.invalidState, "the Upgrade Side is not up (Partner: \(s.partnerState.rawValue)); restart or abort first")
+            throw RDRError(
+                .invalidState,
+                "the Upgrade Side is not up (Partner: \(s.partnerState.rawValue)); restart or abort first")
         }
         let entry = log.add(.warning, "Simulated: \(event.rawValue) of the \(side.title) Side")
         let (states, consequence, aborts) = effect(event, side: side, during: during)
@@ -84,7 +106,10 @@ extension UpgradeController {
         }
         if side == .production { try bootServices(.production) }
         log.update(entry, .warning, detail: consequence)
-        s.lastEvent = Session.EventRecord(event: event, side: side, time: UTCTimestamp.string(epochSeconds: Int(system.sys.clock.wallMillis() / 1000)), partnerStates: states, consequence: consequence)
+        s.lastEvent = Session.EventRecord(
+            event: event, side: side,
+            time: UTCTimestamp.string(epochSeconds: Int(system.sys.clock.wallMillis() / 1000)), partnerStates: states,
+            consequence: consequence)
         try store.save(&s)
         return aborts
     }
@@ -92,18 +117,37 @@ extension UpgradeController {
     /// The partner states shown, the consequence in words, and whether the upgrade is aborted.
     private func effect(_ event: SimulatedEvent, side: Side, during: HangPoint) -> ([PartnerState], String, Bool) {
         if side == .production {
-            return ([.osShuttingDown, .dcOff], "the Production Side restarted from its original system disks (its applications were down meanwhile); the upgrade cannot go on and is aborted", true)
+            return (
+                [.osShuttingDown, .dcOff],
+                "the Production Side restarted from its original system disks (its applications were down meanwhile); the upgrade cannot go on and is aborted",
+                true
+            )
         }
         switch event {
         case .crash:
-            return ([.nmiIssued, .reset, .biosPost, .osBooting, .osUp],
-                    "the Upgrade Side saved a dump file and restarted; the upgrade goes on (the dump is copied to the Production Side at abort)", false)
+            return (
+                [.nmiIssued, .reset, .biosPost, .osBooting, .osUp],
+                "the Upgrade Side saved a dump file and restarted; the upgrade goes on (the dump is copied to the Production Side at abort)",
+                false
+            )
         case .hang:
-            return (during.partnerStates, "the Upgrade Side is hung: merge waits until 'rdr restart upgrade' resets it; 'rdr abort' rolls back", false)
+            return (
+                during.partnerStates,
+                "the Upgrade Side is hung: merge waits until 'rdr restart upgrade' resets it; 'rdr abort' rolls back",
+                false
+            )
         case .shutdown:
-            return ([.osShuttingDown, .dcOn], "the Upgrade Side does not come back online while split: the upgrade is aborted and its changes are lost", true)
+            return (
+                [.osShuttingDown, .dcOn],
+                "the Upgrade Side does not come back online while split: the upgrade is aborted and its changes are lost",
+                true
+            )
         default:
-            return ([.dcOff], "the Upgrade Side lost power and does not come back while split: the upgrade is aborted and its changes are lost", true)
+            return (
+                [.dcOff],
+                "the Upgrade Side lost power and does not come back while split: the upgrade is aborted and its changes are lost",
+                true
+            )
         }
     }
 }

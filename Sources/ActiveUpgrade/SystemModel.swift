@@ -65,13 +65,16 @@ public struct SystemModel: Codable, Sendable, Equatable {
     public static let healthy = SystemModel(
         ioBoards: [IOBoard(number: 10, safeToPull: true), IOBoard(number: 11, safeToPull: true)],
         vtms: [VTM(enclosure: 10, configured: true), VTM(enclosure: 11, configured: true)],
-        nics: [NIC(name: "eth10", enclosure: 10, embedded: true, team: "team0", link: true),
-               NIC(name: "eth11", enclosure: 11, embedded: true, team: "team0", link: true)],
+        nics: [
+            NIC(name: "eth10", enclosure: 10, embedded: true, team: "team0", link: true),
+            NIC(name: "eth11", enclosure: 11, embedded: true, team: "team0", link: true),
+        ],
         teams: [Team(name: "team0", ipAddress: "192.0.2.10", dhcp: false)],
         dhcpServerReachable: true, remoteDesktopEnabled: true,
         services: ["appdb", "webapp"].map {
-            Service(name: $0, production: ServiceSide(running: true, startupType: .Automatic),
-                    upgrade: ServiceSide(running: true, startupType: .Automatic))
+            Service(
+                name: $0, production: ServiceSide(running: true, startupType: .Automatic),
+                upgrade: ServiceSide(running: true, startupType: .Automatic))
         })
 
     public static func load(_ system: RDRSystem) throws(RDRError) -> SystemModel {

@@ -13,7 +13,9 @@ public struct RequestOptions: Sendable {
     /// `abort --force`: stop a running request, skip failing custom actions; `retry --force`: skip them.
     public var force = false
 
-    public init(configPath: String? = nil, noConfig: Bool = false, autoRecover: AutoRecoverPolicy? = nil, force: Bool = false) {
+    public init(
+        configPath: String? = nil, noConfig: Bool = false, autoRecover: AutoRecoverPolicy? = nil, force: Bool = false
+    ) {
         self.configPath = configPath
         self.noConfig = noConfig
         self.autoRecover = autoRecover
@@ -70,7 +72,9 @@ public final class UpgradeController {
 
     /// Runs `request`; `configPath` applies to check and split.
     @discardableResult
-    public func perform(_ request: UserRequest, configPath: String? = nil, options: RequestOptions = RequestOptions()) throws(RDRError) -> Session {
+    public func perform(_ request: UserRequest, configPath: String? = nil, options: RequestOptions = RequestOptions())
+        throws(RDRError) -> Session
+    {
         var options = options
         if configPath != nil { options.configPath = configPath }
         let lock = request == .abort && options.force ? try lockForcing() : try store.lock(command: command)
@@ -104,12 +108,18 @@ public final class UpgradeController {
         default: ok = s.allowedRequests.contains(AllowedRequest(request))
         }
         guard ok else {
-            let list = s.allowedRequests.isEmpty ? "none (a request is running)" : s.allowedRequests.map(\.rawValue).joined(separator: ", ")
+            let list =
+                s.allowedRequests.isEmpty
+                ? "none (a request is running)" : s.allowedRequests.map(\.rawValue).joined(separator: ", ")
             var why = ""
-            if request == .merge && s.upgradeState == .split && s.operationalState == .ready && s.partnerState != .osUp {
+            if request == .merge && s.upgradeState == .split && s.operationalState == .ready && s.partnerState != .osUp
+            {
                 why = " (Partner: \(s.partnerState.rawValue): the Upgrade Side must be up to merge)"
             }
-            throw RDRError(.invalidState, "'\(request.rawValue)\(force ? " --force" : "")' is not allowed in state \(s.upgradeState.rawValue) (\(s.operationalState.rawValue))\(why); allowed now: \(list)")
+            throw RDRError(
+                .invalidState,
+                "'\(request.rawValue)\(force ? " --force" : "")' is not allowed in state \(s.upgradeState.rawValue) (\(s.operationalState.rawValue))\(why); allowed now: \(list)"
+            )
         }
     }
 
@@ -157,7 +167,8 @@ public final class UpgradeController {
     }
 
     /// Records the failure (Broken, with what to run next) and throws it on with that hint.
-    private func fail(_ s: inout Session, _ step: Step, entry: Int, top: Int, _ error: Error) throws(RDRError) -> Never {
+    private func fail(_ s: inout Session, _ step: Step, entry: Int, top: Int, _ error: Error) throws(RDRError) -> Never
+    {
         let e = error as? RDRError ?? RDRError(.io, "\(error)")
         consumeFiredEvents(&s)
         s.operationalState = .broken
@@ -183,18 +194,25 @@ public final class UpgradeController {
 
     /// Before each step: a signal stops the request; a split past its deadline breaks.
     private func checkStop(_ step: Step) throws(RDRError) {
-        if cancellation.isCancelled { throw RDRError(.interrupted, "interrupted by a signal before step '\(step.name)'") }
+        if cancellation.isCancelled {
+            throw RDRError(.interrupted, "interrupted by a signal before step '\(step.name)'")
+        }
         if let d = splitDeadline, Monotonic.now() >= d { throw splitTimedOut(step.name) }
     }
 
     func splitTimedOut(_ step: String) -> RDRError {
-        RDRError(.invalidState, "The split did not complete within \(Seconds.text(splitTimeout)) (step '\(step)'); after a retry, restart the Upgrade Side ('rdr restart upgrade') before upgrade tasks")
+        RDRError(
+            .invalidState,
+            "The split did not complete within \(Seconds.text(splitTimeout)) (step '\(step)'); after a retry, restart the Upgrade Side ('rdr restart upgrade') before upgrade tasks"
+        )
     }
 
     /// `RDR_SPLIT_TIMEOUT` (seconds, for tests and impatient rehearsals), else the configuration's
     /// `splitTimeoutSeconds`, else 300.
     func splitTimeout(_ s: Session) -> Double {
-        if let text = ProcessInfo.processInfo.environment["RDR_SPLIT_TIMEOUT"], let t = Double(text), t > 0, t <= Configuration.maxSeconds {
+        if let text = ProcessInfo.processInfo.environment["RDR_SPLIT_TIMEOUT"], let t = Double(text), t > 0,
+            t <= Configuration.maxSeconds
+        {
             splitTimeout = t
         } else {
             splitTimeout = (try? config(s))?.splitTimeoutSeconds ?? Configuration.defaultSplitTimeout

@@ -23,7 +23,9 @@ public struct ClientMessageDecoder: NBDStreamDecoding, Sendable {
     public let offered: HandshakeFlags
     public var input = NBDInput()
 
-    public init(offered: HandshakeFlags = ServerGreeting().flags, limits: NBDLimits = NBDLimits(), phase: Phase = .clientFlags) {
+    public init(
+        offered: HandshakeFlags = ServerGreeting().flags, limits: NBDLimits = NBDLimits(), phase: Phase = .clientFlags
+    ) {
         self.offered = offered
         self.limits = limits
         self.phase = phase
@@ -82,10 +84,13 @@ public struct ClientMessageDecoder: NBDStreamDecoding, Sendable {
         guard input.buffered >= 4 else { return nil }
         let magic: UInt32 = input.peek(0)
         guard magic != NBDMagic.extendedRequest else { throw .extendedHeadersNotNegotiated(magic: magic) }
-        guard magic == NBDMagic.request else { throw .badMagic(expected: UInt64(NBDMagic.request), found: UInt64(magic)) }
+        guard magic == NBDMagic.request else {
+            throw .badMagic(expected: UInt64(NBDMagic.request), found: UInt64(magic))
+        }
         guard input.buffered >= NBDRequest.headerLength else { return nil }
-        let request = NBDRequest(flags: CommandFlags(rawValue: input.peek(4)), command: NBDCommand(rawValue: input.peek(6)),
-                                 cookie: input.peek(8), offset: input.peek(16), length: input.peek(24))
+        let request = NBDRequest(
+            flags: CommandFlags(rawValue: input.peek(4)), command: NBDCommand(rawValue: input.peek(6)),
+            cookie: input.peek(8), offset: input.peek(16), length: input.peek(24))
         input.consume(NBDRequest.headerLength)
         guard request.payloadLength <= limits.maxPayload else {
             input.skip(UInt64(request.length))

@@ -9,9 +9,13 @@ extension ClientOption {
         do throws(PayloadReader.Failure) {
             switch code {
             case .exportName: return .exportName(try reader.name(data.count, "export name"))
-            case .abort: return .abort   // proto.md: a server SHOULD ignore data sent with ABORT
-            case .list: try reader.expectNoData(code); return .list
-            case .structuredReply: try reader.expectNoData(code); return .structuredReply
+            case .abort: return .abort  // proto.md: a server SHOULD ignore data sent with ABORT
+            case .list:
+                try reader.expectNoData(code)
+                return .list
+            case .structuredReply:
+                try reader.expectNoData(code)
+                return .structuredReply
             case .info: return .info(try ExportRequest.decode(&reader))
             case .go: return .go(try ExportRequest.decode(&reader))
             case .listMetaContext: return .listMetaContext(try MetaContextRequest.decode(&reader))
@@ -63,7 +67,9 @@ extension MetaContextRequest {
 extension OptionReply {
     /// The typed reply body of `type` answering `option`. Invalid data throws
     /// `.invalidOptionReply` (the reply's bytes are consumed; the client decides what to do).
-    static func decodeBody(option: NBDOption, type: OptionReplyType, data: [UInt8]) throws(NBDWireError) -> OptionReplyBody {
+    static func decodeBody(option: NBDOption, type: OptionReplyType, data: [UInt8]) throws(NBDWireError)
+        -> OptionReplyBody
+    {
         var reader = PayloadReader(data)
         do throws(PayloadReader.Failure) {
             switch type {

@@ -27,7 +27,8 @@ public enum NBDMagic {
         case ihaveopt: "option request (IHAVEOPT)"
         case optionReply: "option reply (NBD_REP_MAGIC)"
         case UInt64(request): "request (NBD_REQUEST_MAGIC)"
-        case UInt64(simpleReply), UInt64(structuredReply): "reply (NBD_SIMPLE_REPLY_MAGIC or NBD_STRUCTURED_REPLY_MAGIC)"
+        case UInt64(simpleReply), UInt64(structuredReply):
+            "reply (NBD_SIMPLE_REPLY_MAGIC or NBD_STRUCTURED_REPLY_MAGIC)"
         default: "message"
         }
     }

@@ -56,7 +56,7 @@ public struct ServerMessageDecoder: NBDStreamDecoding, Sendable {
         guard second != NBDMagic.cliservOldstyle else { throw .oldstyleNegotiation }
         guard second == NBDMagic.ihaveopt else { throw .badMagic(expected: NBDMagic.ihaveopt, found: second) }
         guard input.buffered >= 18 else { return nil }
-        let flags = HandshakeFlags(rawValue: input.peek(16))   // unknown flags: ignored by clients
+        let flags = HandshakeFlags(rawValue: input.peek(16))  // unknown flags: ignored by clients
         input.consume(18)
         phase = .optionReplies
         return .greeting(ServerGreeting(flags: flags))
@@ -87,8 +87,9 @@ public struct ServerMessageDecoder: NBDStreamDecoding, Sendable {
     private mutating func exportNameReply(zeroPadding: Bool) -> ServerMessage? {
         let length = 10 + (zeroPadding ? ExportNameReply.paddingLength : 0)
         guard input.buffered >= length else { return nil }
-        let reply = ExportNameReply(size: input.peek(0), flags: TransmissionFlags(rawValue: input.peek(8)), zeroPadding: zeroPadding)
-        input.consume(length)   // the reserved bytes are not checked: proto.md only reserves them
+        let reply = ExportNameReply(
+            size: input.peek(0), flags: TransmissionFlags(rawValue: input.peek(8)), zeroPadding: zeroPadding)
+        input.consume(length)  // the reserved bytes are not checked: proto.md only reserves them
         phase = .transmission
         return .exportNameReply(reply)
     }
@@ -130,7 +131,9 @@ public struct ServerMessageDecoder: NBDStreamDecoding, Sendable {
     }
 
     /// OFFSET_DATA: 8 bytes of offset framed here, the data left as the pending payload.
-    private mutating func offsetData(flags: ReplyFlags, cookie: UInt64, length: UInt32) throws(NBDWireError) -> ServerMessage? {
+    private mutating func offsetData(flags: ReplyFlags, cookie: UInt64, length: UInt32) throws(NBDWireError)
+        -> ServerMessage?
+    {
         guard length >= 9 else {
             try refuse(length, .invalidChunk(cookie: cookie, .offsetData, reason: "length \(length) is less than 9"))
         }
@@ -144,7 +147,8 @@ public struct ServerMessageDecoder: NBDStreamDecoding, Sendable {
         let offset: UInt64 = input.peek(StructuredChunk.headerLength)
         input.consume(StructuredChunk.headerLength + 8)
         input.expectPayload(Int(dataLength))
-        return .chunk(StructuredChunk(flags: flags, cookie: cookie, body: .offsetData(offset: offset, dataLength: dataLength)))
+        return .chunk(
+            StructuredChunk(flags: flags, cookie: cookie, body: .offsetData(offset: offset, dataLength: dataLength)))
     }
 
     /// Consumes the chunk header, skips its `length` payload bytes and throws `error`.

@@ -50,7 +50,9 @@ extension ChunkBody {
     }
 
     /// The start every error chunk shares: a nonzero error, a 16-bit message length, the message.
-    private static func decodeErrorStart(_ reader: inout PayloadReader) throws(PayloadReader.Failure) -> (NBDErrno, String) {
+    private static func decodeErrorStart(_ reader: inout PayloadReader) throws(PayloadReader.Failure) -> (
+        NBDErrno, String
+    ) {
         let error = NBDErrno(rawValue: try reader.read(UInt32.self, "error value"))
         guard error != .ok else { throw .invalid("error value is 0") }
         let length = Int(try reader.read(UInt16.self, "message length"))

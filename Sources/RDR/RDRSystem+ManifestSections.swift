@@ -40,7 +40,8 @@ extension RDRSystem {
         }
         for i in disks.indices {
             guard var disk = disks[i].objectValue, let name = disk["name"]?.stringValue, let role = roles[name],
-                  disk["role"]?.stringValue != DiskRole.mandatory.rawValue else { continue }
+                disk["role"]?.stringValue != DiskRole.mandatory.rawValue
+            else { continue }
             disk["role"] = .string(role.rawValue)
             disks[i] = .object(disk)
         }

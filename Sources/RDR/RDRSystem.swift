@@ -31,12 +31,17 @@ public final class RDRSystem: Sendable {
     public static func open(at path: String, sys: any SystemCalls = LinuxSystemCalls()) throws(RDRError) -> RDRSystem {
         let manifestPath = path + "/" + Manifest.fileName
         guard Directory.isDirectory(path, sys: sys) else {
-            throw RDRError(.invalidArgument, "no system at \(path): the directory does not exist; create one with 'rdr init --system \(path)'")
+            throw RDRError(
+                .invalidArgument,
+                "no system at \(path): the directory does not exist; create one with 'rdr init --system \(path)'")
         }
         let fd: FileDescriptor
         do { fd = try FileDescriptor.open(manifestPath, .readOnly, sys: sys) } catch {
             if error.code == ENOENT {
-                throw RDRError(.invalidArgument, "no system at \(path): \(Manifest.fileName) is missing; create one with 'rdr init --system \(path)'")
+                throw RDRError(
+                    .invalidArgument,
+                    "no system at \(path): \(Manifest.fileName) is missing; create one with 'rdr init --system \(path)'"
+                )
             }
             throw RDRError.io(error)
         }
@@ -44,7 +49,10 @@ public final class RDRSystem: Sendable {
         let bytes = try io { () throws(Errno) in try fd.readWholeFile(limit: Manifest.maxBytes) }
         let manifest: Manifest
         do { manifest = try JSONDecoder().decode(Manifest.self, from: Data(bytes)) } catch {
-            throw RDRError(.corrupt, "manifest \(manifestPath) is not valid: \(describe(decoding: error)); restore it from a backup (the member images and metadata are untouched)")
+            throw RDRError(
+                .corrupt,
+                "manifest \(manifestPath) is not valid: \(describe(decoding: error)); restore it from a backup (the member images and metadata are untouched)"
+            )
         }
         try manifest.validate(path: manifestPath)
         return RDRSystem(path: path, manifest: manifest, sys: sys)
@@ -55,11 +63,14 @@ public final class RDRSystem: Sendable {
     /// the metadata recorded, to look at them (status, verify) or adopt them, never to change them.
     /// In a process that owns the system, a writable disk is the owner's one shared instance,
     /// so forwarded commands, the NBD server and resync threads coordinate through its locks.
-    public func disk(_ name: String, access: FileDescriptor.Access = .readWrite, identity: IdentityCheck = .enforce) throws(RDRError) -> VirtualDisk {
+    public func disk(_ name: String, access: FileDescriptor.Access = .readWrite, identity: IdentityCheck = .enforce)
+        throws(RDRError) -> VirtualDisk
+    {
         if access == .readWrite, identity == .enforce, let owner = SystemOwnership.shared.owner(of: path) {
             return try owner.disk(named: name)
         }
-        return try VirtualDisk.open(system: self, disk: try manifest.disk(named: name), access: access, identity: identity)
+        return try VirtualDisk.open(
+            system: self, disk: try manifest.disk(named: name), access: access, identity: identity)
     }
 
     /// Takes the system's lock; refused with the holder named when another process has it.
@@ -84,7 +95,8 @@ public final class RDRSystem: Sendable {
         case DecodingError.keyNotFound(let key, let ctx):
             return "missing key '\((ctx.codingPath + [key]).map(\.stringValue).joined(separator: "."))'"
         case DecodingError.typeMismatch(_, let ctx), DecodingError.valueNotFound(_, let ctx):
-            return "wrong type at '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))': \(ctx.debugDescription)"
+            return
+                "wrong type at '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))': \(ctx.debugDescription)"
         case DecodingError.dataCorrupted(let ctx):
             let at = ctx.codingPath.map(\.stringValue).joined(separator: ".")
             return at.isEmpty ? "not JSON (\(ctx.debugDescription))" : "bad value at '\(at)': \(ctx.debugDescription)"

@@ -17,9 +17,11 @@ public struct CommandSpec<Context: Sendable>: Sendable {
     public var observesCancellation = false
     public var run: (@Sendable (Parsed<Context>) throws -> Int32)?
 
-    public init(path: [String], overview: String, positionals: String = "", arguments: [(String, String)] = [],
-                options: [OptionSpec] = [], subcommands: [(String, String)] = [], discussion: String? = nil,
-                observesCancellation: Bool = false, run: (@Sendable (Parsed<Context>) throws -> Int32)? = nil) {
+    public init(
+        path: [String], overview: String, positionals: String = "", arguments: [(String, String)] = [],
+        options: [OptionSpec] = [], subcommands: [(String, String)] = [], discussion: String? = nil,
+        observesCancellation: Bool = false, run: (@Sendable (Parsed<Context>) throws -> Int32)? = nil
+    ) {
         self.path = path
         self.overview = overview
         self.positionals = positionals

@@ -44,7 +44,11 @@ extension CommandSpec {
         let pad = 26
         let lines = help.split(separator: "\n", omittingEmptySubsequences: false)
         var out = "  " + left
-        if left.count + 2 >= pad { out += "\n" + String(repeating: " ", count: pad) } else { out += String(repeating: " ", count: pad - 2 - left.count) }
+        if left.count + 2 >= pad {
+            out += "\n" + String(repeating: " ", count: pad)
+        } else {
+            out += String(repeating: " ", count: pad - 2 - left.count)
+        }
         out += lines.first.map(String.init) ?? ""
         for l in lines.dropFirst() { out += "\n" + String(repeating: " ", count: pad) + l }
         return out + "\n"

@@ -11,8 +11,10 @@ public struct OptionSpec: Sendable {
     /// `(a | b)` when one of them is required.
     public var exclusive: String?
 
-    public init(names: [String], value: String?, help: String, repeatable: Bool = false, hidden: Bool = false,
-                required: Bool = false, exclusive: String? = nil) {
+    public init(
+        names: [String], value: String?, help: String, repeatable: Bool = false, hidden: Bool = false,
+        required: Bool = false, exclusive: String? = nil
+    ) {
         self.names = names
         self.value = value
         self.help = help

@@ -27,7 +27,9 @@ public struct Parsed<Context: Sendable>: Sendable {
         guard text.count <= 19, !text.isEmpty, text.allSatisfy({ $0.isASCII && $0.isNumber }), let n = Int(text) else {
             throw usage("\(key) needs a whole number from \(range.lowerBound) to \(range.upperBound), not '\(text)'")
         }
-        guard range.contains(n) else { throw usage("\(key) must be from \(range.lowerBound) to \(range.upperBound), not \(text)") }
+        guard range.contains(n) else {
+            throw usage("\(key) must be from \(range.lowerBound) to \(range.upperBound), not \(text)")
+        }
         return n
     }
 
@@ -46,11 +48,19 @@ public struct Parsed<Context: Sendable>: Sendable {
     public func seconds(_ key: String, in range: ClosedRange<Double>) throws -> Double? {
         guard let text = value(key) else { return nil }
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        let wellFormed = (1...2).contains(parts.count) && parts.allSatisfy { !$0.isEmpty && $0.count <= 12 && $0.allSatisfy { $0.isASCII && $0.isNumber } }
+        let wellFormed =
+            (1...2).contains(parts.count)
+            && parts.allSatisfy { !$0.isEmpty && $0.count <= 12 && $0.allSatisfy { $0.isASCII && $0.isNumber } }
         guard wellFormed, let n = Double(text) else {
-            throw usage("\(key) needs a number of seconds from \(Self.format(range.lowerBound)) to \(Self.format(range.upperBound)), not '\(text)'")
+            throw usage(
+                "\(key) needs a number of seconds from \(Self.format(range.lowerBound)) to \(Self.format(range.upperBound)), not '\(text)'"
+            )
         }
-        guard range.contains(n) else { throw usage("\(key) must be from \(Self.format(range.lowerBound)) to \(Self.format(range.upperBound)) seconds, not \(text)") }
+        guard range.contains(n) else {
+            throw usage(
+                "\(key) must be from \(Self.format(range.lowerBound)) to \(Self.format(range.upperBound)) seconds, not \(text)"
+            )
+        }
         return n
     }
 
@@ -83,7 +93,10 @@ public struct Parsed<Context: Sendable>: Sendable {
                 parsed.positionals.append(arg)
                 continue
             }
-            if arg == "--" { optionsDone = true; continue }
+            if arg == "--" {
+                optionsDone = true
+                continue
+            }
             var name = arg
             var inline: String?
             if let eq = arg.firstIndex(of: "="), arg.hasPrefix("--") {
@@ -95,8 +108,12 @@ public struct Parsed<Context: Sendable>: Sendable {
             }
             if let placeholder = o.value {
                 let v: String
-                if let inline { v = inline } else {
-                    guard i < args.count else { throw UsageError(message: "\(name) needs a value <\(placeholder)>", command: spec) }
+                if let inline {
+                    v = inline
+                } else {
+                    guard i < args.count else {
+                        throw UsageError(message: "\(name) needs a value <\(placeholder)>", command: spec)
+                    }
                     v = args[i]
                     i += 1
                 }

@@ -16,8 +16,10 @@ public final class NBDServer: Sendable {
 
     /// `log` receives one line per notable event (a refused request's reason, a protocol error
     /// that closed a connection); it is called from many threads.
-    public init(disks: any VirtualDiskProvider, configuration: ServerConfiguration = ServerConfiguration(),
-                log: @escaping @Sendable (String) -> Void) {
+    public init(
+        disks: any VirtualDiskProvider, configuration: ServerConfiguration = ServerConfiguration(),
+        log: @escaping @Sendable (String) -> Void
+    ) {
         core = ServerCore(configuration: configuration, disks: disks, log: log)
     }
 
@@ -48,7 +50,9 @@ public final class NBDServer: Sendable {
             guard let id = core.admitConnection(socket) else {
                 socket.close()
                 if refusedSince == nil && !core.stopping.load(ordering: .relaxed) {
-                    core.log("too many connections (--max-connections \(core.configuration.maxConnections)); new clients are closed until some leave")
+                    core.log(
+                        "too many connections (--max-connections \(core.configuration.maxConnections)); new clients are closed until some leave"
+                    )
                     refusedSince = Monotonic.now()
                 }
                 continue

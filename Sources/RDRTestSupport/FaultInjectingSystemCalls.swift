@@ -41,8 +41,10 @@ public final class FaultInjectingSystemCalls: SystemCalls {
     }
     private let state = Mutex(State())
 
-    public init(failing kind: SyscallKind? = nil, call n: Int = 0, with fault: InjectedFault = .eio,
-                paths: (@Sendable (String) -> Bool)? = nil, base: LinuxSystemCalls = LinuxSystemCalls()) {
+    public init(
+        failing kind: SyscallKind? = nil, call n: Int = 0, with fault: InjectedFault = .eio,
+        paths: (@Sendable (String) -> Bool)? = nil, base: LinuxSystemCalls = LinuxSystemCalls()
+    ) {
         self.base = base
         target = kind.map { ($0, n, fault) }
         accepts = paths
@@ -110,8 +112,10 @@ public final class FaultInjectingSystemCalls: SystemCalls {
         plain(.fallocate, fd: fd) { base.punchHole(fd, offset, length) }
     }
     public func seek(_ fd: Int32, _ offset: Int64, _ target: SeekTarget) -> Int64 { base.seek(fd, offset, target) }
-    public func copyFileRange(_ source: Int32, _ sourceOffset: Int64, _ target: Int32, _ targetOffset: Int64,
-                              _ count: Int) -> Int {
+    public func copyFileRange(
+        _ source: Int32, _ sourceOffset: Int64, _ target: Int32, _ targetOffset: Int64,
+        _ count: Int
+    ) -> Int {
         transfer(.copyFileRange, fd: target, count) {
             base.copyFileRange(source, sourceOffset, target, targetOffset, $0)
         }

@@ -38,7 +38,11 @@ public final class PowerCutSystemCalls: SystemCalls {
         self.base = base
     }
 
-    public enum CrashMode: Sendable { case dropAll, keepRandom(seed: UInt64), tearLast(seed: UInt64) }
+    public enum CrashMode: Sendable {
+        case dropAll
+        case keepRandom(seed: UInt64)
+        case tearLast(seed: UInt64)
+    }
 
     public var clock: any SystemClock { base.clock }
     public var random: any RandomSource { base.random }
@@ -68,7 +72,9 @@ public final class PowerCutSystemCalls: SystemCalls {
         guard let path = state.withLock({ $0.paths[fd] }) else { return }
         let end = base.seek(fd, 0, .end)
         guard end >= 0 else { return }
-        state.withLock { $0.pending[path, default: []].append(Pending(offset: end, old: [], new: new, appendedAt: end)) }
+        state.withLock {
+            $0.pending[path, default: []].append(Pending(offset: end, old: [], new: new, appendedAt: end))
+        }
     }
 
     private func synced(_ fd: Int32) {
@@ -155,8 +161,10 @@ public final class PowerCutSystemCalls: SystemCalls {
     public func seek(_ fd: Int32, _ offset: Int64, _ target: SeekTarget) -> Int64 {
         alive() ? base.seek(fd, offset, target) : -Int64(EIO)
     }
-    public func copyFileRange(_ source: Int32, _ sourceOffset: Int64, _ target: Int32, _ targetOffset: Int64,
-                              _ count: Int) -> Int {
+    public func copyFileRange(
+        _ source: Int32, _ sourceOffset: Int64, _ target: Int32, _ targetOffset: Int64,
+        _ count: Int
+    ) -> Int {
         -Int(EXDEV)  // modelled through pread/pwrite, which the engine falls back to
     }
     public func rename(_ from: String, _ to: String) -> Int32 { alive() ? base.rename(from, to) : -EIO }

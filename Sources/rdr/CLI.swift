@@ -13,7 +13,8 @@ extension RDRArguments.Parsed where Context == CommandEnvironment {
 enum CLI {
     static let root = CommandSpec(
         path: [],
-        overview: "RDR — Rapid Disk Resync: split block mirrors over sparse raw images, then resync only what diverged.",
+        overview:
+            "RDR — Rapid Disk Resync: split block mirrors over sparse raw images, then resync only what diverged.",
         positionals: "<subcommand>",
         options: [],
         subcommands: [
@@ -45,12 +46,14 @@ enum CLI {
             \(ExitCode.table)
             """)
 
-    static let commands: [CommandSpec] = [
-        DemoCommand.spec, InitCommand.spec, StatusCommand.spec, IOCommands.write, IOCommands.read, IOCommands.workload,
-        DiskCommands.group, DiskCommands.split, DiskCommands.merge, DiskCommands.resync, DiskCommands.verify,
-        UpgradeCommands.restart, UpgradeCommands.log, UpgradeCommands.services, UpgradeCommands.config,
-        ServeCommand.spec, SimulateCommand.spec,
-    ] + UpgradeCommands.specs
+    static let commands: [CommandSpec] =
+        [
+            DemoCommand.spec, InitCommand.spec, StatusCommand.spec, IOCommands.write, IOCommands.read,
+            IOCommands.workload,
+            DiskCommands.group, DiskCommands.split, DiskCommands.merge, DiskCommands.resync, DiskCommands.verify,
+            UpgradeCommands.restart, UpgradeCommands.log, UpgradeCommands.services, UpgradeCommands.config,
+            ServeCommand.spec, SimulateCommand.spec,
+        ] + UpgradeCommands.specs
 
     /// The longest command path that prefixes `args`, and the rest.
     static func find(_ args: [String]) -> (CommandSpec, [String])? {
@@ -80,7 +83,9 @@ enum CLI {
                 throw UsageError(message: "unknown subcommand '\(env.arguments[0])'", command: root)
             }
             command = spec
-            guard let run = spec.run else { throw UsageError(message: "unknown subcommand '\(rest[0])'", command: spec) }
+            guard let run = spec.run else {
+                throw UsageError(message: "unknown subcommand '\(rest[0])'", command: spec)
+            }
             return try run(try Parsed.parse(rest, spec: spec, context: env))
         } catch {
             let failure = Failure(error, command: command)
@@ -97,7 +102,8 @@ enum CLI {
             let rest = Array(args.dropFirst())
             if rest.isEmpty { return root }
             guard let (spec, extra) = find(rest), extra.isEmpty else {
-                throw UsageError(message: "no help for '\(rest.joined(separator: " "))': unknown subcommand", command: root)
+                throw UsageError(
+                    message: "no help for '\(rest.joined(separator: " "))': unknown subcommand", command: root)
             }
             return spec
         }

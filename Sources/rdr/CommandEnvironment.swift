@@ -8,7 +8,10 @@ final class OutputStream: Sendable {
     private let send: @Sendable ([UInt8]) -> Int32
 
     init(_ write: @escaping @Sendable ([UInt8]) -> Void, isTerminal: Bool = false) {
-        self.send = { write($0); return 0 }
+        self.send = {
+            write($0)
+            return 0
+        }
         self.isTerminal = isTerminal
     }
 
@@ -39,7 +42,10 @@ enum FullWrite {
             var done = 0
             while done < buffer.count {
                 let n = Glibc.write(fd, buffer.baseAddress! + done, buffer.count - done)
-                if n > 0 { done += n; continue }
+                if n > 0 {
+                    done += n
+                    continue
+                }
                 if n == 0 { return EIO }
                 if errno == EINTR { continue }
                 guard errno == EAGAIN || errno == EWOULDBLOCK else { return errno }
@@ -54,20 +60,24 @@ enum FullWrite {
 /// Everything a command may use besides the files it is asked to touch: a command is a function
 /// of this value, so a server process can run it for a client and stream its output back.
 struct CommandEnvironment: Sendable {
-    var arguments: [String]              // without the program name
-    var workingDirectory: String         // relative paths of every option resolve against it
-    var variables: [String: String]      // RDR_SYSTEM and every other variable rdr reads
-    var stdin: Int32                     // for `write --stdin`
+    var arguments: [String]  // without the program name
+    var workingDirectory: String  // relative paths of every option resolve against it
+    var variables: [String: String]  // RDR_SYSTEM and every other variable rdr reads
+    var stdin: Int32  // for `write --stdin`
     var out: OutputStream
     var err: OutputStream
-    var cancellation: CancellationFlag   // set by SIGINT/SIGTERM/SIGHUP (or a forwarded Ctrl-C)
+    var cancellation: CancellationFlag  // set by SIGINT/SIGTERM/SIGHUP (or a forwarded Ctrl-C)
     var openSystem: @Sendable (String) throws(RDRError) -> RDRSystem
-    var executable: String               // for background children
+    var executable: String  // for background children
 
-    init(arguments: [String], workingDirectory: String, variables: [String: String] = [:], stdin: Int32 = STDIN_FILENO,
-         out: OutputStream, err: OutputStream, cancellation: CancellationFlag = CancellationFlag(),
-         openSystem: @escaping @Sendable (String) throws(RDRError) -> RDRSystem = { path throws(RDRError) in try RDRSystem.open(at: path) },
-         executable: String = "/proc/self/exe") {
+    init(
+        arguments: [String], workingDirectory: String, variables: [String: String] = [:], stdin: Int32 = STDIN_FILENO,
+        out: OutputStream, err: OutputStream, cancellation: CancellationFlag = CancellationFlag(),
+        openSystem: @escaping @Sendable (String) throws(RDRError) -> RDRSystem = { path throws(RDRError) in
+            try RDRSystem.open(at: path)
+        },
+        executable: String = "/proc/self/exe"
+    ) {
         self.arguments = arguments
         self.workingDirectory = workingDirectory
         self.variables = variables
@@ -81,14 +91,18 @@ struct CommandEnvironment: Sendable {
 
     /// This process's real arguments, directory, variables and standard streams.
     static func process() -> CommandEnvironment {
-        CommandEnvironment(arguments: Array(CommandLine.arguments.dropFirst()), workingDirectory: ProcessState.directory ?? ".",
-                           variables: ProcessState.variables(), out: .fileDescriptor(STDOUT_FILENO), err: .fileDescriptor(STDERR_FILENO))
+        CommandEnvironment(
+            arguments: Array(CommandLine.arguments.dropFirst()), workingDirectory: ProcessState.directory ?? ".",
+            variables: ProcessState.variables(), out: .fileDescriptor(STDOUT_FILENO),
+            err: .fileDescriptor(STDERR_FILENO))
     }
 
     /// `typed` resolved against `workingDirectory`. Unchanged when absolute or when the working
     /// directory is this process's own, so paths in messages and output read as the user typed them.
     func path(_ typed: String) -> String {
-        if typed.hasPrefix("/") || workingDirectory == ProcessState.directory || workingDirectory == "." { return typed }
+        if typed.hasPrefix("/") || workingDirectory == ProcessState.directory || workingDirectory == "." {
+            return typed
+        }
         return workingDirectory + (workingDirectory.hasSuffix("/") ? "" : "/") + typed
     }
 

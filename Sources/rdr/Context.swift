@@ -5,7 +5,9 @@ import RDRArguments
 /// environment's working directory).
 enum Common {
     static let options = [
-        OptionSpec(names: ["--system"], value: "dir", help: "System directory (default: $RDR_SYSTEM, else Images/demo).", exclusive: "system"),
+        OptionSpec(
+            names: ["--system"], value: "dir", help: "System directory (default: $RDR_SYSTEM, else Images/demo).",
+            exclusive: "system"),
         OptionSpec(names: ["--name"], value: "name", help: "Use the system Images/<name>.", exclusive: "system"),
     ]
 
@@ -16,7 +18,9 @@ enum Common {
             return dir
         }
         if let name = p.value("--name") {
-            do { try DiskSpec.validateName(name, what: "system name") } catch { throw p.usage("--name: \(error.message)") }
+            do { try DiskSpec.validateName(name, what: "system name") } catch {
+                throw p.usage("--name: \(error.message)")
+            }
             return "Images/" + name
         }
         if let env = p.env.variables["RDR_SYSTEM"], !env.isEmpty { return env }

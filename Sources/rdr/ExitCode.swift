@@ -51,7 +51,9 @@ struct Failure {
             text = Self.withUsage(e.message, usage: e.usage, name: e.commandName)
             code = ExitCode.usage
         case let e as RDRError:
-            text = e.kind == .invalidArgument ? Self.withUsage(e.message, usage: spec.usage, name: spec.name) : "Error: \(e.message)\n"
+            text =
+                e.kind == .invalidArgument
+                ? Self.withUsage(e.message, usage: spec.usage, name: spec.name) : "Error: \(e.message)\n"
             code = ExitCode.of(e.kind)
         default:
             text = "Error: \(error)\n"

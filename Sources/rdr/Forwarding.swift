@@ -17,7 +17,8 @@ enum Forwarding {
     /// run in this process.
     static func run(_ env: CommandEnvironment) -> Int32? {
         guard let systemPath = target(env), ControlClient.ownerIsLive(systemPath: systemPath) else { return nil }
-        let request = ControlProtocol.Request(arguments: env.arguments, workingDirectory: env.workingDirectory, variables: env.variables)
+        let request = ControlProtocol.Request(
+            arguments: env.arguments, workingDirectory: env.workingDirectory, variables: env.variables)
         // Commands that stop cleanly get Ctrl-C passed on; the others die of it here, as they
         // would without an owner (the owner then sees the client go).
         let interrupt = CLI.observesInterrupts(env.arguments) ? InterruptPipe.install() : nil
@@ -29,8 +30,10 @@ enum Forwarding {
         // then run here, where the lock decides.
         for _ in 0..<50 {
             do {
-                switch try ControlClient.forward(systemPath: systemPath, request: request,
-                                                 descriptors: descriptors, interrupt: interrupt) {
+                switch try ControlClient.forward(
+                    systemPath: systemPath, request: request,
+                    descriptors: descriptors, interrupt: interrupt)
+                {
                 case .exited(let code): return code
                 case .noOwner: return nil
                 case .notAdmitted: usleep(100_000)
@@ -47,9 +50,10 @@ enum Forwarding {
     private static func target(_ env: CommandEnvironment) -> String? {
         let args = env.arguments
         guard let first = args.first, !local.contains(first), env.workingDirectory.hasPrefix("/"),
-              !args.contains("--help"), !args.contains("-h"), !args.contains("--detached-child"),
-              let (spec, rest) = CLI.find(args), spec.run != nil,
-              let parsed = try? Parsed.parse(rest, spec: spec, context: env) else { return nil }
+            !args.contains("--help"), !args.contains("-h"), !args.contains("--detached-child"),
+            let (spec, rest) = CLI.find(args), spec.run != nil,
+            let parsed = try? Parsed.parse(rest, spec: spec, context: env)
+        else { return nil }
         return try? Common.systemPath(parsed)
     }
 }

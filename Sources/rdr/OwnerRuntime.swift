@@ -48,10 +48,11 @@ final class OwnerRuntime: Sendable {
     /// The environment of a forwarded command: the client's arguments, directory, variables
     /// and descriptors, and a cancellation its Ctrl-C sets.
     static func environment(for command: ForwardedCommand) -> CommandEnvironment {
-        CommandEnvironment(arguments: command.request.arguments, workingDirectory: command.request.workingDirectory,
-                           variables: command.request.variables, stdin: command.stdin,
-                           out: .fileDescriptor(command.stdout), err: .fileDescriptor(command.stderr),
-                           cancellation: command.cancellation)
+        CommandEnvironment(
+            arguments: command.request.arguments, workingDirectory: command.request.workingDirectory,
+            variables: command.request.variables, stdin: command.stdin,
+            out: .fileDescriptor(command.stdout), err: .fileDescriptor(command.stderr),
+            cancellation: command.cancellation)
     }
 
     /// `rdr serve` stopping: no new commands, running ones and resyncs cancelled (resyncs
@@ -81,21 +82,26 @@ final class OwnerRuntime: Sendable {
     /// `--background` inside an owner: the resyncs run as threads of this process (a child
     /// could not take the lock the owner holds). Their summaries go to `logPath`, as a
     /// detached worker's output does.
-    static func startBackground(_ owned: OwnedSystem, jobs: [(String, Enclosure)], options: ResyncOptions, logPath: String) throws {
+    static func startBackground(
+        _ owned: OwnedSystem, jobs: [(String, Enclosure)], options: ResyncOptions, logPath: String
+    ) throws {
         let log = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard log >= 0 else { throw RDRError(.io, "cannot open \(logPath) for the background resync's output") }
         let out = OutputStream.fileDescriptor(log)
         let ended = CancellationFlag()
         do {
-            try owned.startBackgroundResyncs(jobs, options: options, report: { _, outcome in
-                switch outcome {
-                case .success(let summary): out.line(DiskCommands.describe(summary))
-                case .failure(let error): out.line("Error: \(error.message)")
-                }
-            }, done: {
-                close(log)
-                ended.cancel()
-            })
+            try owned.startBackgroundResyncs(
+                jobs, options: options,
+                report: { _, outcome in
+                    switch outcome {
+                    case .success(let summary): out.line(DiskCommands.describe(summary))
+                    case .failure(let error): out.line("Error: \(error.message)")
+                    }
+                },
+                done: {
+                    close(log)
+                    ended.cancel()
+                })
         } catch {
             close(log)
             throw error
@@ -109,7 +115,11 @@ final class OwnerRuntime: Sendable {
     static func awaitRunning(_ system: RDRSystem, disks: [String], ended: () -> Bool) {
         let deadline = Monotonic.now() + 10
         while Monotonic.now() < deadline && !ended() {
-            if let status = try? system.status(disks: disks), status.disks.contains(where: { $0.resync?.running == true }) { return }
+            if let status = try? system.status(disks: disks),
+                status.disks.contains(where: { $0.resync?.running == true })
+            {
+                return
+            }
             usleep(10_000)
         }
     }

@@ -13,7 +13,9 @@ extension RDRArguments.Parsed {
     func size(_ key: String, in range: ClosedRange<Int64>) throws -> Int64? {
         guard let n = try size(key) else { return nil }
         guard range.contains(n) else {
-            throw usage("\(key) must be from \(ByteSize.compact(range.lowerBound)) to \(ByteSize.compact(range.upperBound)), not \(value(key) ?? "")")
+            throw usage(
+                "\(key) must be from \(ByteSize.compact(range.lowerBound)) to \(ByteSize.compact(range.upperBound)), not \(value(key) ?? "")"
+            )
         }
         return n
     }
@@ -26,7 +28,9 @@ extension RDRArguments.Parsed {
 
     func side(_ key: String = "--side") throws -> SideSelector? {
         guard let text = value(key) else { return nil }
-        guard let s = SideSelector(text: text) else { throw usage("\(key) must be production, upgrade, 10 or 11, not '\(text)'") }
+        guard let s = SideSelector(text: text) else {
+            throw usage("\(key) must be production, upgrade, 10 or 11, not '\(text)'")
+        }
         return s
     }
 }

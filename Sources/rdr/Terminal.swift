@@ -1,15 +1,16 @@
 import Dispatch
 import Glibc
-import Synchronization
 import RDR
 import RDRArguments
+import Synchronization
 
 /// Durations and rates as the commands print them.
 enum Terminal {
     static func duration(_ seconds: Double?) -> String {
         guard let s = seconds, s.isFinite, s >= 0 else { return "--:--" }
         let t = Int(s.rounded())
-        return t >= 3600 ? Printf.format("%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : Printf.format("%d:%02d", t / 60, t % 60)
+        return t >= 3600
+            ? Printf.format("%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : Printf.format("%d:%02d", t / 60, t % 60)
     }
 
     /// Sleeps the whole interval (nanosleep resumed after a signal).
@@ -45,14 +46,18 @@ final class ProgressDisplay: @unchecked Sendable {
     }
 
     private func draw(_ p: ResyncProgress) {
-        let text = "\(p.percent)%  \(ByteSize.format(p.bytesDone))/\(ByteSize.format(p.bytesTotal))  \(Terminal.rate(p.rateBytesPerSecond))  ETA \(Terminal.duration(p.etaSeconds))"
+        let text =
+            "\(p.percent)%  \(ByteSize.format(p.bytesDone))/\(ByteSize.format(p.bytesTotal))  \(Terminal.rate(p.rateBytesPerSecond))  ETA \(Terminal.duration(p.etaSeconds))"
         if out.isTerminal {
             let width = 30
             let filled = min(width, p.percent * width / 100)
             let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
             out.write("\r\u{1B}[2K\(label) [\(bar)] \(text)")
             drewBar = true
-            if p.state != .running { out.write("\n"); drewBar = false }
+            if p.state != .running {
+                out.write("\n")
+                drewBar = false
+            }
         } else {
             let now = Monotonic.now()
             if p.state != .running || now - lastLine >= 1 {
@@ -64,7 +69,10 @@ final class ProgressDisplay: @unchecked Sendable {
 
     func end() {
         lock.withLock { _ in
-            if drewBar { out.write("\n"); drewBar = false }
+            if drewBar {
+                out.write("\n")
+                drewBar = false
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import ActiveUpgrade
 
 /// The activity log file: ids unique across writers, torn lines counted and never swallowing a

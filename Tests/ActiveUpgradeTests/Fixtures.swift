@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import ActiveUpgrade
 @testable import RDR
 
@@ -13,9 +14,13 @@ final class UpgradeFixture {
     init() throws {
         dir = NSTemporaryDirectory() + "rdr-au-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        system = try RDRSystem.create(at: dir + "/sys", disks: [DiskSpec(name: "boot", size: 4 << 20, role: .mandatory),
-                                                                DiskSpec(name: "data", size: 4 << 20, role: .data)],
-                                      primary: .ten, force: false)
+        system = try RDRSystem.create(
+            at: dir + "/sys",
+            disks: [
+                DiskSpec(name: "boot", size: 4 << 20, role: .mandatory),
+                DiskSpec(name: "data", size: 4 << 20, role: .data),
+            ],
+            primary: .ten, force: false)
         try SystemModel.healthy.save(system)
         controller = UpgradeController(system: system, command: "test") { system in
             for d in system.manifest.disks {
@@ -27,7 +32,9 @@ final class UpgradeFixture {
 
     deinit { try? FileManager.default.removeItem(atPath: dir) }
 
-    func image(_ disk: String, _ e: Int) -> Data { FileManager.default.contents(atPath: "\(dir)/sys/\(disk)-\(e).img") ?? Data() }
+    func image(_ disk: String, _ e: Int) -> Data {
+        FileManager.default.contents(atPath: "\(dir)/sys/\(disk)-\(e).img") ?? Data()
+    }
 
     /// Writes a configuration file into the fixture directory and returns its path.
     @discardableResult
@@ -54,13 +61,15 @@ final class UpgradeFixture {
     }
 
     var recorded: [String] {
-        (try? String(contentsOfFile: dir + "/record.txt", encoding: .utf8))?.split(separator: "\n").map(String.init) ?? []
+        (try? String(contentsOfFile: dir + "/record.txt", encoding: .utf8))?.split(separator: "\n").map(String.init)
+            ?? []
     }
 
     func write(_ disk: String, _ side: Side, offset: Int64, seed: UInt64) throws {
         let lock = try system.lock(command: "test write")
         defer { lock.release() }
-        try system.disk(disk).write(side: .side(side), offset: offset, bytes: Pattern.bytes(count: 65536, seed: seed, offset: offset))
+        try system.disk(disk).write(
+            side: .side(side), offset: offset, bytes: Pattern.bytes(count: 65536, seed: seed, offset: offset))
     }
 }
 

@@ -1,5 +1,6 @@
 import RDRTestSupport
 import XCTest
+
 @testable import ActiveUpgrade
 @testable import RDR
 
@@ -8,7 +9,9 @@ import XCTest
 final class RequestFaultTests: XCTestCase {
     /// Runs split, writes, merge and commit with `sys` under the request named `faulty`, then
     /// completes the session with real syscalls; returns the final member images.
-    func session(faulty: UserRequest?, kind: SyscallKind = .pwrite, call n: Int = 0) throws -> (broke: Bool, fired: Bool, images: [Data]) {
+    func session(faulty: UserRequest?, kind: SyscallKind = .pwrite, call n: Int = 0) throws -> (
+        broke: Bool, fired: Bool, images: [Data]
+    ) {
         let f = try UpgradeFixture()
         let sys = FaultInjectingSystemCalls(failing: kind, call: n, with: .eio)
         var broke = false
@@ -18,11 +21,15 @@ final class RequestFaultTests: XCTestCase {
                 try f.write("data", .production, offset: 1 << 20, seed: 2)
             }
             do {
-                let system = request == faulty ? try RDRSystem.open(at: f.system.path, sys: sys) : try RDRSystem.open(at: f.system.path)
+                let system =
+                    request == faulty
+                    ? try RDRSystem.open(at: f.system.path, sys: sys) : try RDRSystem.open(at: f.system.path)
                 let controller = UpgradeController(system: system, command: "test") { s in
                     for d in s.manifest.disks {
                         let disk = try s.disk(d.name)
-                        if disk.record.mode == .resyncing, let src = disk.record.resyncSource { _ = try disk.resync(from: src) }
+                        if disk.record.mode == .resyncing, let src = disk.record.resyncSource {
+                            _ = try disk.resync(from: src)
+                        }
                     }
                 }
                 try controller.perform(request)
@@ -32,7 +39,9 @@ final class RequestFaultTests: XCTestCase {
                 // Broken: retry it. Ready in the request's own end state: the fault hit the directory
                 // fsync after the final save landed. Ready before it: the fault hit the first save.
                 let s = try f.controller.store.current()
-                let done: [UserRequest: UpgradeState] = [.split: .split, .merge: .merge, .commit: .commit, .finish: .idle]
+                let done: [UserRequest: UpgradeState] = [
+                    .split: .split, .merge: .merge, .commit: .commit, .finish: .idle,
+                ]
                 if s.operationalState == .broken {
                     try f.controller.perform(.retry)
                 } else if s.upgradeState != done[request] {
@@ -52,7 +61,8 @@ final class RequestFaultTests: XCTestCase {
     func testEveryEngineCallOfEachRequestFailedInTurn() throws {
         let reference = try session(faulty: nil).images
         XCTAssertEqual(reference[0], reference[1])
-        var points = 0, broken = 0
+        var points = 0
+        var broken = 0
         for request in [UserRequest.split, .merge, .commit] {
             for kind in [SyscallKind.pwrite, .fdatasync, .fsync, .pread, .rename] {
                 var n = 1
@@ -61,7 +71,9 @@ final class RequestFaultTests: XCTestCase {
                     if !r.fired { break }
                     points += 1
                     if r.broke { broken += 1 }
-                    XCTAssertTrue(r.images == reference, "\(request) with \(kind) #\(n) failed then retried ends with different bytes")
+                    XCTAssertTrue(
+                        r.images == reference,
+                        "\(request) with \(kind) #\(n) failed then retried ends with different bytes")
                     n += 1
                 }
             }

@@ -1,5 +1,6 @@
 import RDRTestSupport
 import XCTest
+
 @testable import ActiveUpgrade
 @testable import RDR
 
@@ -41,7 +42,8 @@ final class SessionFileFaultTests: XCTestCase {
 
     /// The files a session writes, as the fault layer sees them.
     static func sessionFiles(_ f: UpgradeFixture) -> @Sendable (String) -> Bool {
-        let system = f.system.path, backup = f.dir + "/logbackup"
+        let system = f.system.path
+        let backup = f.dir + "/logbackup"
         return { p in
             p == system || p.hasPrefix(system + "/session") || p.hasPrefix(system + "/activity.log")
                 || p.hasPrefix(system + "/.session.runner") || p.hasPrefix(backup)
@@ -51,7 +53,9 @@ final class SessionFileFaultTests: XCTestCase {
     static func fixture() throws -> UpgradeFixture {
         let f = try UpgradeFixture()
         try "event log".write(toFile: f.dir + "/System.evtx", atomically: true, encoding: .utf8)
-        f.config("u.Config", """
+        f.config(
+            "u.Config",
+            """
             { "title": "u", "services": ["appdb"],
               "logBackup": { "stagingDirectory": "\(f.dir)/logbackup", "logs": ["\(f.dir)/System.evtx"] } }
             """)
@@ -59,7 +63,9 @@ final class SessionFileFaultTests: XCTestCase {
     }
 
     /// Runs `plan` with `sys` under request `faulty`, resolves whatever the fault left, and goes on.
-    func run(_ plan: Plan, faulty: UserRequest?, _ fault: Fault?, dryCounts: ((any SystemCalls) -> Void)? = nil) throws -> Outcome {
+    func run(_ plan: Plan, faulty: UserRequest?, _ fault: Fault?, dryCounts: ((any SystemCalls) -> Void)? = nil) throws
+        -> Outcome
+    {
         let f = try Self.fixture()
         var out = Outcome()
         var aborted = false
@@ -78,7 +84,8 @@ final class SessionFileFaultTests: XCTestCase {
                 stoppedHere = true
             }
             // A cut after the last call that mattered still loses what was not synced.
-            if case .powerCut(let after, let mode) = fault, let cut = sys as? PowerCutSystemCalls, cut.callCount > after {
+            if case .powerCut(let after, let mode) = fault, let cut = sys as? PowerCutSystemCalls, cut.callCount > after
+            {
                 cut.crash(mode)
                 stoppedHere = true
             }
@@ -118,11 +125,15 @@ final class SessionFileFaultTests: XCTestCase {
     /// With real calls, what a user does after the fault: retry the request (or issue it again
     /// when it never started), or abort it. The session must always allow one of them.
     func resolve(_ f: UpgradeFixture, _ request: UserRequest, abort: Bool, _ label: String) throws {
-        let done: [UserRequest: UpgradeState] = [.split: .split, .merge: .merge, .commit: .commit, .abort: .abort, .finish: .idle]
+        let done: [UserRequest: UpgradeState] = [
+            .split: .split, .merge: .merge, .commit: .commit, .abort: .abort, .finish: .idle,
+        ]
         var last = ""
         for _ in 0..<5 {
             let s = try f.controller.store.current()  // never unreadable
-            if s.operationalState == .ready && (s.upgradeState == (abort ? .abort : done[request]) || (abort && s.upgradeState == .idle)) {
+            if s.operationalState == .ready
+                && (s.upgradeState == (abort ? .abort : done[request]) || (abort && s.upgradeState == .idle))
+            {
                 return
             }
             let next: UserRequest
@@ -133,8 +144,9 @@ final class SessionFileFaultTests: XCTestCase {
                 next = s.operationalState == .broken && !s.interrupted ? .retry : request
             }
             do {
-                try f.controller.perform(next, configPath: next == .split ? f.dir + "/u.Config" : nil,
-                                         options: RequestOptions(autoRecover: abort ? .abort : .retry))
+                try f.controller.perform(
+                    next, configPath: next == .split ? f.dir + "/u.Config" : nil,
+                    options: RequestOptions(autoRecover: abort ? .abort : .retry))
             } catch {
                 last = "\(next): \(error)"
             }
@@ -160,7 +172,9 @@ final class SessionFileFaultTests: XCTestCase {
     }
 
     func testFaultSweepSessionAndLogWrites() throws {
-        var tried = 0, stopped = 0, mismatches = 0
+        var tried = 0
+        var stopped = 0
+        var mismatches = 0
         let kinds: [(SyscallKind, [InjectedFault])] = [
             (.open, [.eio]), (.pwrite, [.eio, .enospc, .short]), (.write, [.eio, .enospc, .short]),
             (.fsync, [.eio]), (.rename, [.eio]), (.mkdir, [.enospc]), (.pread, [.eio]),
@@ -171,7 +185,8 @@ final class SessionFileFaultTests: XCTestCase {
             let counts = try counts(plan)
             for request in plan.requests {
                 for (kind, faults) in kinds {
-                    for n in Self.points(counts[request]?[kind] ?? 0, budget: Self.faultBudget) where (counts[request]?[kind] ?? 0) > 0 {
+                    for n in Self.points(counts[request]?[kind] ?? 0, budget: Self.faultBudget)
+                    where (counts[request]?[kind] ?? 0) > 0 {
                         for how in faults {
                             let r = try run(plan, faulty: request, .inject(kind, n, how))
                             tried += 1
@@ -191,7 +206,9 @@ final class SessionFileFaultTests: XCTestCase {
     }
 
     func testFaultSweepPowerCutsDuringEachRequest() throws {
-        var cuts = 0, stopped = 0, mismatches = 0
+        var cuts = 0
+        var stopped = 0
+        var mismatches = 0
         for plan in [Plan.commit, .abort] {
             let reference = try run(plan, faulty: nil, nil).images
             let untouched = try UpgradeFixture().images
@@ -201,13 +218,17 @@ final class SessionFileFaultTests: XCTestCase {
                     total = (sys as? PowerCutSystemCalls)?.callCount ?? 0
                 }
                 for (i, at) in Self.points(total, budget: Self.cutBudget).enumerated() {
-                    let mode: PowerCutSystemCalls.CrashMode = [.dropAll, .keepRandom(seed: UInt64(at)), .tearLast(seed: UInt64(at))][i % 3]
+                    let mode: PowerCutSystemCalls.CrashMode = [
+                        .dropAll, .keepRandom(seed: UInt64(at)), .tearLast(seed: UInt64(at)),
+                    ][i % 3]
                     let r = try run(plan, faulty: request, .powerCut(after: at, mode))
                     cuts += 1
                     if r.stopped { stopped += 1 }
                     if r.images != (r.wrote ? reference : untouched) {
                         mismatches += 1
-                        XCTFail("\(plan) \(request): power cut after call \(at) (\(mode)) then resolved ends with other bytes")
+                        XCTFail(
+                            "\(plan) \(request): power cut after call \(at) (\(mode)) then resolved ends with other bytes"
+                        )
                     }
                 }
             }

@@ -9,7 +9,8 @@ final class ActionHardeningTests: XCTestCase {
         try "not a manifest".write(toFile: s.path + "/rdr.json", atomically: true, encoding: .utf8)
         try FileManager.default.createSymbolicLink(atPath: s.path + "/alias", withDestinationPath: s.system)
         for dir in [s.system, s.system + "/sub", s.path + "/alias", s.system + "/../sys"] {
-            let c = s.config("b.Config", #"{"logBackup": {"stagingDirectory": "\#(dir)", "logs": ["\#(s.path)/rdr.json"]}}"#)
+            let c = s.config(
+                "b.Config", #"{"logBackup": {"stagingDirectory": "\#(dir)", "logs": ["\#(s.path)/rdr.json"]}}"#)
             try refused(["config", "check", c] + sys, s, status: 65, mentions: "inside the system directory")
             try refused(["check", "--config", c] + sys, s, status: 65, mentions: "inside the system directory")
             try refused(["split", "--config", c] + sys, s, status: 65, mentions: "inside the system directory")
@@ -18,7 +19,8 @@ final class ActionHardeningTests: XCTestCase {
         let staging = s.path + "/backups"
         try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
         try "keep me".write(toFile: staging + "/rdr.json", atomically: true, encoding: .utf8)
-        let c = s.config("ok.Config", #"{"logBackup": {"stagingDirectory": "\#(staging)", "logs": ["\#(s.path)/rdr.json"]}}"#)
+        let c = s.config(
+            "ok.Config", #"{"logBackup": {"stagingDirectory": "\#(staging)", "logs": ["\#(s.path)/rdr.json"]}}"#)
         for _ in 0..<2 {
             try rdr(["split", "--config", c] + sys)
             try rdr(["merge"] + sys)
@@ -27,30 +29,41 @@ final class ActionHardeningTests: XCTestCase {
             try waitForResyncs(s.system)
         }
         XCTAssertEqual(try String(contentsOfFile: staging + "/rdr.json", encoding: .utf8), "keep me")
-        XCTAssertNotEqual(data(s.system + "/rdr.json"), Data("not a manifest".utf8), "the system's manifest is not overwritten")
+        XCTAssertNotEqual(
+            data(s.system + "/rdr.json"), Data("not a manifest".utf8), "the system's manifest is not overwritten")
         try rdr(["status"] + sys)
         let made = try FileManager.default.contentsOfDirectory(atPath: staging).filter { $0 != "rdr.json" }.sorted()
         XCTAssertEqual(made.count, 2, "one new directory per backup: \(made)")
-        for d in made { XCTAssertEqual(try String(contentsOfFile: staging + "/" + d + "/rdr.json", encoding: .utf8), "not a manifest") }
+        for d in made {
+            XCTAssertEqual(
+                try String(contentsOfFile: staging + "/" + d + "/rdr.json", encoding: .utf8), "not a manifest")
+        }
     }
 
     func testChattyActionKeepsMemoryAndTheLogBounded() throws {
         let (s, sys) = try newSystem()
-        s.script("chatty.sh", "head -c 200000000 /dev/zero | tr '\\000' 'x'\nprintf '\\nstart \\033[31mred\\033[0m bell\\007 \\033]0;title\\007\\n'\necho the-end")
-        let config = s.config("c.Config", #"{"customActions": [{"file": "chatty.sh", "controlType": "ReadinessCheck"}]}"#)
+        s.script(
+            "chatty.sh",
+            "head -c 200000000 /dev/zero | tr '\\000' 'x'\nprintf '\\nstart \\033[31mred\\033[0m bell\\007 \\033]0;title\\007\\n'\necho the-end"
+        )
+        let config = s.config(
+            "c.Config", #"{"customActions": [{"file": "chatty.sh", "controlType": "ReadinessCheck"}]}"#)
         let (status, peakKiB) = try peakResidentKiB(["check", "--config", config] + sys)
         XCTAssertEqual(status, 0)
         XCTAssertLessThan(peakKiB, 200 * 1024, "peak RSS of the rdr that ran the chatty action, KiB")
-        let logSize = (try FileManager.default.attributesOfItem(atPath: s.system + "/activity.log.jsonl")[.size] as? Int) ?? 0
+        let logSize =
+            (try FileManager.default.attributesOfItem(atPath: s.system + "/activity.log.jsonl")[.size] as? Int) ?? 0
         XCTAssertLessThan(logSize, 512 << 10)
         let text = try rdr(["log"] + sys).stdout
         XCTAssertTrue(text.contains("the-end"), "the tail of the output is in the log")
-        XCTAssertFalse(text.utf8.contains(0x1B) || text.utf8.contains(0x07), "no raw escapes or bells reach the terminal")
+        XCTAssertFalse(
+            text.utf8.contains(0x1B) || text.utf8.contains(0x07), "no raw escapes or bells reach the terminal")
         XCTAssertTrue(text.contains("\\x1b[31mred"), "control characters are shown escaped")
-        let file = text.split(separator: "\n").compactMap { line -> String? in
-            guard let r = line.range(of: "whole output: ") else { return nil }
-            return String(line[r.upperBound...]).trimmingCharacters(in: .whitespaces)
-        }.first ?? ""
+        let file =
+            text.split(separator: "\n").compactMap { line -> String? in
+                guard let r = line.range(of: "whole output: ") else { return nil }
+                return String(line[r.upperBound...]).trimmingCharacters(in: .whitespaces)
+            }.first ?? ""
         let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0
         XCTAssertGreaterThan(size, 200_000_000, "the whole output is kept in the file the log names: '\(file)'")
     }
@@ -75,8 +88,10 @@ final class ActionHardeningTests: XCTestCase {
         chmod(noShebang, 0o755)
         s.script("noexec.sh", "echo hi", mode: 0o644)
         try FileManager.default.createDirectory(atPath: s.path + "/adir", withIntermediateDirectories: true)
-        for (file, message) in [("noshebang.sh", "has no '#!' interpreter line"), ("noexec.sh", "is not executable"),
-                                ("adir", "is not a regular file"), ("missing.sh", "The executable filename does not exist.")] {
+        for (file, message) in [
+            ("noshebang.sh", "has no '#!' interpreter line"), ("noexec.sh", "is not executable"),
+            ("adir", "is not a regular file"), ("missing.sh", "The executable filename does not exist."),
+        ] {
             let c = s.config("f.Config", #"{"customActions": [{"file": "\#(file)", "controlType": "Advanced"}]}"#)
             let r = try rdr(["config", "check", c], expect: 65)
             XCTAssertTrue(r.stderr.contains(message), "\(file): \(r.stderr)")
@@ -91,15 +106,22 @@ final class ActionHardeningTests: XCTestCase {
         let (s, sys) = try newSystem()
         s.script("args.sh", "for a in \"$@\"; do echo \"[$a]\" >> \(s.path)/args.txt; done")
         let args = #"'q u o t e d' \"a \\\"b\\\" c\" plain\\ space %ACTIVE_UPGRADE_SIDE% ''"#
-        let c = s.config("q.Config", #"{"customActions": [{"file": "args.sh", "arguments": "\#(args)", "controlType": "ReadinessCheck"}]}"#)
+        let c = s.config(
+            "q.Config",
+            #"{"customActions": [{"file": "args.sh", "arguments": "\#(args)", "controlType": "ReadinessCheck"}]}"#)
         try rdr(["check", "--config", c] + sys)
-        XCTAssertEqual(s.text("args.txt").split(separator: "\n"), ["[q u o t e d]", "[a \"b\" c]", "[plain space]", "[Production]", "[]"])
+        XCTAssertEqual(
+            s.text("args.txt").split(separator: "\n"),
+            ["[q u o t e d]", "[a \"b\" c]", "[plain space]", "[Production]", "[]"])
         for (bad, message) in [(#"'open"#, "unterminated"), (#"a\u0000b"#, "NUL")] {
-            let c = s.config("q.Config", #"{"customActions": [{"file": "args.sh", "arguments": "\#(bad)", "controlType": "ReadinessCheck"}]}"#)
+            let c = s.config(
+                "q.Config",
+                #"{"customActions": [{"file": "args.sh", "arguments": "\#(bad)", "controlType": "ReadinessCheck"}]}"#)
             let r = try rdr(["config", "check", c], expect: 65)
             XCTAssertTrue(r.stderr.contains("arguments") && r.stderr.contains(message), r.stderr)
         }
-        let nulFile = s.config("n.Config", #"{"customActions": [{"file": "args.sh\u0000x", "controlType": "ReadinessCheck"}]}"#)
+        let nulFile = s.config(
+            "n.Config", #"{"customActions": [{"file": "args.sh\u0000x", "controlType": "ReadinessCheck"}]}"#)
         XCTAssertTrue(try rdr(["config", "check", nulFile], expect: 65).stderr.contains("NUL"))
     }
 

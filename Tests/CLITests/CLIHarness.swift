@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import XCTest
+
 @testable import RDR
 
 /// Runs the built `rdr` binary as a child process, reading both pipes before waiting for it.
@@ -12,11 +13,14 @@ struct RDRProcess {
     }
 
     static var binary: String {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let exe =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("rdr").path
     }
 
-    static func start(_ args: [String], environment: [String: String] = [:], stdin: Data? = nil) throws -> (Process, Pipe, Pipe) {
+    static func start(_ args: [String], environment: [String: String] = [:], stdin: Data? = nil) throws -> (
+        Process, Pipe, Pipe
+    ) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
         p.arguments = args
@@ -24,7 +28,8 @@ struct RDRProcess {
         env.removeValue(forKey: "RDR_SYSTEM")
         for (k, v) in environment { env[k] = v }
         p.environment = env
-        let out = Pipe(), err = Pipe()
+        let out = Pipe()
+        let err = Pipe()
         p.standardOutput = out
         p.standardError = err
         if let stdin {
@@ -53,8 +58,9 @@ struct RDRProcess {
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         drained.wait()
         p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData.withLock { $0 }, as: UTF8.self))
+        return Result(
+            status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+            stderr: String(decoding: errData.withLock { $0 }, as: UTF8.self))
     }
 
     @discardableResult
@@ -92,14 +98,22 @@ func data(_ path: String) -> Data { FileManager.default.contents(atPath: path) ?
 extension XCTestCase {
     /// Runs `rdr` and asserts its exit status; returns the result for further checks.
     @discardableResult
-    func rdr(_ args: [String], expect status: Int32 = 0, stdin: Data? = nil, file: StaticString = #filePath, line: UInt = #line) throws -> RDRProcess.Result {
+    func rdr(
+        _ args: [String], expect status: Int32 = 0, stdin: Data? = nil, file: StaticString = #filePath,
+        line: UInt = #line
+    ) throws -> RDRProcess.Result {
         let r = try RDRProcess.run(args, stdin: stdin)
-        XCTAssertEqual(r.status, status, "rdr \(args.joined(separator: " "))\nstdout: \(r.stdout)\nstderr: \(r.stderr)", file: file, line: line)
+        XCTAssertEqual(
+            r.status, status, "rdr \(args.joined(separator: " "))\nstdout: \(r.stdout)\nstderr: \(r.stderr)",
+            file: file, line: line)
         return r
     }
 
     /// Asserts a one-line error that names the problem, with a non-zero exit and no change on disk.
-    func refused(_ args: [String], _ scratch: Scratch, status: Int32, mentions text: String, file: StaticString = #filePath, line: UInt = #line) throws {
+    func refused(
+        _ args: [String], _ scratch: Scratch, status: Int32, mentions text: String, file: StaticString = #filePath,
+        line: UInt = #line
+    ) throws {
         let before = scratch.snapshot()
         let r = try rdr(args, expect: status, file: file, line: line)
         let first = r.stderr.split(separator: "\n").first.map(String.init) ?? ""

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import XCTest
+
 @testable import RDR
 @testable import rdr
 
@@ -25,11 +26,15 @@ final class CommandEnvironmentTests: XCTestCase {
         let err: Capture
     }
 
-    func run(_ args: [String], in directory: String, variables: [String: String] = [:], stdin: Int32 = -1,
-             cancellation: CancellationFlag = CancellationFlag()) -> Run {
-        let out = Capture(), err = Capture()
-        let env = CommandEnvironment(arguments: args, workingDirectory: directory, variables: variables, stdin: stdin,
-                                     out: out.stream, err: err.stream, cancellation: cancellation)
+    func run(
+        _ args: [String], in directory: String, variables: [String: String] = [:], stdin: Int32 = -1,
+        cancellation: CancellationFlag = CancellationFlag()
+    ) -> Run {
+        let out = Capture()
+        let err = Capture()
+        let env = CommandEnvironment(
+            arguments: args, workingDirectory: directory, variables: variables, stdin: stdin,
+            out: out.stream, err: err.stream, cancellation: cancellation)
         return Run(status: CLI.run(env), out: out, err: err)
     }
 
@@ -78,7 +83,8 @@ final class CommandEnvironmentTests: XCTestCase {
         let w = run(["write", "c", "--system", "sys", "--offset", "4096", "--stdin"], in: scratch.path, stdin: fds[0])
         XCTAssertEqual(w.status, 0, w.err.text)
         XCTAssertEqual(w.out.text, "wrote \(payload.count) bytes to c at offset 4096\n")
-        let r = run(["read", "c", "--system", "sys", "--offset", "4096", "--length", "\(payload.count)"], in: scratch.path)
+        let r = run(
+            ["read", "c", "--system", "sys", "--offset", "4096", "--length", "\(payload.count)"], in: scratch.path)
         XCTAssertEqual(r.status, 0, r.err.text)
         XCTAssertEqual(r.out.data, payload)
         let image = try XCTUnwrap(FileManager.default.contents(atPath: scratch.image("c", 10)))
@@ -107,7 +113,8 @@ final class CommandEnvironmentTests: XCTestCase {
         var buffer = [UInt8](repeating: 0, count: 64)
         let n = read(fds[0], &buffer, buffer.count)
         XCTAssertEqual(String(decoding: buffer.prefix(max(0, n)), as: UTF8.self), "first\nsecond")
-        XCTAssertEqual(CommandOutput.fileDescriptor(fds[0]).checkedBytes([1]), EBADF, "a read-only end refuses the write")
+        XCTAssertEqual(
+            CommandOutput.fileDescriptor(fds[0]).checkedBytes([1]), EBADF, "a read-only end refuses the write")
     }
 
     /// The `--json` outputs come from Codable types: the same keys and values as before.
@@ -116,7 +123,11 @@ final class CommandEnvironmentTests: XCTestCase {
         for args in [["init", "--system", "sys", "--disk", "e:1M:data"], ["disk", "split", "--system", "sys"]] {
             XCTAssertEqual(run(args, in: scratch.path).status, 0)
         }
-        let w = run(["workload", "e", "--system", "sys", "--side", "production", "--bytes", "64K", "--io-size", "64K", "--json"], in: scratch.path)
+        let w = run(
+            [
+                "workload", "e", "--system", "sys", "--side", "production", "--bytes", "64K", "--io-size", "64K",
+                "--json",
+            ], in: scratch.path)
         XCTAssertEqual(w.status, 0, w.err.text)
         let workload = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(w.out.data)) as? [String: Any])
         XCTAssertEqual(Set(workload.keys), ["bytesWritten", "writes", "seconds", "mibPerSecond"])
@@ -125,7 +136,12 @@ final class CommandEnvironmentTests: XCTestCase {
         let v = run(["disk", "verify", "e", "--system", "sys", "--json"], in: scratch.path)
         XCTAssertEqual(v.status, ExitCode.differences, v.err.text)
         let verify = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(v.out.data)) as? [String: Any])
-        XCTAssertEqual(Set(verify.keys), ["disk", "identical", "bytesCompared", "mismatchedBytes", "unexplainedRegions", "mismatched", "repaired", "seconds"])
+        XCTAssertEqual(
+            Set(verify.keys),
+            [
+                "disk", "identical", "bytesCompared", "mismatchedBytes", "unexplainedRegions", "mismatched", "repaired",
+                "seconds",
+            ])
         XCTAssertEqual(verify["disk"] as? String, "e")
         XCTAssertEqual(verify["identical"] as? Bool, false)
         XCTAssertEqual(verify["mismatchedBytes"] as? Int, 65536)

@@ -1,5 +1,6 @@
-import XCTest
 import RDRArguments
+import XCTest
+
 @testable import rdr
 
 /// The CLI from one source: for every command, what the parser accepts, what `--help` lists and
@@ -12,14 +13,17 @@ final class CommandSpecTests: XCTestCase {
             let usage = spec.usage.split(separator: " ").map { $0.trimmingCharacters(in: ["[", "]", "(", ")"]) }
             let helpRows = Set(optionRows(spec.help))
             for option in spec.options where !option.hidden {
-                XCTAssertTrue(usage.contains(option.names[0]), "\(spec.name): usage '\(spec.usage)' lacks \(option.names[0])")
+                XCTAssertTrue(
+                    usage.contains(option.names[0]), "\(spec.name): usage '\(spec.usage)' lacks \(option.names[0])")
                 for name in option.names {
                     XCTAssertTrue(helpRows.contains(name), "\(spec.name): help lacks \(name)")
                 }
             }
             for option in spec.options where option.hidden {
-                XCTAssertFalse(spec.help.contains(option.names[0]), "\(spec.name): help shows the hidden \(option.names[0])")
-                XCTAssertFalse(spec.usage.contains(option.names[0]), "\(spec.name): usage shows the hidden \(option.names[0])")
+                XCTAssertFalse(
+                    spec.help.contains(option.names[0]), "\(spec.name): help shows the hidden \(option.names[0])")
+                XCTAssertFalse(
+                    spec.usage.contains(option.names[0]), "\(spec.name): usage shows the hidden \(option.names[0])")
             }
         }
     }
@@ -27,11 +31,15 @@ final class CommandSpecTests: XCTestCase {
     func testNoHelpOrUsageListsAnOptionTheParserRefuses() throws {
         let env = CommandEnvironment(arguments: [], workingDirectory: "/", out: .init({ _ in }), err: .init({ _ in }))
         for spec in everyCommand {
-            let usageOptions = spec.usage.split(separator: " ").map { $0.trimmingCharacters(in: ["[", "]", "(", ")"]) }.filter { $0.hasPrefix("--") }
+            let usageOptions = spec.usage.split(separator: " ").map { $0.trimmingCharacters(in: ["[", "]", "(", ")"]) }
+                .filter { $0.hasPrefix("--") }
             for name in Set(optionRows(spec.help) + usageOptions) where name != "--help" && name != "-h" {
-                let option = try XCTUnwrap(spec.option(named: name), "\(spec.name) lists \(name), which it does not define")
+                let option = try XCTUnwrap(
+                    spec.option(named: name), "\(spec.name) lists \(name), which it does not define")
                 let args = [name] + (option.value == nil ? [] : ["x"])
-                XCTAssertNoThrow(try RDRArguments.Parsed<CommandEnvironment>.parse(args, spec: spec, context: env), "\(spec.name) refuses \(name), which its help lists")
+                XCTAssertNoThrow(
+                    try RDRArguments.Parsed<CommandEnvironment>.parse(args, spec: spec, context: env),
+                    "\(spec.name) refuses \(name), which its help lists")
             }
         }
     }
@@ -44,21 +52,27 @@ final class CommandSpecTests: XCTestCase {
             XCTAssertTrue(workload.contains(name), workload)
         }
         let resync = CLI.find(["disk", "resync"])?.0.usage ?? ""
-        for name in ["[--io-size <size>]", "[--copy-method <method>]", "[--checkpoint <seconds>]", "(--from <10|11> | --all)"] {
+        for name in [
+            "[--io-size <size>]", "[--copy-method <method>]", "[--checkpoint <seconds>]", "(--from <10|11> | --all)",
+        ] {
             XCTAssertTrue(resync.contains(name), resync)
         }
-        XCTAssertEqual(CLI.find(["write"])?.0.usage,
-                       "rdr write <disk> [--system <dir> | --name <name>] [--side <side>] --offset <n> (--file <path> | --stdin | --pattern <seed>) [--length <n>]")
+        XCTAssertEqual(
+            CLI.find(["write"])?.0.usage,
+            "rdr write <disk> [--system <dir> | --name <name>] [--side <side>] --offset <n> (--file <path> | --stdin | --pattern <seed>) [--length <n>]"
+        )
     }
 
     /// A usage error prints the generated usage line of the command that refused it.
     func testUsageErrorsPrintTheGeneratedUsageLine() throws {
         for spec in CLI.commands where spec.run != nil {
             let err = CommandEnvironmentTests.Capture()
-            let env = CommandEnvironment(arguments: spec.path + ["--no-such-option"], workingDirectory: "/",
-                                         out: .init({ _ in }), err: err.stream)
+            let env = CommandEnvironment(
+                arguments: spec.path + ["--no-such-option"], workingDirectory: "/",
+                out: .init({ _ in }), err: err.stream)
             XCTAssertEqual(CLI.run(env), ExitCode.usage, spec.name)
-            XCTAssertEqual(err.text, "Error: unknown option '--no-such-option'\nUsage: \(spec.usage)\nSee '\(spec.name) --help'\n")
+            XCTAssertEqual(
+                err.text, "Error: unknown option '--no-such-option'\nUsage: \(spec.usage)\nSee '\(spec.name) --help'\n")
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import RDR
 
 /// Real child processes killed with SIGKILL at a random moment, then resumed.
@@ -23,11 +24,16 @@ final class CrashTests: XCTestCase {
         let sys = ["--system", s.system]
         try rdr(["init", "--disk", "boot:256M:system"] + sys)
         try rdr(["disk", "split"] + sys)
-        try rdr(["workload", "boot", "--side", "production", "--bytes", "96M", "--pattern", "sequential", "--io-size", "1M"] + sys)
+        try rdr(
+            [
+                "workload", "boot", "--side", "production", "--bytes", "96M", "--pattern", "sequential", "--io-size",
+                "1M",
+            ] + sys)
         try rdr(["write", "boot", "--side", "upgrade", "--offset", "200M", "--pattern", "5", "--length", "3M"] + sys)
         let expected = data(s.image("boot", 10))
         let plan: Int64 = 99 << 20
-        let (p, out, err) = try RDRProcess.start(["disk", "resync", "boot", "--from", "10", "--max-rate", "24M", "--checkpoint", "0.2"] + sys)
+        let (p, out, err) = try RDRProcess.start(
+            ["disk", "resync", "boot", "--from", "10", "--max-rate", "24M", "--checkpoint", "0.2"] + sys)
         let delay = Double.random(in: 0.8...2.5)
         usleep(useconds_t(delay * 1_000_000))
         kill(p.processIdentifier, SIGKILL)
@@ -43,10 +49,15 @@ final class CrashTests: XCTestCase {
         let remaining = (members.first { $0["enclosure"] as? Int == 11 }?["dirtyBytes"] as? NSNumber)?.int64Value ?? -1
         XCTAssertGreaterThan(remaining, 0)
         XCTAssertLessThan(remaining, plan, "checkpoints made progress before the kill at \(delay) s")
-        XCTAssertEqual(status["status"] as? String, "Resync \(ResyncProgress.percent(done: plan - remaining, total: plan, finished: false))%", "rounded, as status rounds")
+        XCTAssertEqual(
+            status["status"] as? String,
+            "Resync \(ResyncProgress.percent(done: plan - remaining, total: plan, finished: false))%",
+            "rounded, as status rounds")
 
         let resumed = json(try rdr(["disk", "resync", "boot", "--from", "10", "--json"] + sys).stdout)
-        let copied = ((resumed["bytesCopied"] as? NSNumber)?.int64Value ?? -1) + ((resumed["bytesPunched"] as? NSNumber)?.int64Value ?? -1)
+        let copied =
+            ((resumed["bytesCopied"] as? NSNumber)?.int64Value ?? -1)
+            + ((resumed["bytesPunched"] as? NSNumber)?.int64Value ?? -1)
         XCTAssertLessThanOrEqual(copied, remaining, "the resumed run redoes no checkpointed work")
         XCTAssertEqual((resumed["bytesDoneBefore"] as? NSNumber)?.int64Value, plan - remaining)
         XCTAssertEqual(data(s.image("boot", 11)), expected, "byte-identical to an uninterrupted run")
@@ -59,13 +70,18 @@ final class CrashTests: XCTestCase {
         let sys = ["--system", s.system]
         try rdr(["init", "--disk", "boot:64M:system", "--region-size", "64K"] + sys)
         try rdr(["disk", "split"] + sys)
-        let (p, out, err) = try RDRProcess.start(["workload", "boot", "--side", "production", "--bytes", "8G", "--batch", "4",
-                                                  "--io-size", "16K", "--seed", "\(UInt32.random(in: 1...9999))"] + sys)
+        let (p, out, err) = try RDRProcess.start(
+            [
+                "workload", "boot", "--side", "production", "--bytes", "8G", "--batch", "4",
+                "--io-size", "16K", "--seed", "\(UInt32.random(in: 1...9999))",
+            ] + sys)
         usleep(useconds_t(Double.random(in: 0.4...1.2) * 1_000_000))
         kill(p.processIdentifier, SIGKILL)
         _ = RDRProcess.finish(p, out, err)
 
-        XCTAssertGreaterThan(try assertWrittenRegionsMarked(s, "boot", size: 64 << 20), 0, "the workload wrote something before the kill")
+        XCTAssertGreaterThan(
+            try assertWrittenRegionsMarked(s, "boot", size: 64 << 20), 0, "the workload wrote something before the kill"
+        )
         let a = data(s.image("boot", 10))
         try rdr(["disk", "resync", "boot", "--from", "10"] + sys)
         XCTAssertEqual(data(s.image("boot", 11)), a)
@@ -77,20 +93,26 @@ final class CrashTests: XCTestCase {
         let sys = ["--system", s.system]
         try rdr(["init", "--disk", "data:512M:data"] + sys)
         try rdr(["disk", "split"] + sys)
-        try rdr(["workload", "data", "--side", "production", "--bytes", "64M", "--pattern", "sequential", "--io-size", "1M"] + sys)
+        try rdr(
+            [
+                "workload", "data", "--side", "production", "--bytes", "64M", "--pattern", "sequential", "--io-size",
+                "1M",
+            ] + sys)
         let expected = data(s.image("data", 10))
         let start = try rdr(["disk", "resync", "data", "--from", "10", "--background", "--max-rate", "32M"] + sys)
         XCTAssertTrue(start.stdout.contains("runs in the background"), start.stdout)
         var seen: [Int] = []
-        XCTAssertTrue(try waitUntil(30) {
-            let d = disk(try statusJSON(s.system), "data")
-            if let r = d["resync"] as? [String: Any], r["running"] as? Bool == true, let pct = r["percent"] as? Int {
-                seen.append(pct)
-                XCTAssertTrue((0...99).contains(pct))
-                XCTAssertEqual(d["status"] as? String, "Resync \(pct)%")
-            }
-            return d["status"] as? String == "None"
-        })
+        XCTAssertTrue(
+            try waitUntil(30) {
+                let d = disk(try statusJSON(s.system), "data")
+                if let r = d["resync"] as? [String: Any], r["running"] as? Bool == true, let pct = r["percent"] as? Int
+                {
+                    seen.append(pct)
+                    XCTAssertTrue((0...99).contains(pct))
+                    XCTAssertEqual(d["status"] as? String, "Resync \(pct)%")
+                }
+                return d["status"] as? String == "None"
+            })
         XCTAssertFalse(seen.isEmpty, "status saw the running resync's published progress")
         XCTAssertEqual(seen, seen.sorted(), "percent never goes backwards")
         XCTAssertEqual(data(s.image("data", 11)), expected)
@@ -102,7 +124,11 @@ final class CrashTests: XCTestCase {
         let sys = ["--system", s.system]
         try rdr(["init", "--disk", "data:256M:data"] + sys)
         try rdr(["disk", "split"] + sys)
-        try rdr(["workload", "data", "--side", "production", "--bytes", "32M", "--pattern", "sequential", "--io-size", "1M"] + sys)
+        try rdr(
+            [
+                "workload", "data", "--side", "production", "--bytes", "32M", "--pattern", "sequential", "--io-size",
+                "1M",
+            ] + sys)
         try rdr(["disk", "resync", "data", "--from", "10", "--background", "--max-rate", "8M"] + sys)
         // Issue 11: the worker holds the lock and owns the system, so a command that needs the
         // lock runs in the worker instead of failing with 75.

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import RDR
 
 /// No command destroys what it was not asked to touch: the demo only replaces its own system,
@@ -20,7 +21,8 @@ final class DestructionTests: XCTestCase {
             let line = errorLine(try rdr(args + sys, expect: 1))
             XCTAssertTrue(line.contains("was not created by 'rdr demo'"), line)
             XCTAssertTrue(line.contains("--system"), "names the way out: \(line)")
-            XCTAssertFalse(line.contains("--fresh") || line.contains("init --force"), "suggests no destructive command: \(line)")
+            XCTAssertFalse(
+                line.contains("--fresh") || line.contains("init --force"), "suggests no destructive command: \(line)")
         }
         XCTAssertEqual(tree(s.system), before, "the refused demo changed the system")
         XCTAssertEqual((try statusJSON(s.system)["session"] as? [String: Any])?["upgradeState"] as? String, "Merge")
@@ -64,21 +66,28 @@ final class DestructionTests: XCTestCase {
         try Data(repeating: 7, count: 1 << 20).write(to: URL(fileURLWithPath: outside))
         let manifest = data(s.system + "/rdr.json")
         let edits: [(String, Int, String, String)] = [
-            ("boot", 11, "image", "data-10.img"), ("boot", 11, "image", "boot-10.img"), ("boot", 10, "image", "boot-11.rdrmeta"),
-            ("boot", 10, "image", "rdr.json"), ("boot", 10, "image", ".rdr.lock"), ("boot", 10, "image", "session.json"),
-            ("boot", 10, "image", "../outside.img"), ("boot", 10, "image", outside), ("boot", 10, "metadata", "data-11.rdrmeta"),
-            ("boot", 10, "metadata", "boot-11.img"), ("boot", 11, "metadata", "activity.log.jsonl"), ("data", 10, "image", ""),
+            ("boot", 11, "image", "data-10.img"), ("boot", 11, "image", "boot-10.img"),
+            ("boot", 10, "image", "boot-11.rdrmeta"),
+            ("boot", 10, "image", "rdr.json"), ("boot", 10, "image", ".rdr.lock"),
+            ("boot", 10, "image", "session.json"),
+            ("boot", 10, "image", "../outside.img"), ("boot", 10, "image", outside),
+            ("boot", 10, "metadata", "data-11.rdrmeta"),
+            ("boot", 10, "metadata", "boot-11.img"), ("boot", 11, "metadata", "activity.log.jsonl"),
+            ("data", 10, "image", ""),
         ]
-        let commands = [["write", "boot", "--offset", "0", "--pattern", "1", "--length", "4K"],
-                        ["disk", "resync", "boot", "--from", "11", "--full", "--force"],
-                        ["disk", "resync", "boot", "--from", "10", "--full", "--force"]]
+        let commands = [
+            ["write", "boot", "--offset", "0", "--pattern", "1", "--length", "4K"],
+            ["disk", "resync", "boot", "--from", "11", "--full", "--force"],
+            ["disk", "resync", "boot", "--from", "10", "--full", "--force"],
+        ]
         for (diskName, e, key, value) in edits {
             try manifest.write(to: URL(fileURLWithPath: s.system + "/rdr.json"))
             try editManifest(s.system, diskName, e, key, value)
             let before = tree(s.path)
             for args in commands {
                 let line = errorLine(try rdr(args + sys, expect: 65))
-                XCTAssertTrue(line.contains("rdr.json") && line.contains("member"), "\(diskName) \(e) \(key)=\(value): \(line)")
+                XCTAssertTrue(
+                    line.contains("rdr.json") && line.contains("member"), "\(diskName) \(e) \(key)=\(value): \(line)")
             }
             XCTAssertEqual(tree(s.path), before, "\(diskName) \(e) \(key)=\(value): a refused command changed files")
         }
@@ -102,8 +111,11 @@ final class DestructionTests: XCTestCase {
         for (what, make) in makers {
             try make(s.image("boot", 10))
             let before = tree(s.path)
-            for args in [["write", "boot", "--offset", "0", "--pattern", "1", "--length", "4K"], ["disk", "verify", "boot"],
-                         ["disk", "resync", "boot", "--from", "11", "--full", "--force"], ["read", "boot", "--offset", "0", "--length", "1"]] {
+            for args in [
+                ["write", "boot", "--offset", "0", "--pattern", "1", "--length", "4K"], ["disk", "verify", "boot"],
+                ["disk", "resync", "boot", "--from", "11", "--full", "--force"],
+                ["read", "boot", "--offset", "0", "--length", "1"],
+            ] {
                 let (p, out, err) = try RDRProcess.start(args + sys)
                 let done = Host.wait(10) { !p.isRunning }
                 if !done { kill(p.processIdentifier, SIGKILL) }
@@ -131,7 +143,8 @@ final class DestructionTests: XCTestCase {
             try precious.write(to: URL(fileURLWithPath: s.system + "/" + name))
             let line = errorLine(try rdr(["init", "--disk", "d:1M:data", "--system", s.system], expect: 1))
             XCTAssertTrue(line.contains(name) && line.contains("--force"), line)
-            XCTAssertEqual(tree(s.system), [name: precious], "init without --force touched \(name) or left files behind")
+            XCTAssertEqual(
+                tree(s.system), [name: precious], "init without --force touched \(name) or left files behind")
             try FileManager.default.removeItem(atPath: s.system + "/" + name)
         }
         try rdr(["init", "--disk", "d:1M:data", "--system", s.system])
@@ -146,7 +159,8 @@ final class DestructionTests: XCTestCase {
         let existing = m.path + "/existing"
         try FileManager.default.createDirectory(atPath: existing, withIntermediateDirectories: true)
         try Data("keep".utf8).write(to: URL(fileURLWithPath: existing + "/notes.txt"))
-        line = errorLine(try rdr(["init", "--disk", "small:1M:system", "--disk", "big:16T:data", "--system", existing], expect: 1))
+        line = errorLine(
+            try rdr(["init", "--disk", "small:1M:system", "--disk", "big:16T:data", "--system", existing], expect: 1))
         XCTAssertTrue(line.contains("No space left on device"), line)
         XCTAssertEqual(tree(existing), ["notes.txt": Data("keep".utf8)])
     }
@@ -163,12 +177,16 @@ final class DestructionTests: XCTestCase {
         Host.shell("dd if=/dev/zero of='\(m.path)/filler' bs=4K 2>/dev/null")
         let line = errorLine(try rdr(["disk", "resync", "d", "--from", "10", "--full", "--force"] + sys, expect: 1))
         XCTAssertTrue(line.contains("No space left on device"), line)
-        XCTAssertEqual(tree(system).keys.filter { $0.hasSuffix(".new") || $0.hasSuffix(".tmp") }, [], "a failed --full left temporary files")
+        XCTAssertEqual(
+            tree(system).keys.filter { $0.hasSuffix(".new") || $0.hasSuffix(".tmp") }, [],
+            "a failed --full left temporary files")
         try FileManager.default.removeItem(atPath: m.path + "/filler")
         // What a killed process leaves behind is removed by the next command that holds the lock.
         var dead: Int32 = 4_000_000
         while kill(dead, 0) == 0 || errno != ESRCH { dead -= 1 }
-        let leftovers = ["d-10.rdrmeta.new", "rdr.json.\(dead).tmp", ".d.progress.json.\(dead).tmp", "session.json.\(dead).tmp"]
+        let leftovers = [
+            "d-10.rdrmeta.new", "rdr.json.\(dead).tmp", ".d.progress.json.\(dead).tmp", "session.json.\(dead).tmp",
+        ]
         for name in leftovers { try Data("stale".utf8).write(to: URL(fileURLWithPath: system + "/" + name)) }
         let live = "rdr.json.\(getpid()).tmp"
         try Data("in use".utf8).write(to: URL(fileURLWithPath: system + "/" + live))

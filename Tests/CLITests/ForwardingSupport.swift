@@ -35,7 +35,9 @@ final class ServedOwner {
             for (i, b) in path.utf8.prefix(raw.count - 1).enumerated() { raw[i] = b }
         }
         return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         } == 0
     }
 
@@ -59,11 +61,15 @@ final class ConnectedNBDClient {
             for (i, b) in path.utf8.prefix(raw.count - 1).enumerated() { raw[i] = b }
         }
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         guard connected == 0 else { throw NSError(domain: "cannot connect to \(path)", code: Int(errno)) }
         let greeting = try receive(18)  // NBDMAGIC, IHAVEOPT, handshake flags
-        guard Array(greeting.prefix(8)) == Array("NBDMAGIC".utf8) else { throw NSError(domain: "not an NBD server", code: 1) }
+        guard Array(greeting.prefix(8)) == Array("NBDMAGIC".utf8) else {
+            throw NSError(domain: "not an NBD server", code: 1)
+        }
         try send(Self.be32(3))  // FIXED_NEWSTYLE | NO_ZEROES
         try send(Array("IHAVEOPT".utf8) + Self.be32(1) + Self.be32(UInt32(export.utf8.count)) + Array(export.utf8))
         _ = try receive(10)  // export size and transmission flags
@@ -80,14 +86,17 @@ final class ConnectedNBDClient {
     }
 
     private func send(_ bytes: [UInt8]) throws {
-        guard bytes.withUnsafeBytes({ Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == bytes.count else {
+        guard bytes.withUnsafeBytes({ Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == bytes.count
+        else {
             throw NSError(domain: "NBD send failed", code: Int(errno))
         }
     }
 
     private func receive(_ count: Int) throws -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: count)
-        guard count == 0 || bytes.withUnsafeMutableBytes({ recv(fd, $0.baseAddress, count, Int32(MSG_WAITALL)) }) == count else {
+        guard
+            count == 0 || bytes.withUnsafeMutableBytes({ recv(fd, $0.baseAddress, count, Int32(MSG_WAITALL)) }) == count
+        else {
             throw NSError(domain: "NBD connection closed", code: 1)
         }
         return bytes
@@ -103,9 +112,11 @@ final class ConnectedNBDClient {
 /// equal when the commands did the same.
 func normalized(_ text: String, replacing path: String) -> String {
     var t = text.replacingOccurrences(of: path, with: "<dir>")
-    for (pattern, replacement) in [(#"pid [0-9]+"#, "pid <n>"), (#"[0-9]+(\.[0-9]+)? (s|MiB/s)\b"#, "<t> $2"),
-                                   (#"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]+Z"#, "<time>"), (#"ETA [0-9:-]+"#, "ETA <t>"),
-                                   (#"saved [0-9]+ entries"#, "saved <n> entries")] {
+    for (pattern, replacement) in [
+        (#"pid [0-9]+"#, "pid <n>"), (#"[0-9]+(\.[0-9]+)? (s|MiB/s)\b"#, "<t> $2"),
+        (#"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]+Z"#, "<time>"), (#"ETA [0-9:-]+"#, "ETA <t>"),
+        (#"saved [0-9]+ entries"#, "saved <n> entries"),
+    ] {
         t = t.replacingOccurrences(of: pattern, with: replacement, options: .regularExpression)
     }
     return t

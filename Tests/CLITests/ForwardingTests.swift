@@ -8,8 +8,10 @@ final class ForwardingTests: XCTestCase {
     /// The `rdr` lines of the first `sh` block after `heading` in the README, comments dropped.
     private func readmeBlock(after heading: String) throws -> [String] {
         let text = try String(contentsOfFile: ReadmeExampleTests.readme, encoding: .utf8)
-        guard let start = text.range(of: heading), let open = text.range(of: "```sh\n", range: start.upperBound..<text.endIndex),
-              let close = text.range(of: "```", range: open.upperBound..<text.endIndex) else { return [] }
+        guard let start = text.range(of: heading),
+            let open = text.range(of: "```sh\n", range: start.upperBound..<text.endIndex),
+            let close = text.range(of: "```", range: open.upperBound..<text.endIndex)
+        else { return [] }
         return text[open.upperBound..<close.lowerBound].split(separator: "\n").map {
             $0.components(separatedBy: "  #")[0].trimmingCharacters(in: .whitespaces)
         }.filter { $0.hasPrefix("rdr ") || $0.hasPrefix("export ") }
@@ -38,7 +40,10 @@ final class ForwardingTests: XCTestCase {
             let words = Array(line.split(separator: " ").map(String.init).dropFirst())
             let r = try RDRProcess.run(words, environment: env)
             let isStatus = words.first == "status"
-            steps.append(Step(command: line, status: r.status, output: isStatus ? "" : normalized(r.stdout + r.stderr, replacing: dir)))
+            steps.append(
+                Step(
+                    command: line, status: r.status,
+                    output: isStatus ? "" : normalized(r.stdout + r.stderr, replacing: dir)))
             if served && n == lines.firstIndex(where: { $0.hasPrefix("rdr init") }) {
                 let system = words.firstIndex(of: "--system").map { words[$0 + 1] } ?? env["RDR_SYSTEM"] ?? ""
                 owner = try ServedOwner(system: system)
@@ -64,12 +69,17 @@ final class ForwardingTests: XCTestCase {
     /// The README's session (workloads scaled down to 32M/64M), with and without `rdr serve`.
     func testTheReadmeSessionRunsTheSameAgainstALiveServer() throws {
         let lines = try readmeBlock(after: "## A session").map {
-            $0.replacingOccurrences(of: "--bytes 256M", with: "--bytes 32M").replacingOccurrences(of: "--bytes 512M", with: "--bytes 64M")
+            $0.replacingOccurrences(of: "--bytes 256M", with: "--bytes 32M").replacingOccurrences(
+                of: "--bytes 512M", with: "--bytes 64M")
         }
         XCTAssertGreaterThan(lines.count, 8)
         let s = try Scratch()
-        let plain = try run(lines.map { $0.replacingOccurrences(of: "/tmp/lab", with: s.path + "/lab") }, in: s.path + "/lab", served: false)
-        let served = try run(lines.map { $0.replacingOccurrences(of: "/tmp/lab", with: s.path + "/srv") }, in: s.path + "/srv", served: true)
+        let plain = try run(
+            lines.map { $0.replacingOccurrences(of: "/tmp/lab", with: s.path + "/lab") }, in: s.path + "/lab",
+            served: false)
+        let served = try run(
+            lines.map { $0.replacingOccurrences(of: "/tmp/lab", with: s.path + "/srv") }, in: s.path + "/srv",
+            served: true)
         XCTAssertEqual(plain.map(\.status), [0, 0, 0, 0, 77, 0, 0, 0, 0, 0, 0], "\(plain)")
         assertSame(plain, served)
         XCTAssertEqual(data(s.path + "/srv/data-10.img"), data(s.path + "/srv/data-11.img"))
@@ -80,9 +90,15 @@ final class ForwardingTests: XCTestCase {
         let lines = try readmeBlock(after: "A worked example")
         XCTAssertGreaterThan(lines.count, 10)
         let s = try Scratch()
-        for d in ["/a", "/b"] { try FileManager.default.createDirectory(atPath: s.path + d, withIntermediateDirectories: true) }
-        let plain = try run(lines.map { $0.replacingOccurrences(of: "/tmp/shop", with: s.path + "/a/shop") }, in: s.path + "/a", served: false)
-        let served = try run(lines.map { $0.replacingOccurrences(of: "/tmp/shop", with: s.path + "/b/shop") }, in: s.path + "/b", served: true)
+        for d in ["/a", "/b"] {
+            try FileManager.default.createDirectory(atPath: s.path + d, withIntermediateDirectories: true)
+        }
+        let plain = try run(
+            lines.map { $0.replacingOccurrences(of: "/tmp/shop", with: s.path + "/a/shop") }, in: s.path + "/a",
+            served: false)
+        let served = try run(
+            lines.map { $0.replacingOccurrences(of: "/tmp/shop", with: s.path + "/b/shop") }, in: s.path + "/b",
+            served: true)
         XCTAssertTrue(plain.allSatisfy { $0.status == 0 }, "\(plain)")
         assertSame(plain, served)
     }
@@ -107,7 +123,8 @@ final class OwnerTests: XCTestCase {
         // machine for what follows (the conflicts first, while the resync surely runs).
         let started = try rdr(["disk", "resync", "boot", "--from", "11", "--background", "--max-rate", "2M"] + sys)
         XCTAssertTrue(started.stdout.hasPrefix("resync of boot runs in the background (pid "), started.stdout)
-        XCTAssertTrue(eventually { FileManager.default.fileExists(atPath: s.system + "/.rdr.control") }, "the worker is an owner")
+        XCTAssertTrue(
+            eventually { FileManager.default.fileExists(atPath: s.system + "/.rdr.control") }, "the worker is an owner")
         let reverse = try rdr(["disk", "resync", "boot", "--from", "10"] + sys, expect: 1)
         XCTAssertTrue(reverse.stderr.hasPrefix("Error: disk 'boot' is being resynced from 11 to 10"), reverse.stderr)
         let again = try rdr(["disk", "resync", "boot", "--from", "11"] + sys, expect: 75)
@@ -132,7 +149,9 @@ final class OwnerTests: XCTestCase {
         let check = try rdr(["check"] + sys, expect: 1)
         XCTAssertTrue((check.stdout + check.stderr).contains("not duplexed"), check.stdout + check.stderr)
         // The worker ends once its resync is done and nobody is connected.
-        XCTAssertTrue(eventually(60) { !FileManager.default.fileExists(atPath: s.system + "/.rdr.control") }, "the worker did not exit")
+        XCTAssertTrue(
+            eventually(60) { !FileManager.default.fileExists(atPath: s.system + "/.rdr.control") },
+            "the worker did not exit")
         XCTAssertTrue(eventually { SystemLockProbe.free(s.system) }, "the worker kept the lock")
         try rdr(["disk", "verify", "boot"] + sys)
         XCTAssertEqual(data(s.image("boot", 10)), data(s.image("boot", 11)))
@@ -164,11 +183,16 @@ final class OwnerTests: XCTestCase {
         let before = s.snapshot()
         for args in [["serve", "--socket", s.path + "/other.sock"], ["init", "--force", "--disk", "x:4M:data"]] {
             let r = try rdr(args + sys, expect: 75)
-            XCTAssertTrue(r.stderr.hasPrefix("Error: system \(s.system) is busy: pid \(owner.pid) is running 'rdr serve --system \(s.system)'"), r.stderr)
+            XCTAssertTrue(
+                r.stderr.hasPrefix(
+                    "Error: system \(s.system) is busy: pid \(owner.pid) is running 'rdr serve --system \(s.system)'"),
+                r.stderr)
         }
         XCTAssertEqual(s.snapshot(), before, "a refused command changed files")
         XCTAssertEqual(owner.stop().status, 0)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: s.system + "/.rdr.control"), "a clean stop removes the control socket")
+        XCTAssertFalse(
+            FileManager.default.fileExists(atPath: s.system + "/.rdr.control"),
+            "a clean stop removes the control socket")
     }
 
     func testAKilledOwnersSocketIsIgnoredAndReplaced() throws {
@@ -193,7 +217,10 @@ final class OwnerTests: XCTestCase {
         kill(worker, SIGKILL)
         XCTAssertTrue(eventually { !processAlive(worker) })
         let owner = try ServedOwner(system: s.system)
-        XCTAssertTrue(eventually(60) { (try? self.statusJSON(s.system)).map { disk($0, "boot")["status"] as? String == "None" } ?? false })
+        XCTAssertTrue(
+            eventually(60) {
+                (try? self.statusJSON(s.system)).map { disk($0, "boot")["status"] as? String == "None" } ?? false
+            })
         let stopped = owner.stop()
         XCTAssertTrue(stopped.stdout.contains("resuming the resync of boot from 11"), stopped.stdout)
         try rdr(["disk", "verify", "boot"] + sys)

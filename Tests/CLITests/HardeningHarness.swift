@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import RDR
 
 /// Helpers for the hardening tests: small or read-only filesystems, the peak memory of a
@@ -94,9 +95,12 @@ extension XCTestCase {
     /// Every region in which the two members of `disk` differ is set in member 10's bitmap
     /// (write-intent held); returns how many regions differ.
     @discardableResult
-    func assertWrittenRegionsMarked(_ s: Scratch, _ diskName: String, size: Int, region: Int = 64 << 10,
-                                    file: StaticString = #filePath, line: UInt = #line) throws -> Int {
-        let a = data(s.image(diskName, 10)), b = data(s.image(diskName, 11))
+    func assertWrittenRegionsMarked(
+        _ s: Scratch, _ diskName: String, size: Int, region: Int = 64 << 10,
+        file: StaticString = #filePath, line: UInt = #line
+    ) throws -> Int {
+        let a = data(s.image(diskName, 10))
+        let b = data(s.image(diskName, 11))
         let bitmap = try RDRSystem.open(at: s.system).disk(diskName, access: .readOnly).bitmap(.ten)
         var differing = 0
         for r in 0..<size / region where a[r * region..<(r + 1) * region] != b[r * region..<(r + 1) * region] {

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import RDR
 
 /// No input crashes `rdr`: every numeric option has a documented range, sizes have one
@@ -12,10 +13,16 @@ final class HostileInputTests: XCTestCase {
     func commandPaths() throws -> [[String]] {
         func subcommands(_ path: [String]) throws -> [[String]] {
             let help = try rdr(path + ["--help"]).stdout
-            guard let section = help.components(separatedBy: "SUBCOMMANDS:").dropFirst().first?.components(separatedBy: "\n\n").first else { return [path] }
+            guard
+                let section = help.components(separatedBy: "SUBCOMMANDS:").dropFirst().first?.components(
+                    separatedBy: "\n\n"
+                ).first
+            else { return [path] }
             var out: [[String]] = []
             for line in section.split(separator: "\n") where line.hasPrefix("  ") && !line.hasPrefix("   ") {
-                guard let name = line.split(separator: " ").first.map(String.init), name != "help", name != "See" else { continue }
+                guard let name = line.split(separator: " ").first.map(String.init), name != "help", name != "See" else {
+                    continue
+                }
                 out += try subcommands(path + [name])
             }
             return out
@@ -26,7 +33,8 @@ final class HostileInputTests: XCTestCase {
     /// (option, help text) of every option of `path` whose value is numeric.
     func numericOptions(_ path: [String]) throws -> [(String, String)] {
         let help = try rdr(path + ["--help"]).stdout
-        let options = help.components(separatedBy: "OPTIONS:").dropFirst().first?.components(separatedBy: "\n\n").first ?? ""
+        let options =
+            help.components(separatedBy: "OPTIONS:").dropFirst().first?.components(separatedBy: "\n\n").first ?? ""
         var out: [(String, String)] = []
         var current: (String, String)?
         for line in options.split(separator: "\n") {
@@ -35,8 +43,13 @@ final class HostileInputTests: XCTestCase {
                 if let c = current { out.append(c) }
                 current = nil
                 let words = text.split(separator: " ", maxSplits: 2).map(String.init)
-                if words.count >= 2, words[1].hasPrefix("<"), Self.numericPlaceholders.contains(String(words[1].dropFirst().dropLast())) {
-                    current = (words[0].trimmingCharacters(in: CharacterSet(charactersIn: ",")), words.count > 2 ? words[2] : "")
+                if words.count >= 2, words[1].hasPrefix("<"),
+                    Self.numericPlaceholders.contains(String(words[1].dropFirst().dropLast()))
+                {
+                    current = (
+                        words[0].trimmingCharacters(in: CharacterSet(charactersIn: ",")),
+                        words.count > 2 ? words[2] : ""
+                    )
                 }
             } else if current != nil {
                 current?.1 += " " + text
@@ -57,7 +70,8 @@ final class HostileInputTests: XCTestCase {
         case ["demo"]: return ["demo", "--system", fresh, "--size", "16M"]
         case ["disk", "resync"]: return ["disk", "resync", "boot", "--from", "10", "--system", sys]
         case ["disk", "verify"]: return ["disk", "verify", "boot", "--system", sys]
-        case ["serve"]: return ["serve", "--system", sys, "--listen", "0.0.0.0:0"]  // refused after parsing: it never stays up
+        // Refused after parsing: it never stays up.
+        case ["serve"]: return ["serve", "--system", sys, "--listen", "0.0.0.0:0"]
         default: return nil
         }
     }
@@ -65,17 +79,24 @@ final class HostileInputTests: XCTestCase {
     func testEveryNumericOptionHasARangeAndRefusesHostileValues() throws {
         let s = try Scratch()
         try rdr(["init", "--disk", "boot:1M:mandatory", "--system", s.system])
-        let neverValid = ["inf", "-inf", "nan", "1e300", "1e-9", "-1", "", "1KB", "99999999999999999999999", "0x10", "1.5.2", "abc", "-9223372036854775808"]
+        let neverValid = [
+            "inf", "-inf", "nan", "1e300", "1e-9", "-1", "", "1KB", "99999999999999999999999", "0x10", "1.5.2", "abc",
+            "-9223372036854775808",
+        ]
         let maybeValid = ["0", "4295", "7200", "1", "9223372036854775807"]
-        var audited = 0, runs = 0
+        var audited = 0
+        var runs = 0
         for path in try commandPaths() {
             for (option, help) in try numericOptions(path) {
                 audited += 1
-                XCTAssertTrue(help.contains(" to "), "rdr \(path.joined(separator: " ")) \(option) documents no range: \(help)")
+                XCTAssertTrue(
+                    help.contains(" to "), "rdr \(path.joined(separator: " ")) \(option) documents no range: \(help)")
                 for value in neverValid + maybeValid {
                     let fresh = s.path + "/fresh-\(runs)"
                     guard var args = base(path, s.system, fresh: fresh) else {
-                        XCTFail("no valid command line for rdr \(path.joined(separator: " ")) to try \(option) on; add one to base()")
+                        XCTFail(
+                            "no valid command line for rdr \(path.joined(separator: " ")) to try \(option) on; add one to base()"
+                        )
                         break
                     }
                     if let i = args.firstIndex(of: option) { args[i + 1] = value } else { args += [option, value] }
@@ -97,11 +118,14 @@ final class HostileInputTests: XCTestCase {
             }
         }
         XCTAssertGreaterThanOrEqual(audited, 15, "the audit found the numeric options")
-        for (args, text) in [(["status", "--interval", "4295"], "--interval"), (["status", "--interval", "1e-9"], "--interval"),
-                             (["disk", "resync", "boot", "--from", "10", "--checkpoint", "1e-9"], "--checkpoint"),
-                             (["disk", "resync", "boot", "--from", "10", "--max-rate", "0"], "--max-rate"),
-                             (["demo", "--size", "512", "--system", s.path + "/tiny"], "--size")] {
-            try refused(args + (args.contains("--system") ? [] : ["--system", s.system]), s, status: 64, mentions: text)
+        for (args, text) in [
+            (["status", "--interval", "4295"], "--interval"), (["status", "--interval", "1e-9"], "--interval"),
+            (["disk", "resync", "boot", "--from", "10", "--checkpoint", "1e-9"], "--checkpoint"),
+            (["disk", "resync", "boot", "--from", "10", "--max-rate", "0"], "--max-rate"),
+            (["demo", "--size", "512", "--system", s.path + "/tiny"], "--size"),
+        ] {
+            try refused(
+                args + (args.contains("--system") ? [] : ["--system", s.system]), s, status: 64, mentions: text)
         }
     }
 
@@ -130,13 +154,17 @@ final class HostileInputTests: XCTestCase {
         }
         try rdr(["disk", "split"] + sys)
         try rdr(["disk", "merge"] + sys)
-        let r = try rdr(["write", "data", "--side", "production", "--offset", "0", "--pattern", "1", "--length", "4K"] + sys, expect: 77)
+        let r = try rdr(
+            ["write", "data", "--side", "production", "--offset", "0", "--pattern", "1", "--length", "4K"] + sys,
+            expect: 77)
         let line = errorLine(r)
         XCTAssertFalse(line.contains("frozen"), "the data disk's Production member is live while merged: \(line)")
         XCTAssertTrue(line.contains("Upgrade Side") && line.contains("member 10"), line)
         try rdr(["write", "data", "--side", "upgrade", "--offset", "0", "--pattern", "1", "--length", "4K"] + sys)
         XCTAssertEqual(data(s.image("data", 10)).prefix(4096), Data(Pattern.bytes(count: 4096, seed: 1, offset: 0)))
-        try refused(["write", "boot", "--side", "production", "--offset", "0", "--pattern", "1", "--length", "4K"] + sys, s, status: 77, mentions: "frozen for abort")
+        try refused(
+            ["write", "boot", "--side", "production", "--offset", "0", "--pattern", "1", "--length", "4K"] + sys, s,
+            status: 77, mentions: "frozen for abort")
     }
 
     // MARK: streaming writes
@@ -167,7 +195,9 @@ final class HostileInputTests: XCTestCase {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: RDRProcess.binary)
         p.arguments = ["write", "d", "--offset", "1M", "--stdin"] + sys
-        let input = Pipe(), out = Pipe(), err = Pipe()
+        let input = Pipe()
+        let out = Pipe()
+        let err = Pipe()
         p.standardInput = input
         p.standardOutput = out
         p.standardError = err
@@ -188,9 +218,13 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(RDRProcess.finish(q, qout, qerr).status, 0)
         XCTAssertLessThan(peak2 ?? .max, 96 << 20)
         let image = FileHandle(forReadingAtPath: s.image("d", 11))
-        for (offset, seed, base) in [(0, UInt64(5), 0), (63 << 20, 5, 0), (300 << 20, 4, 1 << 20), ((1 << 20) + total - (1 << 20), 4, 1 << 20)] {
+        for (offset, seed, base) in [
+            (0, UInt64(5), 0), (63 << 20, 5, 0), (300 << 20, 4, 1 << 20), ((1 << 20) + total - (1 << 20), 4, 1 << 20),
+        ] {
             try image?.seek(toOffset: UInt64(offset))
-            XCTAssertEqual(image?.readData(ofLength: 1 << 20), Data(Pattern.bytes(count: 1 << 20, seed: seed, offset: Int64(offset - base))), "offset \(offset)")
+            XCTAssertEqual(
+                image?.readData(ofLength: 1 << 20),
+                Data(Pattern.bytes(count: 1 << 20, seed: seed, offset: Int64(offset - base))), "offset \(offset)")
         }
     }
 
@@ -198,7 +232,8 @@ final class HostileInputTests: XCTestCase {
         let s = try Scratch()
         let sys = ["--system", s.system]
         try rdr(["init", "--disk", "big:8T:data", "--region-size", "64M"] + sys)
-        let (p, out, err) = try RDRProcess.start(["write", "big", "--offset", "0", "--pattern", "1", "--length", "8T"] + sys)
+        let (p, out, err) = try RDRProcess.start(
+            ["write", "big", "--offset", "0", "--pattern", "1", "--length", "8T"] + sys)
         usleep(1_500_000)
         let peak = Host.peakRSS(p.processIdentifier)
         let alive = p.isRunning
@@ -222,7 +257,9 @@ final class HostileInputTests: XCTestCase {
         try rdr(["write", "d", "--offset", "5M", "--file", small] + sys)
         XCTAssertEqual(data(s.image("d", 10)).suffix(3 << 20), Data(Pattern.bytes(count: 3 << 20, seed: 8, offset: 0)))
         try rdr(["read", "d", "--offset", "5M", "--length", "3M", "--out", s.path + "/back.raw"] + sys)
-        XCTAssertEqual(data(s.path + "/back.raw"), Data(Pattern.bytes(count: 3 << 20, seed: 8, offset: 0)), "read streams the same bytes back")
+        XCTAssertEqual(
+            data(s.path + "/back.raw"), Data(Pattern.bytes(count: 3 << 20, seed: 8, offset: 0)),
+            "read streams the same bytes back")
     }
 
     // MARK: signals, throttle, read-only media
@@ -233,7 +270,8 @@ final class HostileInputTests: XCTestCase {
             let sys = ["--system", s.system]
             try rdr(["init", "--disk", "boot:64M:system"] + sys)
             try rdr(["disk", "split"] + sys)
-            let (p, out, err) = try RDRProcess.start(["workload", "boot", "--side", "production", "--bytes", "8G", "--batch", "4", "--io-size", "16K"] + sys)
+            let (p, out, err) = try RDRProcess.start(
+                ["workload", "boot", "--side", "production", "--bytes", "8G", "--batch", "4", "--io-size", "16K"] + sys)
             XCTAssertTrue(Host.wait(10) { SystemLock.holder(systemPath: s.system, sys: LinuxSystemCalls()) != nil })
             usleep(300_000)
             kill(p.processIdentifier, sig)
@@ -241,7 +279,9 @@ final class HostileInputTests: XCTestCase {
             XCTAssertEqual(p.terminationReason, .exit, "signal \(sig) killed the workload")
             XCTAssertEqual(r.status, 130, "signal \(sig): \(r.stderr)")
             XCTAssertTrue(errorLine(r).contains("interrupted"), r.stderr)
-            XCTAssertGreaterThan(try assertWrittenRegionsMarked(s, "boot", size: 64 << 20), 0, "signal \(sig): the workload wrote before it stopped")
+            XCTAssertGreaterThan(
+                try assertWrittenRegionsMarked(s, "boot", size: 64 << 20), 0,
+                "signal \(sig): the workload wrote before it stopped")
         }
     }
 
@@ -251,10 +291,15 @@ final class HostileInputTests: XCTestCase {
         try rdr(["init", "--disk", "boot:64M:system"] + sys)
         try rdr(["disk", "split"] + sys)
         for i in 0..<8 {
-            try rdr(["write", "boot", "--side", "production", "--offset", "\(i * 4)M", "--pattern", "\(i)", "--length", "64K"] + sys)
+            try rdr(
+                [
+                    "write", "boot", "--side", "production", "--offset", "\(i * 4)M", "--pattern", "\(i)", "--length",
+                    "64K",
+                ] + sys)
         }
         for sig in [SIGHUP, SIGTERM, SIGINT] {
-            let (p, out, err) = try RDRProcess.start(["disk", "resync", "boot", "--from", "10", "--max-rate", "1"] + sys)
+            let (p, out, err) = try RDRProcess.start(
+                ["disk", "resync", "boot", "--from", "10", "--max-rate", "1"] + sys)
             XCTAssertTrue(Host.wait(10) { SystemLock.holder(systemPath: s.system, sys: LinuxSystemCalls()) != nil })
             usleep(500_000)
             kill(p.processIdentifier, sig)
@@ -284,6 +329,8 @@ final class HostileInputTests: XCTestCase {
         let w = try rdr(["write", "boot", "--offset", "0", "--pattern", "2", "--length", "4K"] + r, expect: 1)
         XCTAssertTrue(errorLine(w).contains("Read-only file system"), w.stderr)
         try FileManager.default.removeItem(atPath: s.system + "/.rdr.lock")
-        XCTAssertTrue(try rdr(["disk", "verify", "boot"] + r).stdout.contains("members identical"), "no lock file to open on read-only media")
+        XCTAssertTrue(
+            try rdr(["disk", "verify", "boot"] + r).stdout.contains("members identical"),
+            "no lock file to open on read-only media")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import RDR
 
 /// Member identity: an image swapped, replaced or copied is an `Error` with the way out, never
@@ -24,13 +25,16 @@ final class IdentityTests: XCTestCase {
         try rdr(["disk", "split"] + sys)
         try rdr(["write", "boot", "--side", "production", "--offset", "0", "--pattern", "1", "--length", "64K"] + sys)
         try rdr(["write", "boot", "--side", "upgrade", "--offset", "128K", "--pattern", "2", "--length", "64K"] + sys)
-        let production = data(s.image("boot", 10)), upgrade = data(s.image("boot", 11))
+        let production = data(s.image("boot", 10))
+        let upgrade = data(s.image("boot", 11))
         try swap(s.image("boot", 10), s.image("boot", 11))
         let st = try diskStatus(s, "boot")
         XCTAssertEqual(st.status, "Error")
         XCTAssertTrue(st.error.contains("swapped"), st.error)
         try refused(["disk", "resync", "boot", "--from", "10"] + sys, s, status: 65, mentions: "swapped")
-        try refused(["write", "boot", "--side", "upgrade", "--offset", "0", "--pattern", "3", "--length", "4K"] + sys, s, status: 65, mentions: "swapped")
+        try refused(
+            ["write", "boot", "--side", "upgrade", "--offset", "0", "--pattern", "3", "--length", "4K"] + sys, s,
+            status: 65, mentions: "swapped")
         try refused(["disk", "verify", "boot", "--adopt"] + sys, s, status: 65, mentions: "swapped")
         try swap(s.image("boot", 10), s.image("boot", 11))
         try rdr(["disk", "resync", "boot", "--from", "10"] + sys)
@@ -74,7 +78,9 @@ final class IdentityTests: XCTestCase {
         let st = try diskStatus(s, "boot")
         XCTAssertEqual(st.status, "Error")
         XCTAssertTrue(st.error.contains("replaced"), st.error)
-        try refused(["write", "boot", "--offset", "0", "--pattern", "1", "--length", "4K"] + sys, s, status: 65, mentions: "replaced")
+        try refused(
+            ["write", "boot", "--offset", "0", "--pattern", "1", "--length", "4K"] + sys, s, status: 65,
+            mentions: "replaced")
         try refused(["disk", "resync", "boot", "--from", "11", "--full"] + sys, s, status: 64, mentions: "--force")
         try rdr(["disk", "resync", "boot", "--from", "11", "--full", "--force"] + sys)
         XCTAssertEqual(data(s.image("boot", 10)), good)
@@ -87,7 +93,8 @@ final class IdentityTests: XCTestCase {
         try rdr(["init", "--disk", "boot:1M:mandatory", "--disk", "data:1M:data"] + sys)
         try rdr(["disk", "split"] + sys)
         try rdr(["write", "boot", "--side", "upgrade", "--offset", "0", "--pattern", "1", "--length", "64K"] + sys)
-        try rdr(["write", "data", "--side", "production", "--offset", "64K", "--pattern", "2", "--length", "64K"] + sys)
+        try rdr(
+            ["write", "data", "--side", "production", "--offset", "64K", "--pattern", "2", "--length", "64K"] + sys)
         let copy = s.path + "/copy"
         XCTAssertEqual(Host.run("/bin/cp", ["-a", s.system, copy]), 0)
         let copied = ["--system", copy]
@@ -95,7 +102,9 @@ final class IdentityTests: XCTestCase {
         XCTAssertEqual(st["status"] as? String, "Error")
         XCTAssertTrue((st["error"] as? String ?? "").contains("rdr disk verify boot --adopt"), "\(st)")
         XCTAssertEqual(try diskStatus(s, "boot").status, "Simplex", "the original is untouched")
-        let w = try rdr(["write", "boot", "--side", "upgrade", "--offset", "0", "--pattern", "1", "--length", "4K"] + copied, expect: 65)
+        let w = try rdr(
+            ["write", "boot", "--side", "upgrade", "--offset", "0", "--pattern", "1", "--length", "4K"] + copied,
+            expect: 65)
         XCTAssertTrue(errorLine(w).contains("copied"), w.stderr)
         for name in ["boot", "data"] {
             let r = try rdr(["disk", "verify", name, "--adopt"] + copied)

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import XCTest
+
 @testable import RDR
 
 /// `rdr init --disk NAME:ROLE:from=FILE` through the built binary: members equal to FILE, holes
@@ -10,12 +11,17 @@ final class InitFromTests: XCTestCase {
     func testMembersEqualTheFileKeepItsHolesAndStartInSync() throws {
         let s = try Scratch()
         let source = s.path + "/disk.raw"
-        try makeSparse(source, size: 48 << 20, data: [(1 << 20, 4096), (7 << 20, 3 << 20), ((48 << 20) - 65536, 65536)])
-        let before = data(source), mtime = try modified(source)
-        let r = try rdr(["init", "--system", s.system, "--disk", "boot:mandatory:from=\(source)", "--disk", "data:4M:data"])
+        try makeSparse(
+            source, size: 48 << 20, data: [(1 << 20, 4096), (7 << 20, 3 << 20), ((48 << 20) - 65536, 65536)])
+        let before = data(source)
+        let mtime = try modified(source)
+        let r = try rdr([
+            "init", "--system", s.system, "--disk", "boot:mandatory:from=\(source)", "--disk", "data:4M:data",
+        ])
         XCTAssertTrue(r.stdout.contains("boot: mandatory, 48 MiB"), r.stdout)
         for e in [10, 11] {
-            XCTAssertEqual(try tool("/usr/bin/cmp", [source, s.image("boot", e)]).status, 0, "member \(e) differs from the file")
+            XCTAssertEqual(
+                try tool("/usr/bin/cmp", [source, s.image("boot", e)]).status, 0, "member \(e) differs from the file")
             // Holes kept: the copy allocates what the file does, give or take a filesystem block per extent.
             XCTAssertLessThanOrEqual(allocatedBytes(s.image("boot", e)), allocatedBytes(source) + (64 << 10))
             XCTAssertLessThan(allocatedBytes(s.image("boot", e)), 5 << 20)
@@ -33,7 +39,10 @@ final class InitFromTests: XCTestCase {
         XCTAssertTrue(vd.bitmap(.ten).isEmpty && vd.bitmap(.eleven).isEmpty)
         // A disk like any other: split, write on the Upgrade Side, merge, resync back in sync.
         try rdr(["disk", "split", "--system", s.system])
-        try rdr(["write", "boot", "--side", "upgrade", "--offset", "0", "--pattern", "5", "--length", "64K", "--system", s.system])
+        try rdr([
+            "write", "boot", "--side", "upgrade", "--offset", "0", "--pattern", "5", "--length", "64K", "--system",
+            s.system,
+        ])
         try rdr(["disk", "merge", "--system", s.system])
         try rdr(["disk", "resync", "boot", "--from", "11", "--system", s.system])
         try rdr(["disk", "verify", "boot", "--system", s.system])
@@ -42,7 +51,8 @@ final class InitFromTests: XCTestCase {
 
     func testReflinkedOnXFSTheMembersShareExtents() throws {
         let xfs = try XFSMount(in: try Scratch())
-        let source = xfs.path + "/disk.raw", outside = try Scratch()
+        let source = xfs.path + "/disk.raw"
+        let outside = try Scratch()
         try makeSparse(source, size: 32 << 20, data: [(0, 8 << 20), (20 << 20, 1 << 20)])
         let system = xfs.path + "/sys"
         try rdr(["init", "--system", system, "--disk", "boot:system:from=\(source)"])
@@ -62,7 +72,9 @@ final class InitFromTests: XCTestCase {
     }
 
     func testContainerFormatsAreRefusedByTheirMagicAndNothingIsCreated() throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/qemu-img") else { throw XCTSkip("qemu-img not installed") }
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/qemu-img") else {
+            throw XCTSkip("qemu-img not installed")
+        }
         let s = try Scratch()
         let formats: [(String, [String], String)] = [
             ("qcow2", [], "qcow2"), ("qed", [], "QED"), ("vmdk", [], "VMDK"), ("vdi", [], "VDI"),
@@ -74,9 +86,13 @@ final class InitFromTests: XCTestCase {
             let made = try tool("/usr/bin/qemu-img", ["create", "-f", format] + options + [file, "16M"])
             XCTAssertEqual(made.status, 0, made.output)
             let r = try rdr(["init", "--system", s.system, "--disk", "boot:mandatory:from=\(file)"], expect: 65)
-            XCTAssertEqual(errorLine(r), "Error: disk 'boot': \(file) is a \(name) image, not a raw one; convert it first: qemu-img convert -O raw \(file) out.raw")
+            XCTAssertEqual(
+                errorLine(r),
+                "Error: disk 'boot': \(file) is a \(name) image, not a raw one; convert it first: qemu-img convert -O raw \(file) out.raw"
+            )
             XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
-            XCTAssertFalse(FileManager.default.fileExists(atPath: s.system), "init created \(s.system) for a \(format) file")
+            XCTAssertFalse(
+                FileManager.default.fileExists(atPath: s.system), "init created \(s.system) for a \(format) file")
         }
         // The same file converted to raw is accepted.
         let raw = s.path + "/converted.raw"
@@ -86,13 +102,19 @@ final class InitFromTests: XCTestCase {
 
     func testUnusableFilesAreRefusedBeforeAnythingIsCreated() throws {
         let s = try Scratch()
-        let odd = s.path + "/odd.raw", empty = s.path + "/empty.raw", fifo = s.path + "/fifo"
+        let odd = s.path + "/odd.raw"
+        let empty = s.path + "/empty.raw"
+        let fifo = s.path + "/fifo"
         XCTAssertTrue(FileManager.default.createFile(atPath: odd, contents: Data(repeating: 7, count: 1000)))
         XCTAssertTrue(FileManager.default.createFile(atPath: empty, contents: Data()))
         XCTAssertEqual(mkfifo(fifo, 0o600), 0)
         let cases: [(String, String)] = [
-            (odd, "odd.raw is 1000 bytes, not a whole number of 512-byte sectors; pad it with zeros first: truncate -s 1024 \(odd)"),
-            (empty, "is empty"), (fifo, "is a FIFO, not a raw image file"), (s.path, "is a directory, not a raw image file"),
+            (
+                odd,
+                "odd.raw is 1000 bytes, not a whole number of 512-byte sectors; pad it with zeros first: truncate -s 1024 \(odd)"
+            ),
+            (empty, "is empty"), (fifo, "is a FIFO, not a raw image file"),
+            (s.path, "is a directory, not a raw image file"),
             ("/dev/null", "is a device, not a raw image file"), (s.path + "/missing.raw", "does not exist"),
         ]
         for (file, text) in cases {
@@ -101,26 +123,38 @@ final class InitFromTests: XCTestCase {
             XCTAssertFalse(FileManager.default.fileExists(atPath: s.system), "init created \(s.system) for \(file)")
         }
         // Syntax errors are usage errors, as for the other forms.
-        try refused(["init", "--system", s.system, "--disk", "boot:system:from="], s, status: 64, mentions: "from= needs a file")
-        try refused(["init", "--system", s.system, "--disk", "boot:disk:from=\(odd)"], s, status: 64, mentions: "role 'disk'")
+        try refused(
+            ["init", "--system", s.system, "--disk", "boot:system:from="], s, status: 64, mentions: "from= needs a file"
+        )
+        try refused(
+            ["init", "--system", s.system, "--disk", "boot:disk:from=\(odd)"], s, status: 64, mentions: "role 'disk'")
         // A file inside the system directory (init --force would delete it): refused, the system untouched.
         try rdr(["init", "--system", s.system, "--disk", "boot:8M:system"])
-        try refused(["init", "--system", s.system, "--force", "--disk", "boot:system:from=\(s.image("boot", 10))"], s,
-                    status: 65, mentions: "is inside the system directory")
-        try FileManager.default.createSymbolicLink(atPath: s.path + "/link.raw", withDestinationPath: s.image("boot", 11))
-        try refused(["init", "--system", s.system, "--force", "--disk", "boot:system:from=\(s.path)/link.raw"], s,
-                    status: 65, mentions: "is inside the system directory")
+        try refused(
+            ["init", "--system", s.system, "--force", "--disk", "boot:system:from=\(s.image("boot", 10))"], s,
+            status: 65, mentions: "is inside the system directory")
+        try FileManager.default.createSymbolicLink(
+            atPath: s.path + "/link.raw", withDestinationPath: s.image("boot", 11))
+        try refused(
+            ["init", "--system", s.system, "--force", "--disk", "boot:system:from=\(s.path)/link.raw"], s,
+            status: 65, mentions: "is inside the system directory")
         guard getuid() != 0 else { return }  // root reads any file: no unreadable case to make
         let locked = s.path + "/locked.raw"
-        XCTAssertTrue(FileManager.default.createFile(atPath: locked, contents: Data(count: 4096), attributes: [.posixPermissions: 0]))
-        try refused(["init", "--system", s.path + "/other", "--disk", "boot:system:from=\(locked)"], s, status: 65, mentions: "cannot be read")
+        XCTAssertTrue(
+            FileManager.default.createFile(
+                atPath: locked, contents: Data(count: 4096), attributes: [.posixPermissions: 0]))
+        try refused(
+            ["init", "--system", s.path + "/other", "--disk", "boot:system:from=\(locked)"], s, status: 65,
+            mentions: "cannot be read")
     }
 
     func testAnImportThatFillsTheFilesystemRemovesWhatInitCreated() throws {
         let small = try TestMount.tmpfs(size: "2M")
         let s = try Scratch()
         let source = s.path + "/big.raw"
-        XCTAssertTrue(FileManager.default.createFile(atPath: source, contents: Data((0..<(6 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) })))
+        XCTAssertTrue(
+            FileManager.default.createFile(
+                atPath: source, contents: Data((0..<(6 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) })))
         for system in [small.path + "/sys", small.path] {
             let r = try rdr(["init", "--system", system, "--disk", "boot:system:from=\(source)"], expect: 1)
             XCTAssertTrue(errorLine(r).contains("No space left on device"), r.stderr)
@@ -129,24 +163,43 @@ final class InitFromTests: XCTestCase {
     }
 
     func testAnImportedExt4ImageIsServedAndMountable() throws {
-        for t in ["/usr/sbin/mkfs.ext4", "/usr/sbin/e2fsck", "/usr/bin/nbdfuse", "/usr/sbin/losetup", "/usr/bin/fusermount3"]
+        for t in [
+            "/usr/sbin/mkfs.ext4", "/usr/sbin/e2fsck", "/usr/bin/nbdfuse", "/usr/sbin/losetup", "/usr/bin/fusermount3",
+        ]
         where !FileManager.default.isExecutableFile(atPath: t) { throw XCTSkip("\(t) not installed") }
-        guard getuid() == 0, access("/dev/fuse", R_OK | W_OK) == 0 else { throw XCTSkip("needs root and /dev/fuse (mount, loop devices)") }
+        guard getuid() == 0, access("/dev/fuse", R_OK | W_OK) == 0 else {
+            throw XCTSkip("needs root and /dev/fuse (mount, loop devices)")
+        }
         let s = try Scratch()
-        let content = s.path + "/content", image = s.path + "/rootfs.raw", mnt = s.path + "/mnt", fuse = s.path + "/fuse"
-        for dir in [content, mnt, fuse] { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        let content = s.path + "/content"
+        let image = s.path + "/rootfs.raw"
+        let mnt = s.path + "/mnt"
+        let fuse = s.path + "/fuse"
+        for dir in [content, mnt, fuse] {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        }
         let payload = Data((0..<2_000_000).map { UInt8(truncatingIfNeeded: $0 &* 13) })
         try Data("installed\n".utf8).write(to: URL(fileURLWithPath: content + "/os-release"))
         try payload.write(to: URL(fileURLWithPath: content + "/payload.bin"))
         try checked("/usr/sbin/mkfs.ext4", ["-q", "-d", content, image, "64M"])
         try rdr(["init", "--system", s.system, "--disk", "boot:mandatory:from=\(image)"])
         let (serve, out, err) = try RDRProcess.start(["serve", "--system", s.system])
-        defer { if serve.isRunning { kill(serve.processIdentifier, SIGTERM) }; _ = RDRProcess.finish(serve, out, err) }
+        defer {
+            if serve.isRunning { kill(serve.processIdentifier, SIGTERM) }
+            _ = RDRProcess.finish(serve, out, err)
+        }
         XCTAssertTrue(Host.wait(30) { access(s.system + "/nbd.sock", F_OK) == 0 }, "rdr serve did not start")
-        let (nbdfuse, fout, ferr) = try start("/usr/bin/nbdfuse", [fuse + "/disk", "nbd+unix:///boot?socket=\(s.system)/nbd.sock"])
-        defer { Host.run("/usr/bin/fusermount3", ["-u", fuse]); _ = RDRProcess.finish(nbdfuse, fout, ferr) }
-        guard Host.wait(20, { access(fuse + "/disk", F_OK) == 0 }) else { throw XCTSkip("nbdfuse could not mount (FUSE not usable here)") }
-        let loop = try checked("/usr/sbin/losetup", ["-f", "--show", fuse + "/disk"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let (nbdfuse, fout, ferr) = try start(
+            "/usr/bin/nbdfuse", [fuse + "/disk", "nbd+unix:///boot?socket=\(s.system)/nbd.sock"])
+        defer {
+            Host.run("/usr/bin/fusermount3", ["-u", fuse])
+            _ = RDRProcess.finish(nbdfuse, fout, ferr)
+        }
+        guard Host.wait(20, { access(fuse + "/disk", F_OK) == 0 }) else {
+            throw XCTSkip("nbdfuse could not mount (FUSE not usable here)")
+        }
+        let loop = try checked("/usr/sbin/losetup", ["-f", "--show", fuse + "/disk"]).stdout.trimmingCharacters(
+            in: .whitespacesAndNewlines)
         defer { Host.run("/usr/sbin/losetup", ["-d", loop]) }
         try checked("/usr/bin/mount", [loop, mnt])
         XCTAssertEqual(FileManager.default.contents(atPath: mnt + "/os-release"), Data("installed\n".utf8))
@@ -194,7 +247,8 @@ final class InitFromTests: XCTestCase {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: tool)
         p.arguments = args
-        let out = Pipe(), err = Pipe()
+        let out = Pipe()
+        let err = Pipe()
         p.standardOutput = out
         p.standardError = err
         p.standardInput = FileHandle.nullDevice
@@ -238,13 +292,18 @@ private final class XFSMount {
     init(in scratch: Scratch) throws {
         self.scratch = scratch
         guard getuid() == 0 else { throw XCTSkip("needs root to loop-mount an XFS image") }
-        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/mkfs.xfs") else { throw XCTSkip("mkfs.xfs not installed") }
+        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/mkfs.xfs") else {
+            throw XCTSkip("mkfs.xfs not installed")
+        }
         let image = scratch.path + "/xfs.img"
         path = scratch.path + "/xfs"
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         guard Host.run("/usr/bin/truncate", ["-s", "512M", image]) == 0,
-              Host.run("/usr/sbin/mkfs.xfs", ["-q", "-m", "reflink=1", image]) == 0 else { throw XCTSkip("mkfs.xfs -m reflink=1 failed") }
-        guard Host.run("/usr/bin/mount", ["-o", "loop", image, path]) == 0 else { throw XCTSkip("cannot loop-mount the XFS image (no loop device?)") }
+            Host.run("/usr/sbin/mkfs.xfs", ["-q", "-m", "reflink=1", image]) == 0
+        else { throw XCTSkip("mkfs.xfs -m reflink=1 failed") }
+        guard Host.run("/usr/bin/mount", ["-o", "loop", image, path]) == 0 else {
+            throw XCTSkip("cannot loop-mount the XFS image (no loop device?)")
+        }
     }
 
     deinit { Host.run("/usr/bin/umount", [path]) }

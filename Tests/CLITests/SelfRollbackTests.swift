@@ -6,7 +6,8 @@ import XCTest
 final class SelfRollbackTests: XCTestCase {
     /// A fresh system driven to just before `request` (writes on both sides once split);
     /// returns the bytes each disk must end with after an abort and after a commit.
-    func prepare(_ s: Scratch, before request: String, config: String? = nil) throws -> (abort: [Data], commit: [Data]) {
+    func prepare(_ s: Scratch, before request: String, config: String? = nil) throws -> (abort: [Data], commit: [Data])
+    {
         let sys = ["--system", s.system]
         try rdr(["init"] + sessionDisks + sys)
         if request == "split" { return ([Data(count: 4 << 20), Data(count: 4 << 20)], []) }
@@ -33,11 +34,14 @@ final class SelfRollbackTests: XCTestCase {
                 XCTAssertEqual(st["autoRecover"] as? String, policy)
                 // The next command completes the interrupted request first, and says so.
                 let next = try rdr(["finish"] + sys)
-                XCTAssertTrue(next.stdout.contains("Recovered (autoRecover: \(policy))"), "\(request) k=\(k): \(next.stdout)")
+                XCTAssertTrue(
+                    next.stdout.contains("Recovered (autoRecover: \(policy))"), "\(request) k=\(k): \(next.stdout)")
                 try waitForResyncs(s.system)
                 let want = request == "commit" ? expected.commit : expected.abort
                 for (i, d) in ["boot", "data"].enumerated() {
-                    for e in [10, 11] { XCTAssertTrue(data(s.image(d, e)) == want[i], "\(request) killed at \(k): \(d) member \(e)") }
+                    for e in [10, 11] {
+                        XCTAssertTrue(data(s.image(d, e)) == want[i], "\(request) killed at \(k): \(d) member \(e)")
+                    }
                 }
             }
             XCTAssertGreaterThan(kills, 3, request)
@@ -54,16 +58,21 @@ final class SelfRollbackTests: XCTestCase {
         XCTAssertEqual(try session(s.system)["autoRecover"] as? String, "retry")
         // "none" on the command line: the interrupted request waits for a person.
         let wait = try rdr(["merge", "--auto-recover", "none"] + sys, expect: 1)
-        XCTAssertTrue(wait.stderr.contains("interrupted") && wait.stderr.contains("'rdr retry'") && wait.stderr.contains("'rdr abort'"), wait.stderr)
+        XCTAssertTrue(
+            wait.stderr.contains("interrupted") && wait.stderr.contains("'rdr retry'")
+                && wait.stderr.contains("'rdr abort'"), wait.stderr)
         // The configuration's policy: retried, then the merge asked for runs.
         let merged = try rdr(["merge"] + sys)
         XCTAssertTrue(merged.stdout.contains("Recovered (autoRecover: retry)"), merged.stdout)
-        XCTAssertTrue(merged.stdout.contains("r.Config | Fault Tolerant | Merge | Ready | Partner: OS Up"), merged.stdout)
+        XCTAssertTrue(
+            merged.stdout.contains("r.Config | Fault Tolerant | Merge | Ready | Partner: OS Up"), merged.stdout)
         // The command line overrides the configuration.
         let again = try RDRProcess.run(["commit"] + sys, environment: ["RDR_AU_CRASH_POINT": "2"])
         XCTAssertNotEqual(again.status, 0)
         try rdr(["finish", "--auto-recover", "retry"] + sys)
-        try refused(["merge", "--auto-recover", "sometimes"] + sys, s, status: 64, mentions: "--auto-recover must be abort, retry or none")
+        try refused(
+            ["merge", "--auto-recover", "sometimes"] + sys, s, status: 64,
+            mentions: "--auto-recover must be abort, retry or none")
         try waitForResyncs(s.system)
     }
 }

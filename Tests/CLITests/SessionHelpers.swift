@@ -7,10 +7,14 @@ let sessionDisks = ["--disk", "boot:4M:mandatory", "--disk", "data:4M:data"]
 /// Helpers shared by the upgrade-session tests that go through the built `rdr`.
 extension XCTestCase {
     /// The `session` object of `rdr status --json`.
-    func session(_ system: String) throws -> [String: Any] { try statusJSON(system)["session"] as? [String: Any] ?? [:] }
+    func session(_ system: String) throws -> [String: Any] {
+        try statusJSON(system)["session"] as? [String: Any] ?? [:]
+    }
 
     /// The status bar an upgrade request prints (after any line saying what was recovered).
-    func bar(_ r: RDRProcess.Result) -> String { r.stdout.split(separator: "\n").first { $0.contains(" | Partner: ") }.map(String.init) ?? "" }
+    func bar(_ r: RDRProcess.Result) -> String {
+        r.stdout.split(separator: "\n").first { $0.contains(" | Partner: ") }.map(String.init) ?? ""
+    }
 
     /// Waits for every background resync, then requires every disk to be in sync.
     func waitForResyncs(_ system: String, file: StaticString = #filePath, line: UInt = #line) throws {
@@ -22,9 +26,14 @@ extension XCTestCase {
 
     /// Runs `rdr` with extra environment variables and asserts its exit status.
     @discardableResult
-    func rdr(_ args: [String], env: [String: String], expect status: Int32 = 0, file: StaticString = #filePath, line: UInt = #line) throws -> RDRProcess.Result {
+    func rdr(
+        _ args: [String], env: [String: String], expect status: Int32 = 0, file: StaticString = #filePath,
+        line: UInt = #line
+    ) throws -> RDRProcess.Result {
         let r = try RDRProcess.run(args, environment: env)
-        XCTAssertEqual(r.status, status, "rdr \(args.joined(separator: " "))\nstdout: \(r.stdout)\nstderr: \(r.stderr)", file: file, line: line)
+        XCTAssertEqual(
+            r.status, status, "rdr \(args.joined(separator: " "))\nstdout: \(r.stdout)\nstderr: \(r.stderr)",
+            file: file, line: line)
         return r
     }
 
@@ -47,15 +56,20 @@ extension XCTestCase {
         let sys = ["--system", s.system]
         try rdr(["split"] + (config.map { ["--config", $0] } ?? []) + sys)
         try rdr(["write", "boot", "--side", "upgrade", "--offset", "0", "--pattern", "1", "--length", "256K"] + sys)
-        try rdr(["write", "data", "--side", "production", "--offset", "1M", "--pattern", "2", "--length", "256K"] + sys)
+        try rdr(
+            ["write", "data", "--side", "production", "--offset", "1M", "--pattern", "2", "--length", "256K"] + sys)
         return data(s.image("data", 10))
     }
 
     func assertAborted(_ s: Scratch, data expected: Data, file: StaticString = #filePath, line: UInt = #line) throws {
         try waitForResyncs(s.system, file: file, line: line)
         for e in [10, 11] {
-            XCTAssertEqual(data(s.image("boot", e)), Data(count: 4 << 20), "boot member \(e) is the original", file: file, line: line)
-            XCTAssertEqual(data(s.image("data", e)), expected, "data member \(e) keeps Production's writes", file: file, line: line)
+            XCTAssertEqual(
+                data(s.image("boot", e)), Data(count: 4 << 20), "boot member \(e) is the original", file: file,
+                line: line)
+            XCTAssertEqual(
+                data(s.image("data", e)), expected, "data member \(e) keeps Production's writes", file: file, line: line
+            )
         }
     }
 
@@ -90,11 +104,16 @@ extension Scratch {
 
     /// A script that appends its environment and arguments to `env.txt`.
     var recorder: String {
-        script("record.sh", "echo \"$ACTIVE_UPGRADE_SIDE $ACTIVE_UPGRADE_STATE $ACTIVE_UPGRADE_REQUEST $ACTIVE_UPGRADE_HW_SPLIT $*\" >> \(path)/env.txt")
+        script(
+            "record.sh",
+            "echo \"$ACTIVE_UPGRADE_SIDE $ACTIVE_UPGRADE_STATE $ACTIVE_UPGRADE_REQUEST $ACTIVE_UPGRADE_HW_SPLIT $*\" >> \(path)/env.txt"
+        )
     }
 
     var recorded: [String] {
-        ((try? String(contentsOfFile: path + "/env.txt", encoding: .utf8)) ?? "").split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        ((try? String(contentsOfFile: path + "/env.txt", encoding: .utf8)) ?? "").split(separator: "\n").map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }
     }
 
     func text(_ name: String) -> String { (try? String(contentsOfFile: path + "/" + name, encoding: .utf8)) ?? "" }
@@ -104,13 +123,17 @@ extension Scratch {
         let file = system + "/rdr.json"
         var object = try JSONSerialization.jsonObject(with: data(file)) as? [String: Any] ?? [:]
         change(&object)
-        try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: file))
+        try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]).write(
+            to: URL(fileURLWithPath: file))
     }
 
     func manifestRoles() -> [String: String] {
         let object = (try? JSONSerialization.jsonObject(with: data(system + "/rdr.json"))) as? [String: Any] ?? [:]
         let disks = object["disks"] as? [[String: Any]] ?? []
-        return Dictionary(uniqueKeysWithValues: disks.compactMap { d in (d["name"] as? String).map { ($0, d["role"] as? String ?? "") } })
+        return Dictionary(
+            uniqueKeysWithValues: disks.compactMap { d in
+                (d["name"] as? String).map { ($0, d["role"] as? String ?? "") }
+            })
     }
 }
 
@@ -124,5 +147,6 @@ func processAlive(_ pid: pid_t) -> Bool {
 }
 
 func pid(inFile path: String) -> pid_t {
-    pid_t(((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+    pid_t(((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines))
+        ?? 0
 }

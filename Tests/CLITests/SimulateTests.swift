@@ -5,7 +5,9 @@ import XCTest
 /// states (Table 4-6) in the log and in `status`, and its consequence ends with the bytes of an
 /// ordinary abort.
 final class SimulateTests: XCTestCase {
-    func lastEvent(_ system: String) throws -> [String: Any] { try session(system)["lastEvent"] as? [String: Any] ?? [:] }
+    func lastEvent(_ system: String) throws -> [String: Any] {
+        try session(system)["lastEvent"] as? [String: Any] ?? [:]
+    }
 
     func testUpgradeSideCrashRecoversAndTheDumpIsReportedAtAbort() throws {
         let (s, sys) = try newSystem()
@@ -15,7 +17,12 @@ final class SimulateTests: XCTestCase {
         let event = try lastEvent(s.system)
         XCTAssertEqual(event["event"] as? String, "crash")
         XCTAssertEqual(event["side"] as? String, "upgrade")
-        XCTAssertEqual(event["partnerStates"] as? [String], ["State Sensitive Recovery: NMI issued", "State Sensitive Recovery: Reset", "BIOS POST", "OS Booting", "OS Up"])
+        XCTAssertEqual(
+            event["partnerStates"] as? [String],
+            [
+                "State Sensitive Recovery: NMI issued", "State Sensitive Recovery: Reset", "BIOS POST", "OS Booting",
+                "OS Up",
+            ])
         XCTAssertTrue(try rdr(["status"] + sys).stdout.contains("Simulated: crash of the Upgrade Side"))
         try rdr(["abort"] + sys)
         XCTAssertTrue(try rdr(["log"] + sys).stdout.contains("dump file"))
@@ -24,13 +31,18 @@ final class SimulateTests: XCTestCase {
     }
 
     func testHungUpgradeSideBlocksMergeUntilReset() throws {
-        for (during, states) in [("up", ["Hung: OS Up"]), ("boot", ["OS Rebooting", "BIOS POST", "OS Booting", "Hung: OS Booting"]),
-                                 ("post", ["OS Rebooting", "BIOS POST", "Hung: BIOS POST"]), ("reboot", ["OS Rebooting", "Hung: OS Rebooting"]),
-                                 ("shutdown", ["OS Shutting Down", "Hung: OS Shutting Down"])] {
+        for (during, states) in [
+            ("up", ["Hung: OS Up"]), ("boot", ["OS Rebooting", "BIOS POST", "OS Booting", "Hung: OS Booting"]),
+            ("post", ["OS Rebooting", "BIOS POST", "Hung: BIOS POST"]),
+            ("reboot", ["OS Rebooting", "Hung: OS Rebooting"]),
+            ("shutdown", ["OS Shutting Down", "Hung: OS Shutting Down"]),
+        ] {
             let (s, sys) = try newSystem()
             let expected = try splitWithWrites(s)
             let hung = states.last ?? ""
-            XCTAssertEqual(bar(try rdr(["simulate", "hang", "--during", during] + sys)), "(no configuration) | Production Side | Split | Ready | Partner: \(hung)")
+            XCTAssertEqual(
+                bar(try rdr(["simulate", "hang", "--during", during] + sys)),
+                "(no configuration) | Production Side | Split | Ready | Partner: \(hung)")
             XCTAssertEqual(try lastEvent(s.system)["partnerStates"] as? [String], states)
             XCTAssertEqual(try session(s.system)["allowedRequests"] as? [String], ["abort", "restart upgrade"])
             try refused(["merge"] + sys, s, status: 1, mentions: "Partner: \(hung)")
@@ -42,8 +54,10 @@ final class SimulateTests: XCTestCase {
     }
 
     func testShutdownAndPowerLossForceTheAbort() throws {
-        for (event, side, states) in [("shutdown", "upgrade", ["OS Shutting Down", "DC On"]), ("power-loss", "upgrade", ["DC Off"]),
-                                      ("crash", "production", [String]()), ("power-loss", "production", [String]())] {
+        for (event, side, states) in [
+            ("shutdown", "upgrade", ["OS Shutting Down", "DC On"]), ("power-loss", "upgrade", ["DC Off"]),
+            ("crash", "production", [String]()), ("power-loss", "production", [String]()),
+        ] {
             let (s, sys) = try newSystem()
             _ = s.recorder
             let config = s.config("r.Config", #"{"customActions": [{"file": "record.sh", "controlType": "Advanced"}]}"#)
@@ -75,7 +89,10 @@ final class SimulateTests: XCTestCase {
         try abortAndCheck(s, data: Data(count: 4 << 20))
         // The configured timeout holds for a slow action too.
         s.script("slow.sh", "sleep 30")
-        let config = s.config("slow.Config", #"{"splitTimeoutSeconds": 1, "customActions": [{"file": "slow.sh", "controlType": "StopApplication", "timeoutSeconds": 600}]}"#)
+        let config = s.config(
+            "slow.Config",
+            #"{"splitTimeoutSeconds": 1, "customActions": [{"file": "slow.sh", "controlType": "StopApplication", "timeoutSeconds": 600}]}"#
+        )
         let slow = try rdr(["split", "--config", config] + sys, expect: 1)
         XCTAssertTrue(slow.stderr.contains("did not complete within 1 second"), slow.stderr)
         try rdr(["abort"] + sys)

@@ -16,7 +16,10 @@ final class ClientInteropTests: XCTestCase {
     }
 
     override func tearDown() {
-        if let server, server.isRunning { server.terminate(); server.waitUntilExit() }
+        if let server, server.isRunning {
+            server.terminate()
+            server.waitUntilExit()
+        }
         try? FileManager.default.removeItem(atPath: directory)
     }
 
@@ -27,7 +30,7 @@ final class ClientInteropTests: XCTestCase {
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
         process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice   // the out-of-range READ makes servers log
+        process.standardError = FileHandle.nullDevice  // the out-of-range READ makes servers log
         try process.run()
         server = process
         let socket = "\(directory)/nbd.sock"
@@ -46,8 +49,11 @@ final class ClientInteropTests: XCTestCase {
         // The WRITE landed in the file (but for the 4 KiB zeroed at 128 KiB and trimmed at 160 KiB).
         let bytes = [UInt8](FileManager.default.contents(atPath: image) ?? Data())
         XCTAssertEqual(bytes.count, Self.size)
-        XCTAssertTrue(bytes[(132 << 10)..<(160 << 10)].elementsEqual(Self.pattern[(4 << 10)..<(32 << 10)]), "written bytes in the image")
-        XCTAssertTrue(bytes[(164 << 10)..<(192 << 10)].elementsEqual(Self.pattern[(36 << 10)...]), "written bytes in the image")
+        XCTAssertTrue(
+            bytes[(132 << 10)..<(160 << 10)].elementsEqual(Self.pattern[(4 << 10)..<(32 << 10)]),
+            "written bytes in the image")
+        XCTAssertTrue(
+            bytes[(164 << 10)..<(192 << 10)].elementsEqual(Self.pattern[(36 << 10)...]), "written bytes in the image")
         XCTAssertTrue(bytes[(128 << 10)..<(132 << 10)].allSatisfy { $0 == 0 }, "zeroed bytes in the image")
     }
 
@@ -64,13 +70,18 @@ final class ClientInteropTests: XCTestCase {
         let context = try handshake(socket, &decoder)
 
         // WRITE 64 KiB with FUA at 128 KiB: header and payload sent separately, as a client would.
-        try socket.send(NBDRequest(flags: .fua, command: .write, cookie: 1, offset: 128 << 10, length: UInt32(Self.pattern.count)).encoded)
+        try socket.send(
+            NBDRequest(flags: .fua, command: .write, cookie: 1, offset: 128 << 10, length: UInt32(Self.pattern.count))
+                .encoded)
         try socket.send(Self.pattern)
         try expectSuccess(socket, &decoder, cookie: 1)
 
         // READ it back: the chunks (data, maybe holes) reassembled give the pattern.
-        try socket.send(NBDRequest(command: .read, cookie: 2, offset: 128 << 10, length: UInt32(Self.pattern.count)).encoded)
-        XCTAssertTrue(try readReply(socket, &decoder, cookie: 2, offset: 128 << 10, count: Self.pattern.count) == Self.pattern, "read back")
+        try socket.send(
+            NBDRequest(command: .read, cookie: 2, offset: 128 << 10, length: UInt32(Self.pattern.count)).encoded)
+        XCTAssertTrue(
+            try readReply(socket, &decoder, cookie: 2, offset: 128 << 10, count: Self.pattern.count) == Self.pattern,
+            "read back")
 
         // BLOCK_STATUS over the whole disk: a hole before the write, data over it.
         try socket.send(NBDRequest(command: .blockStatus, cookie: 3, offset: 0, length: UInt32(Self.size)).encoded)
@@ -87,7 +98,8 @@ final class ClientInteropTests: XCTestCase {
         try expectSuccess(socket, &decoder, cookie: 6)
         try socket.send(NBDRequest(command: .read, cookie: 7, offset: 128 << 10, length: 8192).encoded)
         let afterZero = try readReply(socket, &decoder, cookie: 7, offset: 128 << 10, count: 8192)
-        XCTAssertTrue(afterZero == [UInt8](repeating: 0, count: 4096) + Self.pattern[4096..<8192], "zeroes, then the pattern")
+        XCTAssertTrue(
+            afterZero == [UInt8](repeating: 0, count: 4096) + Self.pattern[4096..<8192], "zeroes, then the pattern")
 
         // An out-of-range READ gets an error for its cookie; the connection stays usable.
         try socket.send(NBDRequest(command: .read, cookie: 8, offset: UInt64(Self.size), length: 4096).encoded)
@@ -107,8 +119,11 @@ final class ClientInteropTests: XCTestCase {
         try socket.send(ClientFlags([.fixedNewstyle, .noZeroes]).encoded + ClientOption.structuredReply.encoded)
         XCTAssertEqual(try socket.next(&decoder), .optionReply(OptionReply(option: .structuredReply, body: .ack)))
 
-        try socket.send(ClientOption.setMetaContext(MetaContextRequest(exportName: "", queries: [BaseAllocation.contextName])).encoded)
-        guard case .optionReply(let reply) = try socket.next(&decoder), case .metaContext(let id, let name) = reply.body else {
+        try socket.send(
+            ClientOption.setMetaContext(MetaContextRequest(exportName: "", queries: [BaseAllocation.contextName]))
+                .encoded)
+        guard case .optionReply(let reply) = try socket.next(&decoder), case .metaContext(let id, let name) = reply.body
+        else {
             throw Failure("no NBD_REP_META_CONTEXT")
         }
         XCTAssertEqual(name, BaseAllocation.contextName)
@@ -128,7 +143,10 @@ final class ClientInteropTests: XCTestCase {
         return id
     }
 
-    struct Failure: Error { let text: String; init(_ text: String) { self.text = text } }
+    struct Failure: Error {
+        let text: String
+        init(_ text: String) { self.text = text }
+    }
 
     /// The reply to a command without data: a simple reply or structured chunks without error.
     func expectSuccess(_ socket: UnixSocket, _ decoder: inout ServerMessageDecoder, cookie: UInt64) throws {
@@ -142,18 +160,23 @@ final class ClientInteropTests: XCTestCase {
     }
 
     /// Reassembles a structured READ reply; throws on an error chunk.
-    func readReply(_ socket: UnixSocket, _ decoder: inout ServerMessageDecoder, cookie: UInt64, offset: UInt64, count: Int) throws -> [UInt8] {
+    func readReply(
+        _ socket: UnixSocket, _ decoder: inout ServerMessageDecoder, cookie: UInt64, offset: UInt64, count: Int
+    ) throws -> [UInt8] {
         var data = [UInt8](repeating: 0xee, count: count)
         var failure: ChunkBody?
         while true {
-            guard case .chunk(let chunk) = try socket.next(&decoder) else { throw Failure("a READ reply must be structured") }
+            guard case .chunk(let chunk) = try socket.next(&decoder) else {
+                throw Failure("a READ reply must be structured")
+            }
             XCTAssertEqual(chunk.cookie, cookie)
             switch chunk.body {
             case .offsetData(let at, _):
                 let bytes = try socket.payload(&decoder)
                 data.replaceSubrange(Int(at - offset)..<Int(at - offset) + bytes.count, with: bytes)
             case .offsetHole(let at, let length):
-                data.replaceSubrange(Int(at - offset)..<Int(at - offset) + Int(length), with: repeatElement(0, count: Int(length)))
+                data.replaceSubrange(
+                    Int(at - offset)..<Int(at - offset) + Int(length), with: repeatElement(0, count: Int(length)))
             case .none: break
             default: failure = chunk.body
             }
@@ -163,10 +186,14 @@ final class ClientInteropTests: XCTestCase {
         return data
     }
 
-    func blockStatus(_ socket: UnixSocket, _ decoder: inout ServerMessageDecoder, cookie: UInt64, context: UInt32) throws -> [BlockDescriptor] {
+    func blockStatus(_ socket: UnixSocket, _ decoder: inout ServerMessageDecoder, cookie: UInt64, context: UInt32)
+        throws -> [BlockDescriptor]
+    {
         var extents: [BlockDescriptor] = []
         while true {
-            guard case .chunk(let chunk) = try socket.next(&decoder) else { throw Failure("BLOCK_STATUS must be structured") }
+            guard case .chunk(let chunk) = try socket.next(&decoder) else {
+                throw Failure("BLOCK_STATUS must be structured")
+            }
             if case .blockStatus(let id, let list) = chunk.body {
                 XCTAssertEqual(id, context)
                 extents = list

@@ -11,11 +11,15 @@ struct MessageGenerator {
     mutating func u32() -> UInt32 { UInt32.random(in: 0...UInt32.max, using: &random) }
     mutating func u64() -> UInt64 { random.next() }
     mutating func bool() -> Bool { Bool.random(using: &random) }
-    mutating func bytes(_ range: ClosedRange<Int>) -> [UInt8] { (0..<int(range)).map { _ in UInt8.random(in: 0...255, using: &random) } }
+    mutating func bytes(_ range: ClosedRange<Int>) -> [UInt8] {
+        (0..<int(range)).map { _ in UInt8.random(in: 0...255, using: &random) }
+    }
 
     /// A name proto.md allows: UTF-8 without NUL, mixing ASCII, accents, CJK and emoji.
     mutating func name(maxScalars: Int = 24) -> String {
-        let alphabet: [Unicode.Scalar] = ["a", "z", "0", "@", ":", "-", "/", " ", "é", "ß", "日", "本", "😀", "\u{7f}", "\u{1}"]
+        let alphabet: [Unicode.Scalar] = [
+            "a", "z", "0", "@", ":", "-", "/", " ", "é", "ß", "日", "本", "😀", "\u{7f}", "\u{1}",
+        ]
         var text = ""
         for _ in 0..<int(0...maxScalars) { text.unicodeScalars.append(alphabet[int(0...alphabet.count - 1)]) }
         return text
@@ -45,14 +49,20 @@ struct MessageGenerator {
         case 7: .setMetaContext(metaContextRequest())
         default:
             // untyped codes only: STARTTLS, PEEK_EXPORT, EXTENDED_HEADERS or any code past them
-            .other(pick([.startTLS, .peekExport, .extendedHeaders, NBDOption(rawValue: UInt32(int(12...Int(UInt32.max))))]), data: bytes(0...40))
+            .other(
+                pick([.startTLS, .peekExport, .extendedHeaders, NBDOption(rawValue: UInt32(int(12...Int(UInt32.max))))]
+                ), data: bytes(0...40))
         }
     }
 
     mutating func request(maxWrite: Int = 600) -> NBDRequest {
-        let command = pick([NBDCommand.read, .write, .disc, .flush, .trim, .cache, .writeZeroes, .blockStatus, .resize, NBDCommand(rawValue: u16())])
+        let command = pick([
+            NBDCommand.read, .write, .disc, .flush, .trim, .cache, .writeZeroes, .blockStatus, .resize,
+            NBDCommand(rawValue: u16()),
+        ])
         let length = command == .write ? UInt32(int(0...maxWrite)) : u32()
-        return NBDRequest(flags: CommandFlags(rawValue: u16()), command: command, cookie: u64(), offset: u64(), length: length)
+        return NBDRequest(
+            flags: CommandFlags(rawValue: u16()), command: command, cookie: u64(), offset: u64(), length: length)
     }
 
     // MARK: server → client
@@ -68,14 +78,15 @@ struct MessageGenerator {
     }
 
     mutating func optionReply() -> OptionReply {
-        let body: OptionReplyBody = switch int(0...5) {
-        case 0: .ack
-        case 1: .server(name: name(), details: name())
-        case 2: .info(infoItem())
-        case 3: .metaContext(id: u32(), name: name())
-        case 4: .error(OptionReplyType(rawValue: OptionReplyType.errorBit | u32()), message: name())
-        default: .other(OptionReplyType(rawValue: UInt32(int(5...Int(Int32.max)))), data: bytes(0...20))
-        }
+        let body: OptionReplyBody =
+            switch int(0...5) {
+            case 0: .ack
+            case 1: .server(name: name(), details: name())
+            case 2: .info(infoItem())
+            case 3: .metaContext(id: u32(), name: name())
+            case 4: .error(OptionReplyType(rawValue: OptionReplyType.errorBit | u32()), message: name())
+            default: .other(OptionReplyType(rawValue: UInt32(int(5...Int(Int32.max)))), data: bytes(0...20))
+            }
         // Never GO + ACK here: that one ends the option phase (tested on its own).
         let option = body == .ack ? pick([NBDOption.list, .info, .structuredReply]) : NBDOption(rawValue: u32())
         return OptionReply(option: option, body: body)
@@ -86,13 +97,22 @@ struct MessageGenerator {
         case 0: .none
         case 1: .offsetData(offset: u64(), dataLength: UInt32(int(1...maxData)))
         case 2: .offsetHole(offset: u64(), length: UInt32(int(1...Int(UInt32.max))))
-        case 3: .blockStatus(contextID: u32(), extents: (0..<int(1...6)).map { _ in BlockDescriptor(length: UInt32(int(1...Int(UInt32.max))), flags: u32()) })
+        case 3:
+            .blockStatus(
+                contextID: u32(),
+                extents: (0..<int(1...6)).map { _ in
+                    BlockDescriptor(length: UInt32(int(1...Int(UInt32.max))), flags: u32())
+                })
         case 4: .error(NBDErrno(rawValue: UInt32(int(1...Int(UInt32.max)))), message: name())
         case 5: .errorOffset(NBDErrno(rawValue: UInt32(int(1...Int(UInt32.max)))), message: name(), offset: u64())
         default:
             // untyped types only: BLOCK_STATUS_EXT, 3, 4, or past the known ones (error ones too)
-            .other(pick([ChunkType.blockStatusExt, ChunkType(rawValue: 3), ChunkType(rawValue: 4), ChunkType(rawValue: 0x8003),
-                         ChunkType(rawValue: UInt16(int(7...0x7fff)))]), payload: bytes(0...30))
+            .other(
+                pick([
+                    ChunkType.blockStatusExt, ChunkType(rawValue: 3), ChunkType(rawValue: 4),
+                    ChunkType(rawValue: 0x8003),
+                    ChunkType(rawValue: UInt16(int(7...0x7fff))),
+                ]), payload: bytes(0...30))
         }
     }
 

@@ -45,7 +45,8 @@ final class MiniServer: @unchecked Sendable {
     /// Option haggling until transmission; the result says whether structured replies were agreed
     /// (nil when the client aborted).
     private func negotiate(_ socket: UnixSocket, _ decoder: inout ClientMessageDecoder) throws -> Bool? {
-        var structured = false, noZeroes = false
+        var structured = false
+        var noZeroes = false
         while true {
             let message: ClientMessage
             do {
@@ -62,7 +63,8 @@ final class MiniServer: @unchecked Sendable {
             }
             lock.withLock { options.append(option.code) }
             if refused.contains(option.code) {
-                try socket.send(OptionReply(option: option.code, body: .error(.errUnsup, message: "not offered")).encoded)
+                try socket.send(
+                    OptionReply(option: option.code, body: .error(.errUnsup, message: "not offered")).encoded)
                 continue
             }
             var out: [UInt8] = []
@@ -96,29 +98,43 @@ final class MiniServer: @unchecked Sendable {
         }
     }
 
-    private func answer(_ request: NBDRequest, _ socket: UnixSocket, _ decoder: inout ClientMessageDecoder, structured: Bool) throws {
+    private func answer(
+        _ request: NBDRequest, _ socket: UnixSocket, _ decoder: inout ClientMessageDecoder, structured: Bool
+    ) throws {
         let payload = request.command == .write ? try socket.payload(&decoder) : []
-        let start = Int(request.offset), end = Int(request.offset) + Int(request.length)
+        let start = Int(request.offset)
+        let end = Int(request.offset) + Int(request.length)
         guard request.offset <= UInt64(size), end <= size else {
-            let chunk = StructuredChunk(flags: .done, cookie: request.cookie, body: .error(.einval, message: "beyond the end of the disk"))
+            let chunk = StructuredChunk(
+                flags: .done, cookie: request.cookie, body: .error(.einval, message: "beyond the end of the disk"))
             try socket.send(structured ? chunk.encoded : SimpleReply(error: .einval, cookie: request.cookie).encoded)
             return
         }
         switch request.command {
         case .read:
             // Header then data, the data not copied into the header's buffer.
-            let header = structured
-                ? StructuredChunk(flags: .done, cookie: request.cookie, body: .offsetData(offset: request.offset, dataLength: request.length)).encoded
+            let header =
+                structured
+                ? StructuredChunk(
+                    flags: .done, cookie: request.cookie,
+                    body: .offsetData(offset: request.offset, dataLength: request.length)
+                ).encoded
                 : SimpleReply(cookie: request.cookie).encoded
             try socket.send(header)
             try socket.send(lock.withLock { Array(disk[start..<end]) })
         case .blockStatus:
             let extents = blockStatus(from: start, to: end, one: request.flags.contains(.reqOne))
-            try socket.send(StructuredChunk(flags: .done, cookie: request.cookie, body: .blockStatus(contextID: Self.contextID, extents: extents)).encoded)
+            try socket.send(
+                StructuredChunk(
+                    flags: .done, cookie: request.cookie,
+                    body: .blockStatus(contextID: Self.contextID, extents: extents)
+                ).encoded)
         default:
             lock.withLock {
                 if request.command == .write { disk.replaceSubrange(start..<end, with: payload) }
-                if request.command == .writeZeroes || request.command == .trim { disk.replaceSubrange(start..<end, with: repeatElement(0, count: end - start)) }
+                if request.command == .writeZeroes || request.command == .trim {
+                    disk.replaceSubrange(start..<end, with: repeatElement(0, count: end - start))
+                }
             }
             try socket.send(SimpleReply(cookie: request.cookie).encoded)
         }
@@ -131,7 +147,8 @@ final class MiniServer: @unchecked Sendable {
         lock.withLock {
             while offset < end {
                 let blockEnd = min(end, (offset / 4096 + 1) * 4096)
-                let flags = disk[offset..<blockEnd].allSatisfy { $0 == 0 } ? BaseAllocation.hole | BaseAllocation.zero : 0
+                let flags =
+                    disk[offset..<blockEnd].allSatisfy { $0 == 0 } ? BaseAllocation.hole | BaseAllocation.zero : 0
                 if let last = extents.last, last.flags == flags {
                     extents[extents.count - 1].length += UInt32(blockEnd - offset)
                 } else {

@@ -8,18 +8,23 @@ final class RoundTripTests: XCTestCase {
     static let count = 400
 
     /// Decodes `bytes` whole, byte by byte and in random pieces; each must give `expected`.
-    func check<D: NBDStreamDecoding>(_ make: () -> D, _ bytes: [UInt8], _ expected: [Decoded<D.Message>],
-                                     random: inout SeededRandom, after: (inout D, D.Message) -> Void = { _, _ in },
-                                     file: StaticString = #filePath, line: UInt = #line) {
+    func check<D: NBDStreamDecoding>(
+        _ make: () -> D, _ bytes: [UInt8], _ expected: [Decoded<D.Message>],
+        random: inout SeededRandom, after: (inout D, D.Message) -> Void = { _, _ in },
+        file: StaticString = #filePath, line: UInt = #line
+    ) {
         let randomPieces = (0..<16).map { _ in Int.random(in: 1...64, using: &random) }
-        assertDecodes(make, bytes, expected, pieces: [[Int.max], [1], randomPieces], after: after, file: file, line: line)
+        assertDecodes(
+            make, bytes, expected, pieces: [[Int.max], [1], randomPieces], after: after, file: file, line: line)
     }
 
     func testOptions() {
         var gen = MessageGenerator(seed: 1)
         for _ in 0..<Self.count {
             let option = gen.option()
-            check({ ClientMessageDecoder(phase: .options) }, option.encoded, [.message(.option(option), payload: [])], random: &gen.random)
+            check(
+                { ClientMessageDecoder(phase: .options) }, option.encoded, [.message(.option(option), payload: [])],
+                random: &gen.random)
         }
     }
 
@@ -28,8 +33,9 @@ final class RoundTripTests: XCTestCase {
         for _ in 0..<Self.count {
             let request = gen.request()
             let payload = gen.bytes(request.payloadLength...request.payloadLength)
-            check({ ClientMessageDecoder(phase: .transmission) }, request.encoded + payload,
-                  [.message(.request(request), payload: payload)], random: &gen.random)
+            check(
+                { ClientMessageDecoder(phase: .transmission) }, request.encoded + payload,
+                [.message(.request(request), payload: payload)], random: &gen.random)
         }
     }
 
@@ -37,12 +43,18 @@ final class RoundTripTests: XCTestCase {
         var gen = MessageGenerator(seed: 3)
         for _ in 0..<Self.count {
             let greeting = ServerGreeting(flags: HandshakeFlags(rawValue: gen.u16()))
-            check({ ServerMessageDecoder() }, greeting.encoded, [.message(.greeting(greeting), payload: [])], random: &gen.random)
+            check(
+                { ServerMessageDecoder() }, greeting.encoded, [.message(.greeting(greeting), payload: [])],
+                random: &gen.random)
             let flags = ClientFlags(rawValue: UInt32(gen.int(0...3)))
-            check({ ClientMessageDecoder() }, flags.encoded, [.message(.clientFlags(flags), payload: [])], random: &gen.random)
-            let reply = ExportNameReply(size: gen.u64(), flags: TransmissionFlags(rawValue: gen.u16()), zeroPadding: gen.bool())
-            check({ ServerMessageDecoder(phase: .exportNameReply(zeroPadding: reply.zeroPadding)) }, reply.encoded,
-                  [.message(.exportNameReply(reply), payload: [])], random: &gen.random)
+            check(
+                { ClientMessageDecoder() }, flags.encoded, [.message(.clientFlags(flags), payload: [])],
+                random: &gen.random)
+            let reply = ExportNameReply(
+                size: gen.u64(), flags: TransmissionFlags(rawValue: gen.u16()), zeroPadding: gen.bool())
+            check(
+                { ServerMessageDecoder(phase: .exportNameReply(zeroPadding: reply.zeroPadding)) }, reply.encoded,
+                [.message(.exportNameReply(reply), payload: [])], random: &gen.random)
         }
     }
 
@@ -50,7 +62,9 @@ final class RoundTripTests: XCTestCase {
         var gen = MessageGenerator(seed: 4)
         for _ in 0..<Self.count {
             let reply = gen.optionReply()
-            check({ ServerMessageDecoder(phase: .optionReplies) }, reply.encoded, [.message(.optionReply(reply), payload: [])], random: &gen.random)
+            check(
+                { ServerMessageDecoder(phase: .optionReplies) }, reply.encoded,
+                [.message(.optionReply(reply), payload: [])], random: &gen.random)
         }
     }
 
@@ -58,8 +72,10 @@ final class RoundTripTests: XCTestCase {
         var gen = MessageGenerator(seed: 5)
         for _ in 0..<Self.count {
             let (reply, payload) = gen.reply()
-            check({ ServerMessageDecoder(phase: .transmission) }, reply.encoded + payload, [.message(reply, payload: payload)],
-                  random: &gen.random, after: expectReads { _ in payload.count })
+            check(
+                { ServerMessageDecoder(phase: .transmission) }, reply.encoded + payload,
+                [.message(reply, payload: payload)],
+                random: &gen.random, after: expectReads { _ in payload.count })
         }
     }
 
@@ -104,7 +120,9 @@ final class RoundTripTests: XCTestCase {
                 bytes += reply.encoded + payload
                 expected.append(.message(reply, payload: payload))
             }
-            check({ ServerMessageDecoder() }, bytes, expected, random: &gen.random, after: expectReads { readLengths[$0] })
+            check(
+                { ServerMessageDecoder() }, bytes, expected, random: &gen.random, after: expectReads { readLengths[$0] }
+            )
         }
     }
 
@@ -113,7 +131,8 @@ final class RoundTripTests: XCTestCase {
         var gen = MessageGenerator(seed: 8)
         for _ in 0..<100 {
             let clientSide: [(ClientMessageDecoder.Phase, [UInt8])] = [
-                (.clientFlags, ClientFlags.fixedNewstyle.encoded), (.options, gen.option().encoded), (.transmission, gen.request().encoded),
+                (.clientFlags, ClientFlags.fixedNewstyle.encoded), (.options, gen.option().encoded),
+                (.transmission, gen.request().encoded),
             ]
             for (phase, bytes) in clientSide {
                 for cut in 0..<bytes.count {
@@ -125,8 +144,12 @@ final class RoundTripTests: XCTestCase {
             }
             let (reply, _) = gen.reply()
             let serverSide: [(ServerMessageDecoder.Phase, [UInt8])] = [
-                (.greeting, ServerGreeting().encoded), (.optionReplies, gen.optionReply().encoded), (.transmission, reply.encoded),
-                (.exportNameReply(zeroPadding: true), ExportNameReply(size: 1, flags: .hasFlags, zeroPadding: true).encoded),
+                (.greeting, ServerGreeting().encoded), (.optionReplies, gen.optionReply().encoded),
+                (.transmission, reply.encoded),
+                (
+                    .exportNameReply(zeroPadding: true),
+                    ExportNameReply(size: 1, flags: .hasFlags, zeroPadding: true).encoded
+                ),
             ]
             for (phase, bytes) in serverSide {
                 for cut in 0..<bytes.count {
@@ -148,7 +171,9 @@ final class RoundTripTests: XCTestCase {
         XCTAssertEqual(try decoder.next(), .request(request))
         XCTAssertEqual(decoder.payloadRemaining, 100)
         XCTAssertNil(decoder.takePayload())
-        XCTAssertThrowsError(try decoder.next()) { XCTAssertEqual($0 as? NBDWireError, .payloadPending(remaining: 100)) }
+        XCTAssertThrowsError(try decoder.next()) {
+            XCTAssertEqual($0 as? NBDWireError, .payloadPending(remaining: 100))
+        }
         decoder.feed(payload.suffix(1))
         XCTAssertEqual(decoder.takePayload(), payload)
         XCTAssertNil(try decoder.next())

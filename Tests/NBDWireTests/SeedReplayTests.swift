@@ -11,8 +11,11 @@ final class SeedReplayTests: XCTestCase {
 
     func files(_ kind: String) -> [(name: String, bytes: [UInt8])] {
         let dir = "\(Self.fuzzDir)/\(kind)/FuzzNBD"
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
-        return names.compactMap { name in FileManager.default.contents(atPath: "\(dir)/\(name)").map { (name, [UInt8]($0)) } }
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { !$0.hasPrefix(".") }
+            .sorted()
+        return names.compactMap { name in
+            FileManager.default.contents(atPath: "\(dir)/\(name)").map { (name, [UInt8]($0)) }
+        }
     }
 
     func messages<M>(_ decoded: [Decoded<M>]) -> [M] {
@@ -23,7 +26,9 @@ final class SeedReplayTests: XCTestCase {
     func testRealClientStreamsDecodeCleanly() throws {
         let seeds = files("seeds").filter { $0.name.hasSuffix(".c2s") }
         XCTAssertGreaterThanOrEqual(seeds.count, 10, "the captured client streams are checked in")
-        var options = Set<NBDOption>(), commands = Set<NBDCommand>(), flags = CommandFlags()
+        var options = Set<NBDOption>()
+        var commands = Set<NBDCommand>()
+        var flags = CommandFlags()
         for seed in seeds {
             var decoder = ClientMessageDecoder()
             let decoded = decodeAll(&decoder, seed.bytes, afterMessage: acceptGo)
@@ -42,8 +47,10 @@ final class SeedReplayTests: XCTestCase {
             }
         }
         // What the recorded clients exercise between them.
-        XCTAssertTrue(options.isSuperset(of: [.go, .info, .list, .abort, .structuredReply, .setMetaContext]), "\(options)")
-        XCTAssertTrue(commands.isSuperset(of: [.read, .write, .flush, .trim, .writeZeroes, .blockStatus, .disc]), "\(commands)")
+        XCTAssertTrue(
+            options.isSuperset(of: [.go, .info, .list, .abort, .structuredReply, .setMetaContext]), "\(options)")
+        XCTAssertTrue(
+            commands.isSuperset(of: [.read, .write, .flush, .trim, .writeZeroes, .blockStatus, .disc]), "\(commands)")
         XCTAssertTrue(flags.contains(.fua), "qemu-io's write -f sends FUA")
     }
 
@@ -60,7 +67,8 @@ final class SeedReplayTests: XCTestCase {
             var requests = ClientMessageDecoder()
             let client = seeds.first { $0.name == clientName }?.bytes ?? []
             var inFlight: [UInt64: [NBDRequest]] = [:]
-            for case .request(let request) in messages(decodeAll(&requests, client, afterMessage: acceptGo)) where request.command != .disc {
+            for case .request(let request) in messages(decodeAll(&requests, client, afterMessage: acceptGo))
+            where request.command != .disc {
                 inFlight[request.cookie, default: []].append(request)
             }
             var decoder = ServerMessageDecoder()
@@ -68,14 +76,17 @@ final class SeedReplayTests: XCTestCase {
                 switch message {
                 case .simpleReply(let reply):
                     let request = inFlight[reply.cookie]?.removeFirst()
-                    if reply.error == .ok, let request, request.command == .read { decoder.expectPayload(Int(request.length)) }
+                    if reply.error == .ok, let request, request.command == .read {
+                        decoder.expectPayload(Int(request.length))
+                    }
                 case .chunk(let chunk) where chunk.flags.contains(.done): _ = inFlight[chunk.cookie]?.removeFirst()
                 default: break
                 }
             }
             XCTAssertEqual(decoded.filter { if case .error = $0 { true } else { false } }, [], server.name)
             XCTAssertEqual(decoder.bytesConsumed, UInt64(server.bytes.count), server.name)
-            XCTAssertEqual(messages(decoded).first, .greeting(ServerGreeting(flags: [.fixedNewstyle, .noZeroes])), server.name)
+            XCTAssertEqual(
+                messages(decoded).first, .greeting(ServerGreeting(flags: [.fixedNewstyle, .noZeroes])), server.name)
             XCTAssertTrue(inFlight.values.allSatisfy(\.isEmpty), "every request was answered: \(server.name)")
             for case .chunk(let chunk) in messages(decoded) { chunkTypes.insert(chunk.body.type) }
         }
@@ -90,16 +101,22 @@ final class SeedReplayTests: XCTestCase {
         XCTAssertFalse(inputs.isEmpty)
         for input in inputs {
             for phase in [ClientMessageDecoder.Phase.clientFlags, .options, .transmission] {
-                var whole = ClientMessageDecoder(limits: limits, phase: phase), bytewise = whole
-                XCTAssertEqual(decodeAll(&whole, input.bytes, afterMessage: acceptGo),
-                               decodeAll(&bytewise, input.bytes, pieces: [1], afterMessage: acceptGo), "\(input.name) \(phase)")
+                var whole = ClientMessageDecoder(limits: limits, phase: phase)
+                var bytewise = whole
+                XCTAssertEqual(
+                    decodeAll(&whole, input.bytes, afterMessage: acceptGo),
+                    decodeAll(&bytewise, input.bytes, pieces: [1], afterMessage: acceptGo), "\(input.name) \(phase)")
             }
-            let phases: [ServerMessageDecoder.Phase] = [.greeting, .optionReplies, .exportNameReply(zeroPadding: true), .transmission]
+            let phases: [ServerMessageDecoder.Phase] = [
+                .greeting, .optionReplies, .exportNameReply(zeroPadding: true), .transmission,
+            ]
             for phase in phases {
-                var whole = ServerMessageDecoder(limits: limits, phase: phase), bytewise = whole
+                var whole = ServerMessageDecoder(limits: limits, phase: phase)
+                var bytewise = whole
                 let reads = expectReads { Int($0 % 1024) }
-                XCTAssertEqual(decodeAll(&whole, input.bytes, afterMessage: reads),
-                               decodeAll(&bytewise, input.bytes, pieces: [1], afterMessage: reads), "\(input.name) \(phase)")
+                XCTAssertEqual(
+                    decodeAll(&whole, input.bytes, afterMessage: reads),
+                    decodeAll(&bytewise, input.bytes, pieces: [1], afterMessage: reads), "\(input.name) \(phase)")
             }
         }
     }

@@ -42,8 +42,10 @@ enum Decoded<Message: Hashable>: Hashable {
 /// Feeds `bytes` in the pieces `sizes` gives (cycled) and decodes everything, taking each payload
 /// as it arrives with `readPayload(into:)`. `afterMessage` lets the test act as the peer would
 /// (set a phase, expect a READ's data). Stops at the first fatal error.
-func decodeAll<D: NBDStreamDecoding>(_ decoder: inout D, _ bytes: [UInt8], pieces sizes: [Int] = [Int.max],
-                                     afterMessage: (inout D, D.Message) -> Void = { _, _ in }) -> [Decoded<D.Message>] {
+func decodeAll<D: NBDStreamDecoding>(
+    _ decoder: inout D, _ bytes: [UInt8], pieces sizes: [Int] = [Int.max],
+    afterMessage: (inout D, D.Message) -> Void = { _, _ in }
+) -> [Decoded<D.Message>] {
     var out: [Decoded<D.Message>] = []
     var position = 0
     var piece = 0
@@ -80,12 +82,16 @@ func decodeAll<D: NBDStreamDecoding>(_ decoder: inout D, _ bytes: [UInt8], piece
 
 /// Decodes `bytes` with a fresh decoder once per way of cutting them into pieces (default: whole,
 /// then one byte at a time); each way must give `expected` and consume every byte.
-func assertDecodes<D: NBDStreamDecoding>(_ make: () -> D, _ bytes: [UInt8], _ expected: [Decoded<D.Message>],
-                                         pieces: [[Int]] = [[Int.max], [1]], after: (inout D, D.Message) -> Void = { _, _ in },
-                                         file: StaticString = #filePath, line: UInt = #line) {
+func assertDecodes<D: NBDStreamDecoding>(
+    _ make: () -> D, _ bytes: [UInt8], _ expected: [Decoded<D.Message>],
+    pieces: [[Int]] = [[Int.max], [1]], after: (inout D, D.Message) -> Void = { _, _ in },
+    file: StaticString = #filePath, line: UInt = #line
+) {
     for sizes in pieces {
         var decoder = make()
-        XCTAssertEqual(decodeAll(&decoder, bytes, pieces: sizes, afterMessage: after), expected, "pieces \(sizes)", file: file, line: line)
+        XCTAssertEqual(
+            decodeAll(&decoder, bytes, pieces: sizes, afterMessage: after), expected, "pieces \(sizes)", file: file,
+            line: line)
         XCTAssertEqual(decoder.bytesConsumed, UInt64(bytes.count), "pieces \(sizes)", file: file, line: line)
     }
 }

@@ -15,7 +15,9 @@ final class UnixSocket {
     deinit { close(fd) }
 
     /// A new socket and the result of `call` (bind or connect) on it with the address of `path`.
-    private static func open(_ path: String, _ call: (Int32, UnsafePointer<sockaddr>, socklen_t) -> Int32) -> (UnixSocket, Int32) {
+    private static func open(_ path: String, _ call: (Int32, UnsafePointer<sockaddr>, socklen_t) -> Int32) -> (
+        UnixSocket, Int32
+    ) {
         let socket = UnixSocket(fd: Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0))
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
@@ -23,7 +25,9 @@ final class UnixSocket {
             for (i, byte) in path.utf8.prefix(raw.count - 1).enumerated() { raw[i] = byte }
         }
         let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { call(socket.fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                call(socket.fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         return (socket, result)
     }
@@ -49,7 +53,9 @@ final class UnixSocket {
     func send(_ bytes: [UInt8]) throws {
         var sent = 0
         while sent < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
+            let n = bytes.withUnsafeBytes {
+                Glibc.send(fd, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL))
+            }
             guard n > 0 else { throw Failure("send") }
             sent += n
         }
@@ -91,7 +97,10 @@ final class UnixSocket {
 
 /// The path of an installed tool, or nil (the test then skips, saying so).
 func tool(_ name: String) -> String? {
-    let dirs = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init) + ["/usr/sbin", "/usr/bin", "/sbin"]
+    let dirs =
+        (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init) + [
+            "/usr/sbin", "/usr/bin", "/sbin",
+        ]
     return dirs.map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
 }
 

@@ -1,5 +1,6 @@
 import Synchronization
 import XCTest
+
 @testable import RDR
 
 /// The engine's own threads and waits (FoundationEssentials has no Thread or NSCondition).
@@ -52,15 +53,19 @@ final class ConcurrencyTests: XCTestCase {
         let ran = Ran()
         let release = CancellationFlag()
         var ticks = 0
-        try WorkerPool.run(count: 4, name: "test-pool", interval: 0.001, tick: {
-            ticks += 1
-            if ticks >= 3 { release.cancel() }
-        }, work: { i in
-            while !release.isCancelled { usleep(100) }
-            ran.workers.withLock { $0.append(i) }
-        })
-        XCTAssertEqual(ran.workers.withLock { $0.sorted() }, [0, 1, 2, 3],
-                       "every worker ran, once, before run returned")
+        try WorkerPool.run(
+            count: 4, name: "test-pool", interval: 0.001,
+            tick: {
+                ticks += 1
+                if ticks >= 3 { release.cancel() }
+            },
+            work: { i in
+                while !release.isCancelled { usleep(100) }
+                ran.workers.withLock { $0.append(i) }
+            })
+        XCTAssertEqual(
+            ran.workers.withLock { $0.sorted() }, [0, 1, 2, 3],
+            "every worker ran, once, before run returned")
         XCTAssertGreaterThanOrEqual(ticks, 3, "the caller ticked while the workers ran")
     }
 

@@ -1,5 +1,6 @@
-import XCTest
 import Synchronization
+import XCTest
+
 @testable import RDR
 
 /// The device path (`--copy-method uring`: O_DIRECT through io_uring, `DirectCopier`) and its
@@ -41,10 +42,15 @@ final class DeviceQueueTests: XCTestCase {
         let s = try d.resync(from: .ten, options: uring())
         XCTAssertEqual(contents(t.image("boot", .eleven)), expected, "target equals the source over the whole disk")
         XCTAssertEqual(contents(t.image("boot", .ten)), expected, "source unchanged")
-        XCTAssertTrue(isHole(t.image("boot", .eleven), offset: 200 * region, length: region), "target-only write on a source hole became a hole")
-        XCTAssertTrue(isHole(t.image("boot", .eleven), offset: 120 * region, length: 60 * region), "never-written space stays a hole")
+        XCTAssertTrue(
+            isHole(t.image("boot", .eleven), offset: 200 * region, length: region),
+            "target-only write on a source hole became a hole")
+        XCTAssertTrue(
+            isHole(t.image("boot", .eleven), offset: 120 * region, length: 60 * region),
+            "never-written space stays a hole")
         XCTAssertEqual(s.bytesCloned, 0, "no reflinks here")
-        XCTAssertEqual(s.bytesCopied - s.bytesDirect, 1536, "only the disk's last partial block went through pread/pwrite")
+        XCTAssertEqual(
+            s.bytesCopied - s.bytesDirect, 1536, "only the disk's last partial block went through pread/pwrite")
         XCTAssertGreaterThan(s.bytesDirect, 6 << 20)
         XCTAssertEqual(d.dirtyBytes, [0, 0])
         XCTAssertEqual(try t.reopen().disk("boot").verify().mismatched.count, 0)
@@ -92,7 +98,8 @@ final class DeviceQueueTests: XCTestCase {
         XCTAssertGreaterThan(remaining, 0)
         XCTAssertLessThan(remaining, total, "some work was checkpointed")
         let s = try stopped.resync(from: .ten, options: uring())
-        XCTAssertLessThanOrEqual(s.bytesCopied + s.bytesPunched, remaining, "the resumed run copies only what was not checkpointed")
+        XCTAssertLessThanOrEqual(
+            s.bytesCopied + s.bytesPunched, remaining, "the resumed run copies only what was not checkpointed")
         XCTAssertEqual(s.bytesDoneBefore, total - remaining)
         XCTAssertTrue(try sameBytes(t.image("boot", .ten), t.image("boot", .eleven)), "target equals the source")
         XCTAssertEqual(stopped.dirtyBytes, [0, 0])
@@ -116,7 +123,8 @@ final class DeviceQueueTests: XCTestCase {
                 let offset = Int64(rng.next() % 380) * 65536 + Int64(rng.next() % 60000)
                 let seed = UInt64(1000 + i)
                 do {
-                    try d.write(side: .side(.production), offset: offset, bytes: pattern(3000, seed: seed, offset: offset))
+                    try d.write(
+                        side: .side(.production), offset: offset, bytes: pattern(3000, seed: seed, offset: offset))
                     writes.withLock { $0.append((offset, seed)) }
                 } catch {
                     XCTFail("concurrent write failed: \(error)")
@@ -130,7 +138,8 @@ final class DeviceQueueTests: XCTestCase {
         while !writerDone.load(ordering: .relaxed) { usleep(10_000) }
         try d.flush()
         XCTAssertGreaterThan(s.bytesDirect, 0)
-        let a = contents(t.image("boot", .ten)), b = contents(t.image("boot", .eleven))
+        let a = contents(t.image("boot", .ten))
+        let b = contents(t.image("boot", .eleven))
         XCTAssertEqual(a, b, "members identical after a resync with concurrent writes")
         var model = [UInt8](pattern(16 << 20, seed: 5)) + [UInt8](repeating: 0, count: 8 << 20)
         for (offset, seed) in writes.withLock({ $0 }) {
@@ -145,9 +154,13 @@ final class DeviceQueueTests: XCTestCase {
 /// Whether two files hold the same bytes, read 1 MiB at a time.
 func sameBytes(_ a: String, _ b: String) throws -> Bool {
     guard let x = FileHandle(forReadingAtPath: a), let y = FileHandle(forReadingAtPath: b) else { return false }
-    defer { try? x.close(); try? y.close() }
+    defer {
+        try? x.close()
+        try? y.close()
+    }
     while true {
-        let p = try x.read(upToCount: 1 << 20) ?? Data(), q = try y.read(upToCount: 1 << 20) ?? Data()
+        let p = try x.read(upToCount: 1 << 20) ?? Data()
+        let q = try y.read(upToCount: 1 << 20) ?? Data()
         if p != q { return false }
         if p.isEmpty { return true }
     }

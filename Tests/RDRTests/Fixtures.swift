@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import RDR
 
 /// A temporary system directory, removed at the end of the test.
@@ -7,9 +8,13 @@ final class TempSystem {
     let path: String
     let system: RDRSystem
 
-    init(disks: [DiskSpec] = [DiskSpec(name: "boot", size: 8 << 20, role: .mandatory, regionSize: 64 << 10),
-                              DiskSpec(name: "data", size: 8 << 20, role: .data, regionSize: 64 << 10)],
-         primary: Enclosure = .ten, under root: String = NSTemporaryDirectory()) throws {
+    init(
+        disks: [DiskSpec] = [
+            DiskSpec(name: "boot", size: 8 << 20, role: .mandatory, regionSize: 64 << 10),
+            DiskSpec(name: "data", size: 8 << 20, role: .data, regionSize: 64 << 10),
+        ],
+        primary: Enclosure = .ten, under root: String = NSTemporaryDirectory()
+    ) throws {
         path = root + "rdr-test-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         system = try RDRSystem.create(at: path, disks: disks, primary: primary, force: false)
@@ -39,9 +44,14 @@ func isHole(_ path: String, offset: Int64, length: Int64) -> Bool {
     return next >= offset + length
 }
 
-func pattern(_ count: Int, seed: UInt64, offset: Int64 = 0) -> [UInt8] { Pattern.bytes(count: count, seed: seed, offset: offset) }
+func pattern(_ count: Int, seed: UInt64, offset: Int64 = 0) -> [UInt8] {
+    Pattern.bytes(count: count, seed: seed, offset: offset)
+}
 
-func XCTAssertThrowsRDR(_ kind: RDRError.Kind, containing text: String, file: StaticString = #filePath, line: UInt = #line, _ body: () throws -> Void) {
+func XCTAssertThrowsRDR(
+    _ kind: RDRError.Kind, containing text: String, file: StaticString = #filePath, line: UInt = #line,
+    _ body: () throws -> Void
+) {
     do {
         try body()
         XCTFail("expected an error containing '\(text)'", file: file, line: line)

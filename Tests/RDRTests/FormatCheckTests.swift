@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import RDR
 
 /// Paired checks of the on-disk format: what the reader refuses, the writer refuses to write
@@ -10,8 +11,9 @@ final class FormatCheckTests: XCTestCase {
     func header(events: UInt64 = 1) -> MemberHeader {
         var record = MirrorRecord.fresh(generation: 5, primary: .ten)
         record.events = events
-        return MemberHeader(mirrorID: Array(repeating: 7, count: 16), diskName: "d", enclosure: .ten, size: 100 * 4096,
-                            regionSize: 4096, record: record, image: MemberIdentity(inode: 9, birthNanos: 10))
+        return MemberHeader(
+            mirrorID: Array(repeating: 7, count: 16), diskName: "d", enclosure: .ten, size: 100 * 4096,
+            regionSize: 4096, record: record, image: MemberIdentity(inode: 9, birthNanos: 10))
     }
 
     func makeFile() throws -> (String, MetadataFile) {
@@ -33,9 +35,11 @@ final class FormatCheckTests: XCTestCase {
         var splitWithSource = header()
         splitWithSource.record.mode = .split
         splitWithSource.record.resyncSource = .eleven
-        let cases = [(longName, "name length"), (noSize, "size"),
-                     (resyncingWithoutSource, "resync source for mode resyncing"),
-                     (splitWithSource, "resync source for mode split")]
+        let cases = [
+            (longName, "name length"), (noSize, "size"),
+            (resyncingWithoutSource, "resync source for mode resyncing"),
+            (splitWithSource, "resync source for mode split"),
+        ]
         for (bad, field) in cases {
             XCTAssertThrowsRDR(.io, containing: "internal error: header of disk") { _ = try bad.encode() }
             XCTAssertThrowsError(try MemberHeader.decode(bad.layOut(version: 2)), field) {

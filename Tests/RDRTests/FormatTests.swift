@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import RDR
 
 final class FormatTests: XCTestCase {
@@ -22,17 +23,26 @@ final class FormatTests: XCTestCase {
 
     func testDiskSpecValidation() {
         XCTAssertNoThrow(try DiskSpec.parse("boot:1G:mandatory", regionSize: 65536))
-        XCTAssertThrowsRDR(.invalidArgument, containing: "multiple of 512") { _ = try DiskSpec.parse("x:1000:data", regionSize: 65536) }
-        XCTAssertThrowsRDR(.invalidArgument, containing: "role") { _ = try DiskSpec.parse("x:1G:swap", regionSize: 65536) }
+        XCTAssertThrowsRDR(.invalidArgument, containing: "multiple of 512") {
+            _ = try DiskSpec.parse("x:1000:data", regionSize: 65536)
+        }
+        XCTAssertThrowsRDR(.invalidArgument, containing: "role") {
+            _ = try DiskSpec.parse("x:1G:swap", regionSize: 65536)
+        }
         XCTAssertThrowsRDR(.invalidArgument, containing: "power of two") { try DiskSpec.validateRegionSize(96 << 10) }
         XCTAssertThrowsRDR(.invalidArgument, containing: "power of two") { try DiskSpec.validateRegionSize(2048) }
-        XCTAssertThrowsRDR(.invalidArgument, containing: "disk name") { _ = try DiskSpec.parse("a/b:1G:data", regionSize: 65536) }
+        XCTAssertThrowsRDR(.invalidArgument, containing: "disk name") {
+            _ = try DiskSpec.parse("a/b:1G:data", regionSize: 65536)
+        }
     }
 
     func testHeaderRoundTripAndCorruptionDetected() throws {
-        let record = MirrorRecord(events: 7, mode: .resyncing, primary: .eleven, baseGeneration: 3, generations: [4, 5],
-                                  resyncSource: .ten, planBytes: 12345, resyncStartedMillis: 99, modeBeforeResync: .merged)
-        let h = MemberHeader(mirrorID: MirrorID.random(), diskName: "boot", enclosure: .eleven, size: 1 << 30, regionSize: 65536, record: record)
+        let record = MirrorRecord(
+            events: 7, mode: .resyncing, primary: .eleven, baseGeneration: 3, generations: [4, 5],
+            resyncSource: .ten, planBytes: 12345, resyncStartedMillis: 99, modeBeforeResync: .merged)
+        let h = MemberHeader(
+            mirrorID: MirrorID.random(), diskName: "boot", enclosure: .eleven, size: 1 << 30, regionSize: 65536,
+            record: record)
         let bytes = try h.encode()
         XCTAssertEqual(try MemberHeader.decode(bytes), h)
         for i in stride(from: 0, to: 200, by: 3) {
@@ -40,7 +50,9 @@ final class FormatTests: XCTestCase {
             flipped[i] ^= 0x40
             XCTAssertThrowsError(try MemberHeader.decode(flipped), "flip at \(i) not detected")
         }
-        XCTAssertThrowsError(try MemberHeader.decode([UInt8](repeating: 0, count: 4096))) { XCTAssertEqual($0 as? MemberHeader.DecodeError, .blank) }
+        XCTAssertThrowsError(try MemberHeader.decode([UInt8](repeating: 0, count: 4096))) {
+            XCTAssertEqual($0 as? MemberHeader.DecodeError, .blank)
+        }
     }
 
     func testBitmapRuns() {

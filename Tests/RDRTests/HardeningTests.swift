@@ -1,6 +1,7 @@
 import Foundation
 import RDRTestSupport
 import XCTest
+
 @testable import RDR
 
 /// A clock that advances only when slept on, so the throttle's arithmetic is tested exactly.
@@ -33,8 +34,11 @@ final class HardeningTests: XCTestCase {
                 if firstSecond < 0 && clock.now() > 1 + 1e-9 { firstSecond = moved }
                 moved += Int64(throttle.grain)
             }
-            XCTAssertEqual(Double(firstSecond), Double(rate), accuracy: max(1, Double(rate) * 0.1), "rate \(rate): bytes moved in the first second")
-            XCTAssertLessThanOrEqual(throttle.grain, max(1, Int(rate / 20)), "rate \(rate): transfers are cut to a twentieth of a second")
+            XCTAssertEqual(
+                Double(firstSecond), Double(rate), accuracy: max(1, Double(rate) * 0.1),
+                "rate \(rate): bytes moved in the first second")
+            XCTAssertLessThanOrEqual(
+                throttle.grain, max(1, Int(rate / 20)), "rate \(rate): transfers are cut to a twentieth of a second")
         }
     }
 
@@ -69,7 +73,8 @@ final class HardeningTests: XCTestCase {
         var header = try MetadataFile.parseHeader(try fd.readBytes(count: 8192, at: 0))
         header.image = nil
         // A newer format than this rdr writes is laid out without the writer's checks.
-        let bytes = version > MemberHeader.formatVersion
+        let bytes =
+            version > MemberHeader.formatVersion
             ? header.layOut(version: version) : try header.encode(version: version)
         try fd.write(bytes, at: Int64(Int(header.record.events % 2) * 4096))
     }
@@ -87,7 +92,8 @@ final class HardeningTests: XCTestCase {
             XCTAssertEqual(headerVersion(t.metadata("boot", e), slot: 0), 2, "upgraded by the first open for writing")
         }
         // From now on the images are known: a swap is caught.
-        let a = t.image("boot", .ten), b = t.image("boot", .eleven)
+        let a = t.image("boot", .ten)
+        let b = t.image("boot", .eleven)
         try FileManager.default.moveItem(atPath: a, toPath: a + ".x")
         try FileManager.default.moveItem(atPath: b, toPath: a)
         try FileManager.default.moveItem(atPath: a + ".x", toPath: b)
@@ -97,7 +103,9 @@ final class HardeningTests: XCTestCase {
     func testANewerFormatIsRefusedClearly() throws {
         let t = try TempSystem()
         try rewriteHeader(t.metadata("data", .eleven), version: 3)
-        XCTAssertThrowsRDR(.corrupt, containing: "is in format 3, which this rdr does not read") { _ = try t.reopen().disk("data") }
+        XCTAssertThrowsRDR(.corrupt, containing: "is in format 3, which this rdr does not read") {
+            _ = try t.reopen().disk("data")
+        }
     }
 
     func testUntrustedImagesAreReportedNeverChangedAndSwapsNeverAdopted() throws {
@@ -105,17 +113,24 @@ final class HardeningTests: XCTestCase {
         let boot = try t.system.disk("boot")
         try boot.split()
         try boot.write(side: .side(.production), offset: 0, bytes: pattern(4096, seed: 1))
-        let a = t.image("boot", .ten), b = t.image("boot", .eleven)
+        let a = t.image("boot", .ten)
+        let b = t.image("boot", .eleven)
         try FileManager.default.moveItem(atPath: a, toPath: a + ".x")
         try FileManager.default.moveItem(atPath: b, toPath: a)
         try FileManager.default.moveItem(atPath: a + ".x", toPath: b)
         let seen = try t.reopen().disk("boot", identity: .report)
         XCTAssertTrue(seen.identityProblem?.message.contains("swapped") == true)
-        let before = [contents(a), contents(b), contents(t.metadata("boot", .ten)), contents(t.metadata("boot", .eleven))]
-        XCTAssertThrowsRDR(.corrupt, containing: "swapped") { try seen.write(side: .side(.upgrade), offset: 0, bytes: [1]) }
+        let before = [
+            contents(a), contents(b), contents(t.metadata("boot", .ten)), contents(t.metadata("boot", .eleven)),
+        ]
+        XCTAssertThrowsRDR(.corrupt, containing: "swapped") {
+            try seen.write(side: .side(.upgrade), offset: 0, bytes: [1])
+        }
         XCTAssertThrowsRDR(.corrupt, containing: "swapped") { _ = try seen.resync(from: .ten) }
         XCTAssertThrowsRDR(.corrupt, containing: "swapped") { _ = try seen.adoptImages() }
-        XCTAssertEqual(before, [contents(a), contents(b), contents(t.metadata("boot", .ten)), contents(t.metadata("boot", .eleven))])
+        XCTAssertEqual(
+            before,
+            [contents(a), contents(b), contents(t.metadata("boot", .ten)), contents(t.metadata("boot", .eleven))])
     }
 
     func testHardLinkedMembersAreOneFileAndRefused() throws {
@@ -123,13 +138,19 @@ final class HardeningTests: XCTestCase {
         try FileManager.default.removeItem(atPath: t.image("data", .eleven))
         XCTAssertEqual(link(t.image("data", .ten), t.image("data", .eleven)), 0)
         XCTAssertThrowsRDR(.corrupt, containing: "are one file") { _ = try t.reopen().disk("data", identity: .report) }
-        XCTAssertThrowsRDR(.corrupt, containing: "are one file") { try t.reopen().prepareFullResync(disk: "data", from: .ten) }
+        XCTAssertThrowsRDR(.corrupt, containing: "are one file") {
+            try t.reopen().prepareFullResync(disk: "data", from: .ten)
+        }
     }
 
     func testMemberFileNames() {
-        for good in ["boot-10.img", "a.img", "x y.img"] { XCTAssertNil(MemberFiles.problem(good, suffix: ".img"), good) }
-        for bad in ["", ".img", ".rdr.lock", "rdr.json", "session.json", "../x.img", "/tmp/x.img", "a/b.img", "x.rdrmeta",
-                    "x.img.new", "x.img.123.tmp", ".hidden.img", "nul\0.img"] {
+        for good in ["boot-10.img", "a.img", "x y.img"] {
+            XCTAssertNil(MemberFiles.problem(good, suffix: ".img"), good)
+        }
+        for bad in [
+            "", ".img", ".rdr.lock", "rdr.json", "session.json", "../x.img", "/tmp/x.img", "a/b.img", "x.rdrmeta",
+            "x.img.new", "x.img.123.tmp", ".hidden.img", "nul\0.img",
+        ] {
             XCTAssertNotNil(MemberFiles.problem(bad, suffix: ".img"), bad)
         }
         XCTAssertEqual(TemporaryFiles.writer(of: "rdr.json.4242.tmp"), 4242)
@@ -143,7 +164,9 @@ final class HardeningTests: XCTestCase {
     func testEveryFailedCreateRemovesExactlyWhatItCreated() throws {
         let base = NSTemporaryDirectory() + "rdr-create-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: base) }
-        let disks = [DiskSpec(name: "a", size: 1 << 20, role: .system), DiskSpec(name: "b", size: 1 << 20, role: .data)]
+        let disks = [
+            DiskSpec(name: "a", size: 1 << 20, role: .system), DiskSpec(name: "b", size: 1 << 20, role: .data),
+        ]
         let dry = FaultInjectingSystemCalls()
         _ = try RDRSystem.create(at: base + "/dry", disks: disks, primary: .ten, force: false, sys: dry)
         var points = 0
@@ -153,8 +176,11 @@ final class HardeningTests: XCTestCase {
                 try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
                 try Data("keep".utf8).write(to: URL(fileURLWithPath: parent + "/keep.txt"))
                 let sys = FaultInjectingSystemCalls(failing: kind, call: n, with: .enospc)
-                XCTAssertThrowsError(try RDRSystem.create(at: parent + "/new/sys", disks: disks, primary: .ten, force: false, sys: sys), "\(kind) \(n)")
-                XCTAssertEqual(try FileManager.default.subpathsOfDirectory(atPath: parent), ["keep.txt"], "\(kind) call \(n)")
+                XCTAssertThrowsError(
+                    try RDRSystem.create(at: parent + "/new/sys", disks: disks, primary: .ten, force: false, sys: sys),
+                    "\(kind) \(n)")
+                XCTAssertEqual(
+                    try FileManager.default.subpathsOfDirectory(atPath: parent), ["keep.txt"], "\(kind) call \(n)")
                 try FileManager.default.removeItem(atPath: parent)
                 points += 1
             }
@@ -170,7 +196,9 @@ final class HardeningTests: XCTestCase {
             for n in 1...max(1, dry.callCounts[kind] ?? 0) {
                 let sys = FaultInjectingSystemCalls(failing: kind, call: n, with: .enospc)
                 do { try RDRSystem.open(at: t.path, sys: sys).prepareFullResync(disk: "data", from: .ten) } catch {}
-                let leftovers = try FileManager.default.contentsOfDirectory(atPath: t.path).filter { $0.hasSuffix(".new") || $0.hasSuffix(".tmp") }
+                let leftovers = try FileManager.default.contentsOfDirectory(atPath: t.path).filter {
+                    $0.hasSuffix(".new") || $0.hasSuffix(".tmp")
+                }
                 XCTAssertEqual(leftovers, [], "\(kind) call \(n)")
             }
         }

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import RDR
 
 /// The io_uring wrapper against real files: bytes on disk after ring writes, bytes in memory
@@ -81,7 +82,9 @@ final class IOURingTests: XCTestCase {
         let reads = try complete(r)
         for (i, offset) in offsets.enumerated() {
             XCTAssertEqual(try reads[UInt64(i)]?.get(), 8192)
-            XCTAssertTrue(held(readBuffers[i], 8192) == expected[Int(offset)..<Int(offset) + 8192], "read \(i) returns the bytes at \(offset)")
+            XCTAssertTrue(
+                held(readBuffers[i], 8192) == expected[Int(offset)..<Int(offset) + 8192],
+                "read \(i) returns the bytes at \(offset)")
         }
     }
 
@@ -89,7 +92,8 @@ final class IOURingTests: XCTestCase {
         let r = try ring()
         let (fd, bytes) = try directFile("short.img", size: 10_000, seed: 2)
         defer { fd.close() }
-        let a = AlignedBuffer(count: 8192), b = AlignedBuffer(count: 4096)
+        let a = AlignedBuffer(count: 8192)
+        let b = AlignedBuffer(count: 4096)
         XCTAssertTrue(r.read(fd, into: a.pointer, count: 8192, at: 8192, tag: 1))
         XCTAssertTrue(r.read(fd, into: b.pointer, count: 4096, at: 12288, tag: 2))
         let done = try complete(r)
@@ -105,9 +109,13 @@ final class IOURingTests: XCTestCase {
         let (fd, bytes) = try directFile("many.img", size: count * 4096, seed: 3)
         defer { fd.close() }
         let buffers = (0..<count).map { _ in AlignedBuffer(count: 4096) }
-        var next = 0, results: [UInt64: Result<Int, Errno>] = [:], sawFull = false
+        var next = 0
+        var results: [UInt64: Result<Int, Errno>] = [:]
+        var sawFull = false
         while results.count < count {
-            while next < count, r.read(fd, into: buffers[next].pointer, count: 4096, at: Int64(next) * 4096, tag: UInt64(next)) { next += 1 }
+            while next < count,
+                r.read(fd, into: buffers[next].pointer, count: 4096, at: Int64(next) * 4096, tag: UInt64(next))
+            { next += 1 }
             if next < count {
                 sawFull = true
                 XCTAssertEqual(r.inFlight, r.capacity, "queueing is refused only when the ring is full")
@@ -153,7 +161,9 @@ final class IOURingTests: XCTestCase {
         setenv(IOURing.refusalVariable, "EPERM", 1)
         defer { unsetenv(IOURing.refusalVariable) }
         XCTAssertEqual(IOURing.refusalFromEnvironment(), EPERM)
-        XCTAssertThrowsError(try IOURing()) { XCTAssertEqual(($0 as? Errno)?.code, EPERM, "the environment seam reaches init's default") }
+        XCTAssertThrowsError(try IOURing()) {
+            XCTAssertEqual(($0 as? Errno)?.code, EPERM, "the environment seam reaches init's default")
+        }
         setenv(IOURing.refusalVariable, "38", 1)
         XCTAssertEqual(IOURing.refusalFromEnvironment(), 38)
         unsetenv(IOURing.refusalVariable)

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import RDRTestSupport
 import XCTest
+
 @testable import RDR
 
 /// The engine side of `init --disk NAME:ROLE:from=FILE`: which files are taken as raw, the sparse
@@ -29,23 +30,33 @@ final class ImageImportTests: XCTestCase {
             (header(Array("# Disk DescriptorFile\nversion=1".utf8)), "VMDK descriptor"),
             (header(Array("vhdxfile".utf8)), "VHDX"), (header(Array("conectix".utf8)), "VHD"),
             (header(Array("WithoutFreeSpace".utf8)), "Parallels"),
-            (header(Array("<<< Oracle VM VirtualBox Disk Image >>>\n".utf8) + [UInt8](repeating: 0, count: 24) + [0x7F, 0x10, 0xDA, 0xBE]), "VDI"),
+            (
+                header(
+                    Array("<<< Oracle VM VirtualBox Disk Image >>>\n".utf8) + [UInt8](repeating: 0, count: 24) + [
+                        0x7F, 0x10, 0xDA, 0xBE,
+                    ]), "VDI"
+            ),
         ]
         for (bytes, format) in cases { XCTAssertEqual(ImageSource.formatOfHeader(bytes), format) }
         // Raw sectors: an MBR boot sector, zeros, an ext4 superblock area, near-misses of magics.
         var mbr = [UInt8](repeating: 0, count: 512)
-        mbr[510] = 0x55; mbr[511] = 0xAA
-        for raw in [mbr, [UInt8](repeating: 0, count: 512), header([0x51, 0x46, 0x49, 0xFA]), header(Array("QED!".utf8)),
-                    header(Array("vhdxfil".utf8)), header([0x7F, 0x10, 0xDA, 0xBE], at: 60), []] {
+        mbr[510] = 0x55
+        mbr[511] = 0xAA
+        for raw in [
+            mbr, [UInt8](repeating: 0, count: 512), header([0x51, 0x46, 0x49, 0xFA]), header(Array("QED!".utf8)),
+            header(Array("vhdxfil".utf8)), header([0x7F, 0x10, 0xDA, 0xBE], at: 60), [],
+        ] {
             XCTAssertNil(ImageSource.formatOfHeader(raw))
         }
     }
 
     func testTheSparseCopyThroughTheSeamGivesTheFilesBytesAndKeepsItsHoles() throws {
-        let source = try makeSource(size: 24 << 20, data: [(0, 1 << 20), (5 << 20, 65536 + 4096), ((24 << 20) - 512, 512)])
+        let source = try makeSource(
+            size: 24 << 20, data: [(0, 1 << 20), (5 << 20, 65536 + 4096), ((24 << 20) - 512, 512)])
         // The fault-injecting seam cannot reflink, so this is the copy every plain filesystem gets.
         let sys = FaultInjectingSystemCalls()
-        let spec = try DiskSpec.parseArgument("boot:system:from=\(source)", regionSize: 64 << 10, systemPath: dir + "/sys", sys: sys)
+        let spec = try DiskSpec.parseArgument(
+            "boot:system:from=\(source)", regionSize: 64 << 10, systemPath: dir + "/sys", sys: sys)
         XCTAssertEqual(spec.size, 24 << 20)
         let system = try RDRSystem.create(at: dir + "/sys", disks: [spec], primary: .ten, force: false, sys: sys)
         XCTAssertGreaterThan(sys.callCounts[.copyFileRange] ?? 0, 0, "the copy did not go through the seam")
@@ -78,7 +89,8 @@ final class ImageImportTests: XCTestCase {
         try output.truncate(to: 4 << 20)
         var inKernel = false
         try ImageImport.copy(from: input, to: output, 1000, 3_000_123, inKernel: &inKernel)
-        let copied = contents(dir + "/out"), original = contents(source)
+        let copied = contents(dir + "/out")
+        let original = contents(source)
         XCTAssertEqual(copied[1000..<3_000_123], original[1000..<3_000_123])
         XCTAssertTrue(copied[0..<1000].allSatisfy { $0 == 0 } && copied[3_000_123...].allSatisfy { $0 == 0 })
     }
@@ -115,18 +127,22 @@ final class ImageImportTests: XCTestCase {
     }
 
     func testAFileReachedThroughTheSystemDirectoryIsRefused() throws {
-        let system = dir + "/sys", source = try makeSource(size: 1 << 20, data: [])
+        let system = dir + "/sys"
+        let source = try makeSource(size: 1 << 20, data: [])
         try FileManager.default.createDirectory(atPath: system, withIntermediateDirectories: true)
         try FileManager.default.createSymbolicLink(atPath: system + "/in.raw", withDestinationPath: source)
         XCTAssertThrowsRDR(.corrupt, containing: "is inside the system directory") {
-            _ = try DiskSpec.parseArgument("boot:system:from=\(system)/in.raw", regionSize: 64 << 10, systemPath: system)
+            _ = try DiskSpec.parseArgument(
+                "boot:system:from=\(system)/in.raw", regionSize: 64 << 10, systemPath: system)
         }
         XCTAssertThrowsRDR(.corrupt, containing: "is inside the system directory") {
-            _ = try DiskSpec.parseArgument("boot:system:from=\(dir)/sys/../sys/in.raw", regionSize: 64 << 10, systemPath: dir + "/./sys")
+            _ = try DiskSpec.parseArgument(
+                "boot:system:from=\(dir)/sys/../sys/in.raw", regionSize: 64 << 10, systemPath: dir + "/./sys")
         }
         // A link out of the system names a file elsewhere: the spec records the file itself.
         try FileManager.default.createSymbolicLink(atPath: dir + "/out.raw", withDestinationPath: source)
-        let spec = try DiskSpec.parseArgument("boot:system:from=\(dir)/out.raw", regionSize: 64 << 10, systemPath: system)
+        let spec = try DiskSpec.parseArgument(
+            "boot:system:from=\(dir)/out.raw", regionSize: 64 << 10, systemPath: system)
         XCTAssertEqual(spec.source, ImageSource.realPath(source))
     }
 

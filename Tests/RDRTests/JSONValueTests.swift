@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import RDR
 
 final class JSONValueTests: XCTestCase {
@@ -14,12 +15,14 @@ final class JSONValueTests: XCTestCase {
         XCTAssertEqual(try parse("1.5"), .number(1.5))
         XCTAssertNotEqual(try parse("true"), try parse("1"))
         XCTAssertNotEqual(try parse("false"), try parse("0"))
-        XCTAssertEqual(try parse("[true, 1, 1.0, null, \"1\"]"),
-                       .array([.bool(true), .number(1), .number(1), .null, .string("1")]))
+        XCTAssertEqual(
+            try parse("[true, 1, 1.0, null, \"1\"]"),
+            .array([.bool(true), .number(1), .number(1), .null, .string("1")]))
     }
 
     func testRoundTripsKeepEveryValue() throws {
-        let text = #"{"a":[true,false,null,1,-3,1.5,1e-07,1125899906842624],"#
+        let text =
+            #"{"a":[true,false,null,1,-3,1.5,1e-07,1125899906842624],"#
             + #""b":{"empty":{},"list":[]},"s":"é\/\u0001\t"}"#
         let value = try parse(text)
         XCTAssertEqual(try JSONValue(parsing: try value.encoded()), value)

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import RDR
 
 final class MetadataTests: XCTestCase {
@@ -6,8 +7,9 @@ final class MetadataTests: XCTestCase {
 
     func makeFile(regions: Int = 100_000) throws -> (String, MemberHeader) {
         let path = NSTemporaryDirectory() + "rdr-meta-" + UUID().uuidString
-        let h = MemberHeader(mirrorID: MirrorID.random(), diskName: "d", enclosure: .ten, size: Int64(regions) * 4096,
-                             regionSize: 4096, record: .fresh(generation: 1, primary: .ten))
+        let h = MemberHeader(
+            mirrorID: MirrorID.random(), diskName: "d", enclosure: .ten, size: Int64(regions) * 4096,
+            regionSize: 4096, record: .fresh(generation: 1, primary: .ten))
         _ = try MetadataFile.create(path: path, header: h, allDirty: false, replace: false, sys: sys)
         addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
         return (path, h)
@@ -71,8 +73,9 @@ final class MetadataTests: XCTestCase {
         fd.close()
         let (reloaded, _) = try MetadataFile.open(path: path, access: .readWrite, sys: sys)
         XCTAssertEqual(reloaded.suspectPages, [0])
-        XCTAssertEqual(reloaded.durable.count, MetadataLayout.Page.regionsPerPage,
-                       "every region of page 0, none of page 1")
+        XCTAssertEqual(
+            reloaded.durable.count, MetadataLayout.Page.regionsPerPage,
+            "every region of page 0, none of page 1")
         XCTAssertTrue(reloaded.durable.isSet(11))
         // Rewriting the page (a resync clearing it) heals the damaged slot.
         var cleared = reloaded.durable
@@ -89,7 +92,9 @@ final class MetadataTests: XCTestCase {
         try fd.write([0xFF], at: MetadataLayout.bitmapOffset + 4096 * 2 + 40)  // page 1 slot 0 (slot 1 never written)
         fd.close()
         XCTAssertThrowsError(try MetadataFile.open(path: path, access: .readOnly, sys: sys)) { error in
-            guard case MetadataFile.LoadError.page(1)? = error as? MetadataFile.LoadError else { return XCTFail("\(error)") }
+            guard case MetadataFile.LoadError.page(1)? = error as? MetadataFile.LoadError else {
+                return XCTFail("\(error)")
+            }
         }
     }
 

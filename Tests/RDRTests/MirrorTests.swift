@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import RDR
 
 /// Write routing by mode and role, write-intent, and transitions.
@@ -7,7 +8,8 @@ final class MirrorTests: XCTestCase {
         let t = try TempSystem()
         let disk = try t.system.disk("boot")
         try disk.write(side: nil, offset: 100_000, bytes: pattern(300_000, seed: 1))
-        XCTAssertEqual(disk.dirtyBytes, [6 * 65536, 6 * 65536], "bytes 100000..<400000 touch regions 1...6 of both members")
+        XCTAssertEqual(
+            disk.dirtyBytes, [6 * 65536, 6 * 65536], "bytes 100000..<400000 touch regions 1...6 of both members")
         try disk.flush()
         XCTAssertEqual(disk.dirtyBytes, [0, 0])
         XCTAssertEqual(contents(t.image("boot", .ten)), contents(t.image("boot", .eleven)))
@@ -29,7 +31,9 @@ final class MirrorTests: XCTestCase {
         XCTAssertEqual(Array(again.bitmap(.ten).runs), [0..<1])
         XCTAssertEqual(Array(again.bitmap(.eleven).runs), [3..<4])
         XCTAssertEqual(Array(contents(t.image("boot", .ten)).prefix(65536)), pattern(65536, seed: 1))
-        XCTAssertTrue(isHole(t.image("boot", .eleven), offset: 0, length: 65536), "production write stayed off the upgrade member")
+        XCTAssertTrue(
+            isHole(t.image("boot", .eleven), offset: 0, length: 65536), "production write stayed off the upgrade member"
+        )
         XCTAssertTrue(isHole(t.image("boot", .ten), offset: 3 * 65536, length: 65536))
         XCTAssertThrowsRDR(.invalidArgument, containing: "--side") { try boot.write(side: nil, offset: 0, bytes: [1]) }
     }
@@ -38,21 +42,36 @@ final class MirrorTests: XCTestCase {
         let t = try TempSystem()
         let data = try t.system.disk("data")
         try data.split()
-        let before = [contents(t.image("data", .ten)), contents(t.image("data", .eleven)), contents(t.metadata("data", .eleven))]
+        let before = [
+            contents(t.image("data", .ten)), contents(t.image("data", .eleven)), contents(t.metadata("data", .eleven)),
+        ]
         XCTAssertThrowsRDR(.accessRefused, containing: "no access to data disk 'data'") {
             try data.write(side: .side(.upgrade), offset: 0, bytes: [1, 2, 3])
         }
-        XCTAssertThrowsRDR(.accessRefused, containing: "no access") { _ = try data.read(side: .side(.upgrade), offset: 0, length: 3) }
-        XCTAssertEqual(before, [contents(t.image("data", .ten)), contents(t.image("data", .eleven)), contents(t.metadata("data", .eleven))])
+        XCTAssertThrowsRDR(.accessRefused, containing: "no access") {
+            _ = try data.read(side: .side(.upgrade), offset: 0, length: 3)
+        }
+        XCTAssertEqual(
+            before,
+            [
+                contents(t.image("data", .ten)), contents(t.image("data", .eleven)),
+                contents(t.metadata("data", .eleven)),
+            ])
         try data.write(side: .side(.production), offset: 0, bytes: [1, 2, 3])
         XCTAssertEqual(try data.read(side: .side(.production), offset: 0, length: 3), [1, 2, 3])
     }
 
     func testMergeRunsSystemDisksOnUpgradeMemberAndFreezesProduction() throws {
         let t = try TempSystem()
-        let boot = try t.system.disk("boot"), data = try t.system.disk("data")
-        for d in [boot, data] { try d.split(); try d.merge() }
-        XCTAssertThrowsRDR(.accessRefused, containing: "frozen") { try boot.write(side: .side(.production), offset: 0, bytes: [9]) }
+        let boot = try t.system.disk("boot")
+        let data = try t.system.disk("data")
+        for d in [boot, data] {
+            try d.split()
+            try d.merge()
+        }
+        XCTAssertThrowsRDR(.accessRefused, containing: "frozen") {
+            try boot.write(side: .side(.production), offset: 0, bytes: [9])
+        }
         try boot.write(side: .side(.upgrade), offset: 0, bytes: [7])
         try data.write(side: .side(.upgrade), offset: 0, bytes: [8])
         XCTAssertEqual(contents(t.image("boot", .eleven)).first, 7)
@@ -67,8 +86,12 @@ final class MirrorTests: XCTestCase {
         let t = try TempSystem()
         let boot = try t.system.disk("boot")
         let before = contents(t.metadata("boot", .ten))
-        XCTAssertThrowsRDR(.invalidArgument, containing: "outside disk 'boot'") { try boot.write(side: nil, offset: (8 << 20) - 2, bytes: [1, 2, 3]) }
-        XCTAssertThrowsRDR(.invalidArgument, containing: "outside") { try boot.write(side: nil, offset: -1, bytes: [1]) }
+        XCTAssertThrowsRDR(.invalidArgument, containing: "outside disk 'boot'") {
+            try boot.write(side: nil, offset: (8 << 20) - 2, bytes: [1, 2, 3])
+        }
+        XCTAssertThrowsRDR(.invalidArgument, containing: "outside") {
+            try boot.write(side: nil, offset: -1, bytes: [1])
+        }
         XCTAssertEqual(before, contents(t.metadata("boot", .ten)))
         XCTAssertEqual(allocated(t.image("boot", .ten)), 0)
     }
@@ -105,7 +128,9 @@ final class MirrorTests: XCTestCase {
         try FileManager.default.removeItem(atPath: t.metadata("boot", .eleven))
         try FileManager.default.copyItem(atPath: t.metadata("data", .eleven), toPath: t.metadata("boot", .eleven))
         XCTAssertThrowsRDR(.corrupt, containing: "belongs to another disk") { _ = try t.reopen().disk("boot") }
-        XCTAssertThrowsRDR(.corrupt, containing: "rdr disk resync boot --from 10 --full") { _ = try t.reopen().disk("boot") }
+        XCTAssertThrowsRDR(.corrupt, containing: "rdr disk resync boot --from 10 --full") {
+            _ = try t.reopen().disk("boot")
+        }
     }
 
     func testBadChecksumMissingAndWrongSizeAreReported() throws {

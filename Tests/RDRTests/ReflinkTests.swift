@@ -1,6 +1,7 @@
-import XCTest
 import Glibc
 import Synchronization
+import XCTest
+
 @testable import RDR
 
 /// Resync where both members live on a filesystem with reflinks: data extents are cloned
@@ -15,8 +16,9 @@ final class ReflinkTests: XCTestCase {
     func testResyncOnXFSSharesTheSourceExtentsAndGivesTheSameBytes() throws {
         let xfs = try XFSMount()
         defer { xfs.remove() }
-        let t = try TempSystem(disks: [DiskSpec(name: "boot", size: size, role: .system, regionSize: region)],
-                               under: xfs.mountPoint + "/")
+        let t = try TempSystem(
+            disks: [DiskSpec(name: "boot", size: size, role: .system, regionSize: region)],
+            under: xfs.mountPoint + "/")
         let d = try t.system.disk("boot")
         try d.write(side: nil, offset: 0, bytes: pattern(Int(2 * region), seed: 100))
         try d.flush()
@@ -24,12 +26,14 @@ final class ReflinkTests: XCTestCase {
         try d.write(side: .side(.production), offset: 1 << 20, bytes: pattern(4 << 20, seed: 1))
         try d.write(side: .side(.production), offset: size - 6000, bytes: pattern(6000, seed: 2))
         try d.write(side: .side(.upgrade), offset: 200 * region + 7, bytes: pattern(5000, seed: 3))
-        let source = t.image("boot", .ten), target = t.image("boot", .eleven)
+        let source = t.image("boot", .ten)
+        let target = t.image("boot", .eleven)
         let expected = contents(source)
         let summary = try d.resync(from: .ten)
         XCTAssertEqual(contents(target), expected, "target equals the source over the whole disk")
         XCTAssertEqual(contents(source), expected, "source unchanged")
-        XCTAssertTrue(isHole(target, offset: 200 * region, length: region), "target-only write on a source hole became a hole")
+        XCTAssertTrue(
+            isHole(target, offset: 200 * region, length: region), "target-only write on a source hole became a hole")
         XCTAssertTrue(isHole(target, offset: 210 * region, length: 40 * region), "never-written space stays a hole")
         XCTAssertEqual(d.dirtyBytes, [0, 0])
         XCTAssertEqual(try t.reopen().disk("boot", access: .readOnly).dirtyBytes, [0, 0])
@@ -49,12 +53,16 @@ final class ReflinkTests: XCTestCase {
         let root = NSTemporaryDirectory() + "rdr-refuse-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: root) }
         let sys = CountingClones()
-        let system = try RDRSystem.create(at: root, disks: [DiskSpec(name: "boot", size: size, role: .system, regionSize: region)],
-                                          primary: .ten, force: false, sys: sys)
+        let system = try RDRSystem.create(
+            at: root, disks: [DiskSpec(name: "boot", size: size, role: .system, regionSize: region)],
+            primary: .ten, force: false, sys: sys)
         guard try !XFSMount.hasReflinks(root) else { throw XCTSkip("\(root) has reflinks: nothing is refused there") }
         let d = try system.disk("boot")
         try d.split()
-        for i in 0..<8 { try d.write(side: .side(.production), offset: Int64(i) * (2 << 20), bytes: pattern(512 << 10, seed: UInt64(i))) }
+        for i in 0..<8 {
+            try d.write(
+                side: .side(.production), offset: Int64(i) * (2 << 20), bytes: pattern(512 << 10, seed: UInt64(i)))
+        }
         let expected = contents(root + "/boot-10.img")
         var o = ResyncOptions()
         o.workers = 1
@@ -74,7 +82,9 @@ final class CountingClones: SystemCalls {
     var clock: any SystemClock { base.clock }
     var random: any RandomSource { base.random }
 
-    func cloneRange(_ source: Int32, _ sourceOffset: Int64, _ target: Int32, _ targetOffset: Int64, _ count: Int) -> Int32 {
+    func cloneRange(_ source: Int32, _ sourceOffset: Int64, _ target: Int32, _ targetOffset: Int64, _ count: Int)
+        -> Int32
+    {
         clones.add(1, ordering: .relaxed)
         return base.cloneRange(source, sourceOffset, target, targetOffset, count)
     }
@@ -88,13 +98,17 @@ final class CountingClones: SystemCalls {
     func ftruncate(_ fd: Int32, _ length: Int64) -> Int32 { base.ftruncate(fd, length) }
     func punchHole(_ fd: Int32, _ o: Int64, _ n: Int64) -> Int32 { base.punchHole(fd, o, n) }
     func seek(_ fd: Int32, _ o: Int64, _ t: SeekTarget) -> Int64 { base.seek(fd, o, t) }
-    func copyFileRange(_ s: Int32, _ so: Int64, _ t: Int32, _ to: Int64, _ n: Int) -> Int { base.copyFileRange(s, so, t, to, n) }
+    func copyFileRange(_ s: Int32, _ so: Int64, _ t: Int32, _ to: Int64, _ n: Int) -> Int {
+        base.copyFileRange(s, so, t, to, n)
+    }
     func rename(_ from: String, _ to: String) -> Int32 { base.rename(from, to) }
     func unlink(_ path: String) -> Int32 { base.unlink(path) }
     func flock(_ fd: Int32, _ operation: Int32) -> Int32 { base.flock(fd, operation) }
     func setCloseOnExec(_ fd: Int32) -> Int32 { base.setCloseOnExec(fd) }
     func stat(_ fd: Int32, _ status: inout FileStatus) -> Int32 { base.stat(fd, &status) }
-    func stat(path: String, followLinks: Bool, _ status: inout FileStatus) -> Int32 { base.stat(path: path, followLinks: followLinks, &status) }
+    func stat(path: String, followLinks: Bool, _ status: inout FileStatus) -> Int32 {
+        base.stat(path: path, followLinks: followLinks, &status)
+    }
     func access(_ path: String, _ mode: Int32) -> Int32 { base.access(path, mode) }
     func listDirectory(_ path: String, _ names: inout [String]) -> Int32 { base.listDirectory(path, &names) }
     func mkdir(_ path: String, _ mode: mode_t) -> Int32 { base.mkdir(path, mode) }
@@ -110,11 +124,17 @@ struct XFSMount {
 
     init() throws {
         guard getuid() == 0 else { throw XCTSkip("not root: cannot loop-mount an XFS image") }
-        guard Self.run("command -v mkfs.xfs").ok else { throw XCTSkip("mkfs.xfs not installed (Debian package xfsprogs)") }
+        guard Self.run("command -v mkfs.xfs").ok else {
+            throw XCTSkip("mkfs.xfs not installed (Debian package xfsprogs)")
+        }
         guard access("/dev/loop-control", F_OK) == 0 else { throw XCTSkip("no loop device (/dev/loop-control)") }
         directory = NSTemporaryDirectory() + "rdr-xfs-" + UUID().uuidString
         let image = directory + "/xfs.img"
-        guard Self.run("mkdir -p '\(directory)/mnt' && truncate -s 512M '\(image)' && mkfs.xfs -q -m reflink=1 '\(image)'").ok else {
+        guard
+            Self.run(
+                "mkdir -p '\(directory)/mnt' && truncate -s 512M '\(image)' && mkfs.xfs -q -m reflink=1 '\(image)'"
+            ).ok
+        else {
             try? FileManager.default.removeItem(atPath: directory)
             throw XCTSkip("mkfs.xfs -m reflink=1 failed")
         }
@@ -151,7 +171,10 @@ struct XFSMount {
             let fields = line.split(whereSeparator: { $0 == ":" || $0 == " " || $0 == "." }).compactMap { Int64($0) }
             guard fields.count >= 3 else { continue }
             let extent = (fields[1] * 4096)..<((fields[2] + 1) * 4096)
-            let overlap = max(extent.lowerBound, range.lowerBound)..<max(min(extent.upperBound, range.upperBound), max(extent.lowerBound, range.lowerBound))
+            let overlap =
+                max(
+                    extent.lowerBound, range.lowerBound)..<max(
+                    min(extent.upperBound, range.upperBound), max(extent.lowerBound, range.lowerBound))
             total += Int64(overlap.count)
         }
         return total

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import RDR
 
 final class RegionGeometryTests: XCTestCase {

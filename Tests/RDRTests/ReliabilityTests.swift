@@ -1,5 +1,6 @@
 import RDRTestSupport
 import XCTest
+
 @testable import RDR
 
 /// Breaking it on purpose: every call of a small resync and of a split workload failed in
@@ -21,14 +22,17 @@ final class ReliabilityTests: XCTestCase {
         try d.write(side: nil, offset: 0, bytes: pattern(4 * region, seed: 1))
         try d.flush()
         try d.split()
-        var production = [(1, 2), (3, 3), (4, 4), (10, 5), (20, 6)], upgrade = [(3, 7), (7, 8), (25, 9)]
+        var production = [(1, 2), (3, 3), (4, 4), (10, 5), (20, 6)]
+        var upgrade = [(3, 7), (7, 8), (25, 9)]
         if variant > 0 {
             var rng = SplitMixRandom(seed: variant)
             production = (0..<5).map { (Int(rng.next() % 32), Int(variant) * 16 + $0) }
             upgrade = (0..<3).map { (Int(rng.next() % 32), Int(variant) * 16 + 8 + $0) }
         }
         for (r, seed) in production {
-            try d.write(side: .side(.production), offset: Int64(r * region + 100), bytes: pattern(region / 2, seed: UInt64(seed)))
+            try d.write(
+                side: .side(.production), offset: Int64(r * region + 100),
+                bytes: pattern(region / 2, seed: UInt64(seed)))
         }
         for (r, seed) in upgrade {
             try d.write(side: .side(.upgrade), offset: Int64(r * region), bytes: pattern(region, seed: UInt64(seed)))
@@ -55,7 +59,8 @@ final class ReliabilityTests: XCTestCase {
 
     /// Regions whose bytes differ between the two members (or from `reference` for member 10).
     func differing(_ dir: String, member10Against reference: Data? = nil) -> [Int] {
-        let a = contents(dir + "/d-10.img"), b = reference ?? contents(dir + "/d-11.img")
+        let a = contents(dir + "/d-10.img")
+        let b = reference ?? contents(dir + "/d-11.img")
         return (0..<32).filter { a[$0 * region..<($0 + 1) * region] != b[$0 * region..<($0 + 1) * region] }
     }
 
@@ -77,10 +82,14 @@ final class ReliabilityTests: XCTestCase {
 
     func testEveryCallOfAResyncFailedInTurn() throws {
         var total = SweepCount()
-        for variant in 0..<(Self.long ? 60 : 1) { total += try sweepResync(template: try template(variant: UInt64(variant))) }
+        for variant in 0..<(Self.long ? 60 : 1) {
+            total += try sweepResync(template: try template(variant: UInt64(variant)))
+        }
         XCTAssertGreaterThanOrEqual(total.points, 90, "every call of the resync was a fault point")
         XCTAssertGreaterThanOrEqual(total.errors, 60, "most faults must stop the resync")
-        print("resync fault sweep: \(total.points) fault points, \(total.errors) stopped the resync, \(total.displayOnly) hit display-only files, 0 mismatches")
+        print(
+            "resync fault sweep: \(total.points) fault points, \(total.errors) stopped the resync, \(total.displayOnly) hit display-only files, 0 mismatches"
+        )
     }
 
     struct SweepCount {
@@ -100,9 +109,12 @@ final class ReliabilityTests: XCTestCase {
         let dryDir = try copy(tmpl)
         _ = try RDRSystem.open(at: dryDir, sys: dry).disk("d").resync(from: .ten)
         try? FileManager.default.removeItem(atPath: dryDir)
-        var points = 0, errors = 0, displayOnly = 0
+        var points = 0
+        var errors = 0
+        var displayOnly = 0
         for (kind, count) in dry.callCounts.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
-            let faults: [InjectedFault] = [.pread, .pwrite].contains(kind) ? [.eio, .enospc, .short] : [.eio, .enospc]
+            let faults: [InjectedFault] =
+                [.pread, .pwrite].contains(kind) ? [.eio, .enospc, .short] : [.eio, .enospc]
             for n in 1...count {
                 for fault in faults {
                     let dir = try copy(tmpl)
@@ -110,7 +122,9 @@ final class ReliabilityTests: XCTestCase {
                     let sys = FaultInjectingSystemCalls(failing: kind, call: n, with: fault)
                     let label = "\(kind) call \(n) \(fault)"
                     var failed: RDRError?
-                    do { _ = try RDRSystem.open(at: dir, sys: sys).disk("d").resync(from: .ten) } catch { failed = error }
+                    do { _ = try RDRSystem.open(at: dir, sys: sys).disk("d").resync(from: .ten) } catch {
+                        failed = error
+                    }
                     points += 1
                     if fault == .short {
                         XCTAssertNil(failed, "a short transfer is finished by the seam's loop: \(label)")
@@ -118,16 +132,21 @@ final class ReliabilityTests: XCTestCase {
                         // The progress record and the lock holder's description are for display:
                         // failing to replace one must not stop the resync or change its result.
                         displayOnly += 1
-                        XCTAssertNil(failed, "a failed display-only write must not stop the resync: \(label) on \(path)")
+                        XCTAssertNil(
+                            failed, "a failed display-only write must not stop the resync: \(label) on \(path)")
                         XCTAssertEqual(contents(dir + "/d-11.img"), expected, label)
                     } else if sys.fired {
                         errors += 1
                         XCTAssertNotNil(failed, "the fault must stop the resync: \(label)")
-                        XCTAssertTrue(failed?.message.contains(fault == .eio ? "Input/output error" : "No space left on device") == true, "\(label): \(failed?.message ?? "")")
+                        XCTAssertTrue(
+                            failed?.message.contains(fault == .eio ? "Input/output error" : "No space left on device")
+                                == true, "\(label): \(failed?.message ?? "")")
                     }
                     // Metadata still valid, and no uncopied region lost its bit.
                     let marked = try bits(dir)
-                    for r in differing(dir) { XCTAssertTrue(marked.isSet(r), "\(label): region \(r) differs but is not marked") }
+                    for r in differing(dir) {
+                        XCTAssertTrue(marked.isSet(r), "\(label): region \(r) differs but is not marked")
+                    }
                     try recover(dir, expected: expected, label)
                 }
             }
@@ -146,7 +165,9 @@ final class ReliabilityTests: XCTestCase {
         try d0.flush()
         try d0.split()
         var points = 0
-        for seed in Self.long ? Array(5..<25) : [5] { points += try sweepWorkload(template: t.path, seed: UInt64(seed)) }
+        for seed in Self.long ? Array(5..<25) : [5] {
+            points += try sweepWorkload(template: t.path, seed: UInt64(seed))
+        }
         XCTAssertGreaterThan(points, 40)
         print("split workload fault sweep: \(points) fault points, 0 mismatches")
     }
@@ -181,7 +202,9 @@ final class ReliabilityTests: XCTestCase {
                     XCTAssertEqual(failed, fault == .eio && sys.fired, label)
                     // Write-intent: every region the workload changed on member 10 is marked.
                     let marked = try RDRSystem.open(at: dir).disk("d", access: .readOnly).bitmap(.ten)
-                    for r in differing(dir, member10Against: before) { XCTAssertTrue(marked.isSet(r), "\(label): region \(r) written but not marked") }
+                    for r in differing(dir, member10Against: before) {
+                        XCTAssertTrue(marked.isSet(r), "\(label): region \(r) written but not marked")
+                    }
                     let expected = contents(dir + "/d-10.img")
                     try recover(dir, expected: expected, label)
                 }
@@ -204,14 +227,18 @@ final class ReliabilityTests: XCTestCase {
             let dir = try copy(tmpl)
             defer { try? FileManager.default.removeItem(atPath: dir) }
             let at = Int(rng.next() % UInt64(total)) + 1
-            let mode: PowerCutSystemCalls.CrashMode = [.dropAll, .keepRandom(seed: UInt64(i)), .tearLast(seed: UInt64(i))][i % 3]
+            let mode: PowerCutSystemCalls.CrashMode = [
+                .dropAll, .keepRandom(seed: UInt64(i)), .tearLast(seed: UInt64(i)),
+            ][i % 3]
             let sys = PowerCutSystemCalls(cutAfter: at)
             do { _ = try RDRSystem.open(at: dir, sys: sys).disk("d").resync(from: .ten) } catch {}
             sys.crash(mode)
             cuts += 1
             let label = "resync cut after call \(at) (\(mode))"
             let marked = try bits(dir)
-            for r in differing(dir) { XCTAssertTrue(marked.isSet(r), "\(label): region \(r) differs but is not marked") }
+            for r in differing(dir) {
+                XCTAssertTrue(marked.isSet(r), "\(label): region \(r) differs but is not marked")
+            }
             try recover(dir, expected: expected, label)
         }
         // The split write path: whatever survives the cut is covered by durable bits.
@@ -225,11 +252,15 @@ final class ReliabilityTests: XCTestCase {
             w.batch = 3
             w.seed = UInt64(i)
             do { _ = try w.run(on: try RDRSystem.open(at: dir, sys: sys).disk("d"), side: .side(.production)) } catch {}
-            let mode: PowerCutSystemCalls.CrashMode = [.dropAll, .keepRandom(seed: UInt64(i)), .tearLast(seed: UInt64(i))][i % 3]
+            let mode: PowerCutSystemCalls.CrashMode = [
+                .dropAll, .keepRandom(seed: UInt64(i)), .tearLast(seed: UInt64(i)),
+            ][i % 3]
             sys.crash(mode)
             cuts += 1
             let marked = try RDRSystem.open(at: dir).disk("d", access: .readOnly).bitmap(.ten)
-            for r in differing(dir, member10Against: before) { XCTAssertTrue(marked.isSet(r), "workload cut \(i) (\(mode)): region \(r) not marked") }
+            for r in differing(dir, member10Against: before) {
+                XCTAssertTrue(marked.isSet(r), "workload cut \(i) (\(mode)): region \(r) not marked")
+            }
             try recover(dir, expected: contents(dir + "/d-10.img"), "workload cut \(i)")
         }
         print("power cuts: \(cuts) cuts, 0 mismatches")
@@ -292,13 +323,16 @@ final class ReliabilityTests: XCTestCase {
             }
             try original.write(to: URL(fileURLWithPath: path))
         }
-        let m10 = contents(tmpl + "/d-10.rdrmeta"), m11 = contents(tmpl + "/d-11.rdrmeta")
+        let m10 = contents(tmpl + "/d-10.rdrmeta")
+        let m11 = contents(tmpl + "/d-11.rdrmeta")
         try m11.write(to: URL(fileURLWithPath: tmpl + "/d-10.rdrmeta"))
         try m10.write(to: URL(fileURLWithPath: tmpl + "/d-11.rdrmeta"))
         checkCorrupted(tmpl, "members' metadata swapped", tally)
         XCTAssertThrowsRDR(.corrupt, containing: "swap the files back") { _ = try RDRSystem.open(at: tmpl).disk("d") }
         XCTAssertGreaterThanOrEqual(tally.cases, 2500)
         XCTAssertGreaterThanOrEqual(tally.refused, 400, "damaged headers and manifests are refused")
-        print("corruption sweep: \(tally.cases) corruptions, \(tally.refused) refused, 0 reported in sync while differing")
+        print(
+            "corruption sweep: \(tally.cases) corruptions, \(tally.refused) refused, 0 reported in sync while differing"
+        )
     }
 }

@@ -1,5 +1,6 @@
-import XCTest
 import Synchronization
+import XCTest
+
 @testable import RDR
 
 /// Resync: bytes, holes, direction, resume, concurrent writes, full resync, verify.
@@ -29,9 +30,14 @@ final class ResyncTests: XCTestCase {
         let summary = try d.resync(from: .ten)
         XCTAssertEqual(contents(t.image("boot", .eleven)), expected, "target equals the source over the whole disk")
         XCTAssertEqual(contents(t.image("boot", .ten)), expected, "source unchanged")
-        XCTAssertTrue(isHole(t.image("boot", .eleven), offset: 40 * region, length: region), "target-only write on a source hole became a hole")
-        XCTAssertTrue(isHole(t.image("boot", .eleven), offset: 100 * region, length: 20 * region), "never-written space stays a hole")
-        XCTAssertEqual(summary.bytesPlanned, 6 * region, "union: regions 0, 1, 10, 12 (production), 11 (both), 40 (upgrade)")
+        XCTAssertTrue(
+            isHole(t.image("boot", .eleven), offset: 40 * region, length: region),
+            "target-only write on a source hole became a hole")
+        XCTAssertTrue(
+            isHole(t.image("boot", .eleven), offset: 100 * region, length: 20 * region),
+            "never-written space stays a hole")
+        XCTAssertEqual(
+            summary.bytesPlanned, 6 * region, "union: regions 0, 1, 10, 12 (production), 11 (both), 40 (upgrade)")
         XCTAssertEqual(summary.bytesCopied + summary.bytesPunched, 6 * region)
         XCTAssertEqual(summary.bytesPunched, region, "region 40 is a hole on the source")
         let r = d.record
@@ -49,9 +55,20 @@ final class ResyncTests: XCTestCase {
         let t = try TempSystem()
         let d = try diverged(t)
         let expected = contents(t.image("boot", .eleven))
-        _ = try d.resync(from: .eleven, options: { var o = ResyncOptions(); o.workers = 1; o.maxIOSize = 64 << 10; return o }())
-        XCTAssertEqual(contents(t.image("boot", .ten)), expected, "Production's split writes are overwritten by the Upgrade member")
-        XCTAssertTrue(isHole(t.image("boot", .ten), offset: 10 * region, length: region), "production-only data on an upgrade hole is punched")
+        _ = try d.resync(
+            from: .eleven,
+            options: {
+                var o = ResyncOptions()
+                o.workers = 1
+                o.maxIOSize = 64 << 10
+                return o
+            }())
+        XCTAssertEqual(
+            contents(t.image("boot", .ten)), expected, "Production's split writes are overwritten by the Upgrade member"
+        )
+        XCTAssertTrue(
+            isHole(t.image("boot", .ten), offset: 10 * region, length: region),
+            "production-only data on an upgrade hole is punched")
     }
 
     func testCopyFileRangeGivesTheSameBytes() throws {
@@ -84,16 +101,21 @@ final class ResyncTests: XCTestCase {
         let flag = CancellationFlag()
         o.cancellation = flag
         DispatchQueue.global().asyncAfter(deadline: .now() + 0.6) { flag.cancel() }
-        XCTAssertThrowsRDR(.interrupted, containing: "resume it with 'rdr disk resync boot --from 10'") { _ = try d.resync(from: .ten, options: o) }
+        XCTAssertThrowsRDR(.interrupted, containing: "resume it with 'rdr disk resync boot --from 10'") {
+            _ = try d.resync(from: .ten, options: o)
+        }
         // Interrupted: the remaining bits are the resume record, and the other direction is refused.
         let stopped = try t.reopen().disk("boot")
         XCTAssertEqual(stopped.record.mode, .resyncing)
         let remaining = stopped.dirtyBytes[1]
         XCTAssertGreaterThan(remaining, 0)
         XCTAssertLessThan(remaining, 32 << 20, "some work was checkpointed")
-        XCTAssertThrowsRDR(.invalidState, containing: "being resynced from 10") { _ = try stopped.resync(from: .eleven) }
+        XCTAssertThrowsRDR(.invalidState, containing: "being resynced from 10") {
+            _ = try stopped.resync(from: .eleven)
+        }
         let s = try stopped.resync(from: .ten)
-        XCTAssertLessThanOrEqual(s.bytesCopied + s.bytesPunched, remaining, "the resumed run copies only what was not checkpointed")
+        XCTAssertLessThanOrEqual(
+            s.bytesCopied + s.bytesPunched, remaining, "the resumed run copies only what was not checkpointed")
         XCTAssertEqual(s.bytesDoneBefore, (32 << 20) - remaining)
         XCTAssertEqual(s.bytesPlanned, 32 << 20, "the plan is fixed when the resync first starts")
         XCTAssertEqual(contents(t.image("boot", .eleven)), expected)
@@ -116,7 +138,8 @@ final class ResyncTests: XCTestCase {
                 let offset = slot * 65536 + Int64(rng.next() % 60000)
                 let seed = UInt64(1000 + i)
                 do {
-                    try d.write(side: .side(.production), offset: offset, bytes: pattern(3000, seed: seed, offset: offset))
+                    try d.write(
+                        side: .side(.production), offset: offset, bytes: pattern(3000, seed: seed, offset: offset))
                     writes.withLock { $0.append((offset, seed)) }
                 } catch {
                     XCTFail("concurrent write failed: \(error)")
@@ -130,7 +153,8 @@ final class ResyncTests: XCTestCase {
         while !writerDone.load(ordering: .relaxed) { usleep(10_000) }
         try d.flush()
         XCTAssertGreaterThan(s.bytesCopied, 0)
-        let a = contents(t.image("boot", .ten)), b = contents(t.image("boot", .eleven))
+        let a = contents(t.image("boot", .ten))
+        let b = contents(t.image("boot", .eleven))
         XCTAssertEqual(a, b, "members identical after a resync with concurrent writes")
         // The last write to every byte is there (replay in order onto a model of the source).
         var model = [UInt8](pattern(24 << 20, seed: 5)) + [UInt8](repeating: 0, count: 8 << 20)
@@ -186,12 +210,16 @@ final class ResyncTests: XCTestCase {
     func testPlannerPunchesHolesAndCutsAtMaxIO() throws {
         let path = NSTemporaryDirectory() + "rdr-plan-" + UUID().uuidString
         let fd = try FileDescriptor.create(path, sys: LinuxSystemCalls())
-        defer { fd.close(); unlink(path) }
+        defer {
+            fd.close()
+            unlink(path)
+        }
         try fd.truncate(to: 100 * region)
         try fd.write(pattern(Int(5 * region), seed: 1), at: 20 * region)  // data in regions 20..<25
         var work = DirtyBitmap(regionCount: 100)
         for r in 0..<30 { work.set(r) }
-        var planner = ResyncPlanner(work: work, regionSize: region, size: 100 * region, maxIOSize: 2 * region, source: fd)
+        var planner = ResyncPlanner(
+            work: work, regionSize: region, size: 100 * region, maxIOSize: 2 * region, source: fd)
         var tasks: [ResyncTask] = []
         while let task = try planner.next() { tasks.append(task) }
         XCTAssertEqual(tasks.map(\.kind), [.punch, .copy, .copy, .copy, .punch])

@@ -1,6 +1,7 @@
 import Foundation
 import RDRTestSupport
 import XCTest
+
 @testable import RDR
 
 /// The OS seam: failures arrive as codes, the clock and the random source are injected, and
@@ -37,12 +38,15 @@ final class SeamTests: XCTestCase {
         let wall: Int64 = 1_800_000_000_000  // 2027-01-15T08:00:00Z
         func system(_ dir: String) throws -> RDRSystem {
             let sys = LinuxSystemCalls(clock: FixedClock(wallMillis: wall), random: SeededRandomSource(seed: 7))
-            return try RDRSystem.create(at: dir, disks: [DiskSpec(name: "d", size: 1 << 20, role: .system)],
-                                        primary: .ten, force: false, sys: sys)
+            return try RDRSystem.create(
+                at: dir, disks: [DiskSpec(name: "d", size: 1 << 20, role: .system)],
+                primary: .ten, force: false, sys: sys)
         }
-        let a = try system(try tempDir() + "/a"), b = try system(try tempDir() + "/b")
+        let a = try system(try tempDir() + "/a")
+        let b = try system(try tempDir() + "/b")
         XCTAssertEqual(a.manifest.disks[0].mirrorID, b.manifest.disks[0].mirrorID, "the same seed, the same identity")
-        let da = try a.disk("d"), db = try b.disk("d")
+        let da = try a.disk("d")
+        let db = try b.disk("d")
         XCTAssertEqual(da.record.generations, db.record.generations)
         let g = SeededRandomSource(seed: 7).nextUInt64()
         XCTAssertEqual(da.record.baseGeneration, g, "the first generation is the source's first value")
@@ -75,8 +79,9 @@ final class SeamTests: XCTestCase {
         }
         try Directory.copyFile(dir + "/log", to: dir + "/copy", sys: sys)
         XCTAssertEqual(contents(dir + "/copy"), contents(dir + "/log"))
-        XCTAssertThrowsError(try Directory.copyFile(dir + "/log", to: dir + "/copy", sys: sys),
-                             "never replaced unasked")
+        XCTAssertThrowsError(
+            try Directory.copyFile(dir + "/log", to: dir + "/copy", sys: sys),
+            "never replaced unasked")
         XCTAssertEqual(try Directory.make(dir + "/x/y", sys: sys), [dir + "/x", dir + "/x/y"])
         XCTAssertTrue(Directory.isDirectory(dir + "/x/y", sys: sys))
         XCTAssertFalse(Directory.isDirectory(dir + "/log", sys: sys))
@@ -111,8 +116,9 @@ final class SeamTests: XCTestCase {
             XCTAssertEqual(TextFormat.fixed(value, decimals: 2), String(format: "%.2f", value))
             XCTAssertEqual(TextFormat.general(value), String(format: "%g", value))
         }
-        XCTAssertEqual(TextFormat.fixed(1e300, decimals: 30), String(format: "%.30f", 1e300),
-                       "longer than the first buffer")
+        XCTAssertEqual(
+            TextFormat.fixed(1e300, decimals: 30), String(format: "%.30f", 1e300),
+            "longer than the first buffer")
         XCTAssertEqual(TextFormat.zeroPadded(7, width: 2), "07")
         XCTAssertEqual(TextFormat.hex(10, width: 2), "0a")
         XCTAssertEqual(TextFormat.hex(0x1F600, width: 4, uppercase: true), "1F600")

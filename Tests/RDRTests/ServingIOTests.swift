@@ -1,8 +1,9 @@
 import Foundation
+import RDRTestSupport
 import Synchronization
 import XCTest
+
 @testable import RDR
-import RDRTestSupport
 
 /// The engine calls an NBD server makes: reads into a caller's buffer, FUA writes, hole punches
 /// and written zeroes (marked like writes), allocation and dirty-bitmap extents, access checks.
@@ -24,11 +25,14 @@ final class ServingIOTests: XCTestCase {
         let t = try TempSystem()
         let boot = try t.system.disk("boot")
         try boot.split()
-        let up = pattern(8192, seed: 1, offset: 4096), prod = pattern(8192, seed: 2, offset: 4096)
+        let up = pattern(8192, seed: 1, offset: 4096)
+        let prod = pattern(8192, seed: 2, offset: 4096)
         try boot.write(side: .side(.upgrade), offset: 4096, bytes: up)
         try boot.write(side: .side(.production), offset: 4096, bytes: prod)
-        XCTAssertEqual(try withBuffer(8192) { try boot.read(side: .side(.upgrade), offset: 4096, into: $0, count: 8192) }, up)
-        XCTAssertEqual(try withBuffer(8192) { try boot.read(side: .enclosure(.ten), offset: 4096, into: $0, count: 8192) }, prod)
+        XCTAssertEqual(
+            try withBuffer(8192) { try boot.read(side: .side(.upgrade), offset: 4096, into: $0, count: 8192) }, up)
+        XCTAssertEqual(
+            try withBuffer(8192) { try boot.read(side: .enclosure(.ten), offset: 4096, into: $0, count: 8192) }, prod)
         XCTAssertEqual(bytes(t.image("boot", .eleven), 4096, 8192), up)
         let data = try t.system.disk("data")
         try data.split()
@@ -36,7 +40,9 @@ final class ServingIOTests: XCTestCase {
             _ = try self.withBuffer(512) { try data.read(side: .side(.upgrade), offset: 0, into: $0, count: 512) }
         }
         XCTAssertThrowsRDR(.invalidArgument, containing: "outside disk") {
-            _ = try self.withBuffer(512) { try boot.read(side: .side(.upgrade), offset: boot.size - 256, into: $0, count: 512) }
+            _ = try self.withBuffer(512) {
+                try boot.read(side: .side(.upgrade), offset: boot.size - 256, into: $0, count: 512)
+            }
         }
     }
 
@@ -54,7 +60,11 @@ final class ServingIOTests: XCTestCase {
             sys.crash(.dropAll)
             for e in Enclosure.allCases {
                 let found = bytes(t.image("boot", e), 65536, data.count)
-                XCTAssertEqual(found == data, durable, durable ? "member \(e) lost a FUA write" : "member \(e): an unsynced write survived a power cut that drops it")
+                XCTAssertEqual(
+                    found == data, durable,
+                    durable
+                        ? "member \(e) lost a FUA write"
+                        : "member \(e): an unsynced write survived a power cut that drops it")
             }
         }
     }
@@ -71,7 +81,9 @@ final class ServingIOTests: XCTestCase {
         }
         try boot.syncData()
         sys.crash(.dropAll)
-        for e in Enclosure.allCases { XCTAssertTrue(bytes(t.image("boot", e), 2 * region, data.count) == data, "member \(e)") }
+        for e in Enclosure.allCases {
+            XCTAssertTrue(bytes(t.image("boot", e), 2 * region, data.count) == data, "member \(e)")
+        }
         let reopened = try t.reopen().disk("boot", access: .readOnly)
         XCTAssertEqual(reopened.bitmap(.ten).runs, [2..<3])
         XCTAssertEqual(reopened.bitmap(.eleven).runs, [2..<3])
@@ -86,7 +98,8 @@ final class ServingIOTests: XCTestCase {
         let boot = try RDRSystem.open(at: t.path, sys: sys).disk("boot")
         let data = pattern(4096, seed: 4, offset: 3 * region)
         try data.withUnsafeBytes { raw in
-            try boot.write(side: .side(.upgrade), offset: 3 * region, from: raw.baseAddress!, count: raw.count, durable: false)
+            try boot.write(
+                side: .side(.upgrade), offset: 3 * region, from: raw.baseAddress!, count: raw.count, durable: false)
         }
         sys.crash(.dropAll)
         let reopened = try t.reopen().disk("boot", access: .readOnly)
@@ -100,7 +113,9 @@ final class ServingIOTests: XCTestCase {
     func testConcurrentWritersBitsAreDurableWhenTheyReturn() throws {
         let region = self.region
         for cut in [150, 400, 900] {
-            let t = try TempSystem(disks: [DiskSpec(name: "boot", size: 32 << 20, role: .mandatory, regionSize: 64 << 10)])
+            let t = try TempSystem(disks: [
+                DiskSpec(name: "boot", size: 32 << 20, role: .mandatory, regionSize: 64 << 10)
+            ])
             try t.system.disk("boot").split()
             let sys = PowerCutSystemCalls(cutAfter: cut)
             let boot = try RDRSystem.open(at: t.path, sys: sys).disk("boot")
@@ -109,9 +124,12 @@ final class ServingIOTests: XCTestCase {
             DispatchQueue.concurrentPerform(iterations: 8) { thread in
                 let block = [UInt8](repeating: UInt8(thread + 1), count: 4096)
                 for r in stride(from: thread, to: regions, by: 8) {
-                    let ok = (try? block.withUnsafeBytes { raw in
-                        try boot.write(side: .side(.upgrade), offset: Int64(r) * region + 512, from: raw.baseAddress!, count: raw.count, durable: false)
-                    }) != nil
+                    let ok =
+                        (try? block.withUnsafeBytes { raw in
+                            try boot.write(
+                                side: .side(.upgrade), offset: Int64(r) * region + 512, from: raw.baseAddress!,
+                                count: raw.count, durable: false)
+                        }) != nil
                     if ok { returned.withLock { $0.append(r) } }
                 }
             }
@@ -119,7 +137,10 @@ final class ServingIOTests: XCTestCase {
             let bits = try t.reopen().disk("boot", access: .readOnly).bitmap(.eleven)
             let done = returned.withLock { $0 }
             XCTAssertFalse(done.isEmpty, "cut after \(cut) calls: no write returned")
-            for r in done { XCTAssertTrue(bits.isSet(r), "cut after \(cut) calls: region \(r)'s write returned before its bit was durable") }
+            for r in done {
+                XCTAssertTrue(
+                    bits.isSet(r), "cut after \(cut) calls: region \(r)'s write returned before its bit was durable")
+            }
         }
     }
 
@@ -132,23 +153,31 @@ final class ServingIOTests: XCTestCase {
         let before10 = contents(t.image("boot", .ten))
         try boot.zero(side: .side(.upgrade), offset: region, length: 2 * region, method: .punchHole, durable: true)
         XCTAssertTrue(isHole(t.image("boot", .eleven), offset: region, length: 2 * region))
-        XCTAssertEqual(bytes(t.image("boot", .eleven), region, Int(2 * region)), [UInt8](repeating: 0, count: Int(2 * region)))
+        XCTAssertEqual(
+            bytes(t.image("boot", .eleven), region, Int(2 * region)), [UInt8](repeating: 0, count: Int(2 * region)))
         XCTAssertEqual(bytes(t.image("boot", .eleven), 0, Int(region)), pattern(Int(region), seed: 5))
         XCTAssertEqual(contents(t.image("boot", .ten)), before10, "the Production member changed")
         XCTAssertEqual(try t.reopen().disk("boot", access: .readOnly).bitmap(.eleven).runs, [1..<3])
         // Unaligned edges read as zeroes too (the kernel zeroes the partial blocks).
         try boot.zero(side: .side(.upgrade), offset: 100, length: 1000, method: .punchHole, durable: false)
-        XCTAssertEqual(bytes(t.image("boot", .eleven), 90, 1020), Array(pattern(Int(region), seed: 5)[90..<100]) + [UInt8](repeating: 0, count: 1000) + Array(pattern(Int(region), seed: 5)[1100..<1110]))
+        XCTAssertEqual(
+            bytes(t.image("boot", .eleven), 90, 1020),
+            Array(pattern(Int(region), seed: 5)[90..<100]) + [UInt8](repeating: 0, count: 1000)
+                + Array(pattern(Int(region), seed: 5)[1100..<1110]))
     }
 
     func testWrittenZeroesStayAllocatedAndAreMarked() throws {
         let t = try TempSystem()
         let boot = try t.system.disk("boot")
         try boot.split()
-        try boot.zero(side: .side(.production), offset: 5 * region, length: region + 512, method: .writeZeroes, durable: true)
+        try boot.zero(
+            side: .side(.production), offset: 5 * region, length: region + 512, method: .writeZeroes, durable: true)
         XCTAssertFalse(isHole(t.image("boot", .ten), offset: 5 * region, length: region))
-        XCTAssertTrue(isHole(t.image("boot", .eleven), offset: 5 * region, length: region), "the Upgrade member was written")
-        XCTAssertEqual(bytes(t.image("boot", .ten), 5 * region, Int(region + 512)), [UInt8](repeating: 0, count: Int(region + 512)))
+        XCTAssertTrue(
+            isHole(t.image("boot", .eleven), offset: 5 * region, length: region), "the Upgrade member was written")
+        XCTAssertEqual(
+            bytes(t.image("boot", .ten), 5 * region, Int(region + 512)), [UInt8](repeating: 0, count: Int(region + 512))
+        )
         XCTAssertEqual(try t.reopen().disk("boot", access: .readOnly).bitmap(.ten).runs, [5..<7])
     }
 
@@ -158,8 +187,10 @@ final class ServingIOTests: XCTestCase {
         try data.write(side: nil, offset: 0, bytes: pattern(Int(region), seed: 6))
         try data.flush()
         try data.split()
-        let before = [contents(t.image("data", .ten)), contents(t.image("data", .eleven)),
-                      contents(t.metadata("data", .ten)), contents(t.metadata("data", .eleven))]
+        let before = [
+            contents(t.image("data", .ten)), contents(t.image("data", .eleven)),
+            contents(t.metadata("data", .ten)), contents(t.metadata("data", .eleven)),
+        ]
         for method in [VirtualDisk.ZeroMethod.punchHole, .writeZeroes] {
             XCTAssertThrowsRDR(.accessRefused, containing: "no access to data disk 'data'") {
                 try data.zero(side: .side(.upgrade), offset: 0, length: self.region, method: method, durable: true)
@@ -167,8 +198,11 @@ final class ServingIOTests: XCTestCase {
         }
         XCTAssertThrowsRDR(.accessRefused, containing: "no access") { try data.checkAccess(side: .enclosure(.eleven)) }
         XCTAssertNoThrow(try data.checkAccess(side: .side(.production)))
-        XCTAssertEqual([contents(t.image("data", .ten)), contents(t.image("data", .eleven)),
-                        contents(t.metadata("data", .ten)), contents(t.metadata("data", .eleven))], before)
+        XCTAssertEqual(
+            [
+                contents(t.image("data", .ten)), contents(t.image("data", .eleven)),
+                contents(t.metadata("data", .ten)), contents(t.metadata("data", .eleven)),
+            ], before)
     }
 
     func testAllocationExtentsFollowTheReadMembersHoles() throws {
@@ -177,13 +211,21 @@ final class ServingIOTests: XCTestCase {
         try boot.split()
         try boot.write(side: .side(.upgrade), offset: 1 << 20, bytes: pattern(65536, seed: 7, offset: 1 << 20))
         let map = try boot.allocationExtents(side: .side(.upgrade), offset: 0, length: boot.size, limit: 100)
-        XCTAssertEqual(map, [.init(length: 1 << 20, flag: true), .init(length: 65536, flag: false),
-                             .init(length: boot.size - (1 << 20) - 65536, flag: true)])
-        XCTAssertEqual(try boot.allocationExtents(side: .side(.production), offset: 0, length: boot.size, limit: 100),
-                       [.init(length: boot.size, flag: true)], "the Production member has no data")
-        XCTAssertEqual(try boot.allocationExtents(side: .side(.upgrade), offset: 4096, length: 8192, limit: 1), [.init(length: 8192, flag: true)])
-        XCTAssertEqual(try boot.allocationExtents(side: .side(.upgrade), offset: (1 << 20) - 4096, length: 1 << 20, limit: 2),
-                       [.init(length: 4096, flag: true), .init(length: 65536, flag: false)], "the limit ends the map early")
+        XCTAssertEqual(
+            map,
+            [
+                .init(length: 1 << 20, flag: true), .init(length: 65536, flag: false),
+                .init(length: boot.size - (1 << 20) - 65536, flag: true),
+            ])
+        XCTAssertEqual(
+            try boot.allocationExtents(side: .side(.production), offset: 0, length: boot.size, limit: 100),
+            [.init(length: boot.size, flag: true)], "the Production member has no data")
+        XCTAssertEqual(
+            try boot.allocationExtents(side: .side(.upgrade), offset: 4096, length: 8192, limit: 1),
+            [.init(length: 8192, flag: true)])
+        XCTAssertEqual(
+            try boot.allocationExtents(side: .side(.upgrade), offset: (1 << 20) - 4096, length: 1 << 20, limit: 2),
+            [.init(length: 4096, flag: true), .init(length: 65536, flag: false)], "the limit ends the map early")
     }
 
     func testDirtyExtentsAreEachMembersBitmap() throws {
@@ -193,11 +235,19 @@ final class ServingIOTests: XCTestCase {
         try boot.write(side: .side(.upgrade), offset: 2 * region + 10, bytes: [1, 2, 3])
         try boot.write(side: .side(.upgrade), offset: 5 * region, bytes: [4])
         let upgrade = try boot.dirtyExtents(of: boot.enclosure(of: .upgrade), offset: 0, length: boot.size, limit: 100)
-        XCTAssertEqual(upgrade, [.init(length: 2 * region, flag: false), .init(length: region, flag: true),
-                                 .init(length: 2 * region, flag: false), .init(length: region, flag: true),
-                                 .init(length: boot.size - 6 * region, flag: false)])
-        XCTAssertEqual(try boot.dirtyExtents(of: .ten, offset: 0, length: boot.size, limit: 100), [.init(length: boot.size, flag: false)])
-        XCTAssertEqual(try boot.dirtyExtents(of: .eleven, offset: 2 * region + 4096, length: 4096, limit: 100), [.init(length: 4096, flag: true)])
+        XCTAssertEqual(
+            upgrade,
+            [
+                .init(length: 2 * region, flag: false), .init(length: region, flag: true),
+                .init(length: 2 * region, flag: false), .init(length: region, flag: true),
+                .init(length: boot.size - 6 * region, flag: false),
+            ])
+        XCTAssertEqual(
+            try boot.dirtyExtents(of: .ten, offset: 0, length: boot.size, limit: 100),
+            [.init(length: boot.size, flag: false)])
+        XCTAssertEqual(
+            try boot.dirtyExtents(of: .eleven, offset: 2 * region + 4096, length: 4096, limit: 100),
+            [.init(length: 4096, flag: true)])
         XCTAssertEqual(boot.enclosure(of: .production), .ten)
     }
 }

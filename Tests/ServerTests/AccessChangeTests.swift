@@ -1,6 +1,7 @@
 import Foundation
 import NBDWire
 import XCTest
+
 @testable import RDR
 @testable import RDRServer
 
@@ -18,7 +19,9 @@ final class AccessChangeTests: XCTestCase {
             XCTFail("GO to data@upgrade succeeded while split")
         } catch let refused as NBDTestClient.Refused {
             XCTAssertEqual(refused.type, .errPolicy)
-            XCTAssertTrue(refused.message.contains("the Upgrade Side (enclosure 11) has no access to data disk 'data' while split"), refused.message)
+            XCTAssertTrue(
+                refused.message.contains(
+                    "the Upgrade Side (enclosure 11) has no access to data disk 'data' while split"), refused.message)
         }
         // The same connection may go on with another export (the error is not fatal).
         try client.option(.go(ExportRequest(name: "data@production")))
@@ -39,10 +42,13 @@ final class AccessChangeTests: XCTestCase {
         XCTAssertEqual(try client.read(0, 512).0, .eperm)
         XCTAssertEqual(try client.call(.writeZeroes, offset: 0, length: 4096).0, .eperm)
         XCTAssertEqual(try client.call(.trim, offset: 0, length: 4096).0, .eperm)
-        XCTAssertEqual([s.member("data", .ten), s.member("data", .eleven)], before, "a refused request changed a member")
+        XCTAssertEqual(
+            [s.member("data", .ten), s.member("data", .eleven)], before, "a refused request changed a member")
         let refusals = s.logLines.filter { $0.contains("refused with EPERM") }
         XCTAssertEqual(refusals.count, 1, "one log line per reason: \(s.logLines)")
-        XCTAssertTrue(refusals.first?.contains("data@upgrade") == true && refusals.first?.contains("no access to data disk 'data' while split") == true, "\(refusals)")
+        XCTAssertTrue(
+            refusals.first?.contains("data@upgrade") == true
+                && refusals.first?.contains("no access to data disk 'data' while split") == true, "\(refusals)")
         // A system disk keeps both sides while split; its Production Side stops at merge.
         let boot = try NBDTestClient(socket: s.socket)
         try boot.connect(export: "boot")
@@ -57,7 +63,8 @@ final class AccessChangeTests: XCTestCase {
     /// durable after a FLUSH on another, and both see the same bytes.
     func testFlushOnOneConnectionCoversWritesOfAnother() throws {
         let s = try ServedSystem()
-        let a = try NBDTestClient(socket: s.socket), b = try NBDTestClient(socket: s.socket)
+        let a = try NBDTestClient(socket: s.socket)
+        let b = try NBDTestClient(socket: s.socket)
         try a.connect(export: "boot")
         try b.connect(export: "boot@11")
         XCTAssertTrue(a.flags.contains(.canMultiConn))

@@ -14,13 +14,19 @@ final class ConformanceTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let serve = try ServeProcess(system: dir)
         for export in ["boot", "data@11"] {
-            let r = try Tools.run("python3", [Self.script, "--unix", serve.socket, "--export", export, "--writable", "--strict", "--seed", "11"])
-            XCTAssertEqual(r.status, 0, "\(export):\n\(r.stdout.split(separator: "\n").filter { !$0.hasPrefix("PASS") }.joined(separator: "\n"))")
+            let r = try Tools.run(
+                "python3",
+                [Self.script, "--unix", serve.socket, "--export", export, "--writable", "--strict", "--seed", "11"])
+            XCTAssertEqual(
+                r.status, 0,
+                "\(export):\n\(r.stdout.split(separator: "\n").filter { !$0.hasPrefix("PASS") }.joined(separator: "\n"))"
+            )
             XCTAssertTrue(r.stdout.contains(" 0 failed"), r.stdout)
         }
         XCTAssertEqual(serve.stop().status, 0)
         let readOnly = try ServeProcess(system: dir, arguments: ["--read-only"])
-        let r = try Tools.run("python3", [Self.script, "--unix", readOnly.socket, "--export", "boot@upgrade", "--strict", "--quick"])
+        let r = try Tools.run(
+            "python3", [Self.script, "--unix", readOnly.socket, "--export", "boot@upgrade", "--strict", "--quick"])
         XCTAssertEqual(r.status, 0, r.stdout)
         XCTAssertTrue(r.stdout.contains("PASS err.read-only"), r.stdout)
         XCTAssertEqual(readOnly.stop().status, 0)

@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import Synchronization
 import XCTest
+
 @testable import RDR
 @testable import RDRServer
 
@@ -18,23 +19,31 @@ final class ControlSocketTests: XCTestCase {
 
     override func tearDown() { try? FileManager.default.removeItem(atPath: path) }
 
-    private let request = ControlProtocol.Request(arguments: ["write", "boot", "0", "héllo"], workingDirectory: "/tmp",
-                                                  variables: ["RDR_SYSTEM": "Images/x", "EMPTY": ""])
+    private let request = ControlProtocol.Request(
+        arguments: ["write", "boot", "0", "héllo"], workingDirectory: "/tmp",
+        variables: ["RDR_SYSTEM": "Images/x", "EMPTY": ""])
 
     /// Forwards `request` with fresh pipes as stdout and stderr; returns the exit code and both outputs.
-    private func forward(_ request: ControlProtocol.Request, interrupt: Int32? = nil) throws -> (Int32?, String, String) {
-        var out: [Int32] = [-1, -1], err: [Int32] = [-1, -1]
+    private func forward(_ request: ControlProtocol.Request, interrupt: Int32? = nil) throws -> (Int32?, String, String)
+    {
+        var out: [Int32] = [-1, -1]
+        var err: [Int32] = [-1, -1]
         XCTAssertEqual(pipe(&out), 0)
         XCTAssertEqual(pipe(&err), 0)
         let code: Int32?
         do {
-            switch try ControlClient.forward(systemPath: path, request: request, descriptors: [0, out[1], err[1]], interrupt: interrupt) {
+            switch try ControlClient.forward(
+                systemPath: path, request: request, descriptors: [0, out[1], err[1]], interrupt: interrupt)
+            {
             case .exited(let c): code = c
             case .noOwner: code = nil
             case .notAdmitted: code = -1
             }
         } catch {
-            close(out[1]); close(err[1]); close(out[0]); close(err[0])
+            close(out[1])
+            close(err[1])
+            close(out[0])
+            close(err[0])
             throw error
         }
         close(out[1])
@@ -48,8 +57,12 @@ final class ControlSocketTests: XCTestCase {
 
     func testTheOwnerRunsTheRequestWithTheClientsDescriptorsAndReturnsItsExitCode() throws {
         let server = try ControlServer(systemPath: path, owner: nil) { command in
-            Self.write(command.request.arguments.joined(separator: "|") + "\n" + command.request.workingDirectory + "\n", command.stdout)
-            Self.write(command.request.variables.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") + "\n", command.stderr)
+            Self.write(
+                command.request.arguments.joined(separator: "|") + "\n" + command.request.workingDirectory + "\n",
+                command.stdout)
+            Self.write(
+                command.request.variables.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(
+                    separator: ",") + "\n", command.stderr)
             Self.write("pid \(command.clientPID)\n", command.stderr)
             return 7
         }
@@ -62,7 +75,8 @@ final class ControlSocketTests: XCTestCase {
         XCTAssertEqual(out, "write|boot|0|héllo\n/tmp\n")
         XCTAssertEqual(err, "EMPTY=,RDR_SYSTEM=Images/x\npid \(getpid())\n")
         server.stop()
-        XCTAssertFalse(FileManager.default.fileExists(atPath: path + "/.rdr.control"), "a clean stop removes the socket")
+        XCTAssertFalse(
+            FileManager.default.fileExists(atPath: path + "/.rdr.control"), "a clean stop removes the socket")
         XCTAssertNil(try forward(request).0, "no owner: the client runs the command itself")
     }
 
@@ -77,7 +91,10 @@ final class ControlSocketTests: XCTestCase {
         defer { server.stop() }
         var interrupt: [Int32] = [-1, -1]
         XCTAssertEqual(pipe(&interrupt), 0)
-        defer { close(interrupt[0]); close(interrupt[1]) }
+        defer {
+            close(interrupt[0])
+            close(interrupt[1])
+        }
         let writeEnd = interrupt[1]
         DispatchQueue.global().async {
             started.wait()
@@ -101,10 +118,13 @@ final class ControlSocketTests: XCTestCase {
         defer { server.stop() }
         let fd = try XCTUnwrap(ControlSocketAddress.connect(system: path))
         let bytes = ControlProtocol.encode(request)
-        XCTAssertEqual(bytes.withUnsafeBytes { rdr_send_with_fds(fd, $0.baseAddress, UInt64($0.count), [0, 1, 2], 3) }, Int64(bytes.count))
+        XCTAssertEqual(
+            bytes.withUnsafeBytes { rdr_send_with_fds(fd, $0.baseAddress, UInt64($0.count), [0, 1, 2], 3) },
+            Int64(bytes.count))
         XCTAssertEqual(started.wait(timeout: .now() + 10), .success)
         close(fd)
-        XCTAssertEqual(cancelled.wait(timeout: .now() + 10), .success, "a disconnected client's command must be cancelled")
+        XCTAssertEqual(
+            cancelled.wait(timeout: .now() + 10), .success, "a disconnected client's command must be cancelled")
     }
 
     /// `rdr serve` stopping cancels forwarded commands; a background worker done with its work
@@ -140,12 +160,16 @@ final class ControlSocketTests: XCTestCase {
             return 0
         }
         defer { server.stop() }
-        for bad in [Array("NBDMAGIC and more".utf8), Array("RDRC".utf8) + [9, 0, 0, 0, 0, 0, 0, 0],
-                    Array("RDRC".utf8) + [1, 0, 0, 0, 0x7f, 0, 0, 0], Array("RDR".utf8)] {
+        for bad in [
+            Array("NBDMAGIC and more".utf8), Array("RDRC".utf8) + [9, 0, 0, 0, 0, 0, 0, 0],
+            Array("RDRC".utf8) + [1, 0, 0, 0, 0x7f, 0, 0, 0], Array("RDR".utf8),
+        ] {
             let fd = try XCTUnwrap(ControlSocketAddress.connect(system: path))
             _ = bad.withUnsafeBytes { rdr_send_with_fds(fd, $0.baseAddress, UInt64($0.count), [0, 1, 2], 3) }
             var byte: UInt8 = 0
-            XCTAssertLessThanOrEqual(recv(fd, &byte, 1, 0), 0, "the owner closes the connection (or resets it, bytes unread) without an exit code")
+            XCTAssertLessThanOrEqual(
+                recv(fd, &byte, 1, 0), 0,
+                "the owner closes the connection (or resets it, bytes unread) without an exit code")
             close(fd)
         }
         // A well-formed request without its three descriptors is refused too.
@@ -181,7 +205,10 @@ final class ControlSocketTests: XCTestCase {
         XCTAssertEqual(started.wait(timeout: .now() + 10), .success)
         let (code, _, err) = try forward(request)
         XCTAssertEqual(code, 75)
-        XCTAssertTrue(err.hasPrefix("Error: system \(path) is busy: its owner (pid \(getpid())) is running 1 forwarded commands already"), err)
+        XCTAssertTrue(
+            err.hasPrefix(
+                "Error: system \(path) is busy: its owner (pid \(getpid())) is running 1 forwarded commands already"),
+            err)
         release.signal()
         XCTAssertEqual(first.wait(timeout: .now() + 10), .success)
         XCTAssertEqual(firstCode.withLock { $0 }, 0)
@@ -230,6 +257,7 @@ final class ControlSocketTests: XCTestCase {
         huge[8] = 0x7f
         XCTAssertThrowsError(try ControlProtocol.payloadLength(header: huge).get())
         let relative = ControlProtocol.Request(arguments: [], workingDirectory: "tmp", variables: [:])
-        XCTAssertThrowsError(try ControlProtocol.decode(payload: Array(ControlProtocol.encode(relative).dropFirst(12))).get())
+        XCTAssertThrowsError(
+            try ControlProtocol.decode(payload: Array(ControlProtocol.encode(relative).dropFirst(12))).get())
     }
 }

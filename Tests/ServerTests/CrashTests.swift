@@ -20,9 +20,12 @@ final class ServeCrashTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let serve = try ServeProcess(system: dir)
         // The load: fio on the upper half, flushing every 32 writes.
-        let (fio, fioOut, fioErr) = try Tools.start("fio", [
-            "--name=load", "--ioengine=nbd", "--uri=\(serve.uri("boot"))", "--rw=randwrite", "--bs=4k",
-            "--offset=32m", "--size=32m", "--iodepth=16", "--fsync=32", "--time_based", "--runtime=60"])
+        let (fio, fioOut, fioErr) = try Tools.start(
+            "fio",
+            [
+                "--name=load", "--ioengine=nbd", "--uri=\(serve.uri("boot"))", "--rw=randwrite", "--bs=4k",
+                "--offset=32m", "--size=32m", "--iodepth=16", "--fsync=32", "--time_based", "--runtime=60",
+            ])
         // The oracle: distinct 4 KiB blocks on the lower half, a FLUSH after every 8.
         let acked = try writeUntilKilled(serve, after: 40)
         let fioResult = Tools.finish(fio, fioOut, fioErr)
@@ -31,8 +34,9 @@ final class ServeCrashTests: XCTestCase {
         for e in [10, 11] {
             let member = FileManager.default.contents(atPath: "\(dir)/boot-\(e).img") ?? Data()
             for (offset, data) in acked.writes.prefix(acked.durable) {
-                XCTAssertTrue(member[Int(offset)..<Int(offset) + data.count].elementsEqual(data),
-                              "member \(e): a write at \(offset) answered before a FLUSH is missing")
+                XCTAssertTrue(
+                    member[Int(offset)..<Int(offset) + data.count].elementsEqual(data),
+                    "member \(e): a write at \(offset) answered before a FLUSH is missing")
             }
         }
         let status = try Tools.run(Tools.rdr, ["status", "boot", "--system", dir])

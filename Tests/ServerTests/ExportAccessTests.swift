@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import RDR
 @testable import RDRServer
 
@@ -40,7 +41,10 @@ final class ExportAccessTests: XCTestCase {
             try s.enter(mode)
             var models: [String: [Enclosure: MemberModel]] = [:]
             for disk in ["boot", "data"] {
-                models[disk] = [.ten: MemberModel(size: Int(ServedSystem.diskSize)), .eleven: MemberModel(size: Int(ServedSystem.diskSize))]
+                models[disk] = [
+                    .ten: MemberModel(size: Int(ServedSystem.diskSize)),
+                    .eleven: MemberModel(size: Int(ServedSystem.diskSize)),
+                ]
             }
             for (i, suffix) in Self.suffixes.enumerated() {
                 for (d, disk) in ["boot", "data"].enumerated() {
@@ -51,7 +55,8 @@ final class ExportAccessTests: XCTestCase {
                     let r = try qemuIO(s.uri(disk + suffix), area: area, value: value)
                     guard let access else {
                         XCTAssertNotEqual(r.status, 0, "\(label): qemu-io worked on an export without access")
-                        XCTAssertTrue(r.output.contains("no access") || r.output.contains("stopped"), "\(label): \(r.output)")
+                        XCTAssertTrue(
+                            r.output.contains("no access") || r.output.contains("stopped"), "\(label): \(r.output)")
                         continue
                     }
                     XCTAssertEqual(r.status, 0, "\(label): \(r.output)")
@@ -61,7 +66,9 @@ final class ExportAccessTests: XCTestCase {
             }
             for disk in ["boot", "data"] {
                 for e in Enclosure.allCases {
-                    XCTAssertTrue(s.member(disk, e) == models[disk]![e]!.bytes, "\(mode): member \(e) of \(disk) differs from the model")
+                    XCTAssertTrue(
+                        s.member(disk, e) == models[disk]![e]!.bytes,
+                        "\(mode): member \(e) of \(disk) differs from the model")
                 }
             }
         }
@@ -77,7 +84,9 @@ final class ExportAccessTests: XCTestCase {
     }
 
     private func qemuIO(_ uri: String, area: Int, value: UInt8) throws -> Tools.Result {
-        let v = "0x" + String(value, radix: 16), w = "0x" + String(value &+ 1, radix: 16), x = "0x" + String(value &+ 2, radix: 16)
+        let v = "0x" + String(value, radix: 16)
+        let w = "0x" + String(value &+ 1, radix: 16)
+        let x = "0x" + String(value &+ 2, radix: 16)
         let script = [
             "write -P \(v) \(area) 65536",
             "read -P \(v) \(area) 65536",

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import XCTest
+
 @testable import RDR
 
 /// A real filesystem on the Upgrade Side: mkfs.ext4 on boot@upgrade through nbdfuse and a loop
@@ -13,11 +14,15 @@ final class FilesystemTests: XCTestCase {
         guard access("/dev/fuse", R_OK | W_OK) == 0, access("/dev/loop-control", R_OK) == 0 else {
             throw Tools.skip("no /dev/fuse or /dev/loop-control here")
         }
-        let s = try ServedSystem(disks: [DiskSpec(name: "boot", size: 64 << 20, role: .mandatory, regionSize: 64 << 10)])
+        let s = try ServedSystem(disks: [DiskSpec(name: "boot", size: 64 << 20, role: .mandatory, regionSize: 64 << 10)]
+        )
         try s.disk("boot").split()
         let production = s.member("boot", .ten)
-        let fuse = s.path + "/fuse", mnt = s.path + "/mnt"
-        for dir in [fuse, mnt] { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        let fuse = s.path + "/fuse"
+        let mnt = s.path + "/mnt"
+        for dir in [fuse, mnt] {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        }
         let payload = (0..<3_000_000).map { UInt8(truncatingIfNeeded: $0 &* 13) }
         try withFuseLoop(fuse: fuse, uri: s.uri("boot@upgrade")) { loop in
             try run("mkfs.ext4", ["-q", loop])
@@ -48,7 +53,8 @@ final class FilesystemTests: XCTestCase {
             _ = Tools.finish(nbdfuse, out, err)
         }
         let deadline = Date().addingTimeInterval(20)
-        while (FileManager.default.contents(atPath: pidFile)?.isEmpty ?? true) && nbdfuse.isRunning && Date() < deadline { usleep(20_000) }
+        while (FileManager.default.contents(atPath: pidFile)?.isEmpty ?? true) && nbdfuse.isRunning && Date() < deadline
+        { usleep(20_000) }
         guard nbdfuse.isRunning || FileManager.default.fileExists(atPath: fuse + "/disk") else {
             throw Tools.skip("nbdfuse could not mount (FUSE not usable here)")
         }
@@ -61,6 +67,8 @@ final class FilesystemTests: XCTestCase {
 
     private func run(_ tool: String, _ arguments: [String]) throws {
         let r = try Tools.run(tool, arguments)
-        guard r.status == 0 else { throw NBDTestClient.Failure(description: "\(tool) \(arguments.joined(separator: " ")): \(r.output)") }
+        guard r.status == 0 else {
+            throw NBDTestClient.Failure(description: "\(tool) \(arguments.joined(separator: " ")): \(r.output)")
+        }
     }
 }

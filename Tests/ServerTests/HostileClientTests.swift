@@ -1,6 +1,7 @@
 import Foundation
 import NBDWire
 import XCTest
+
 @testable import RDR
 @testable import RDRServer
 
@@ -17,13 +18,16 @@ final class HostileClientTests: XCTestCase {
         for round in 0..<60 {
             let hostile = try NBDTestClient(socket: s.socket)
             if round % 2 == 1 { try hostile.connect(export: "boot@upgrade", structured: round % 4 == 1) }
-            let garbage = (0..<Int.random(in: 1...8192, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            let garbage = (0..<Int.random(in: 1...8192, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng)
+            }
             try? hostile.send(garbage)
             let offset = round * 8192
             let value = UInt8(truncatingIfNeeded: round + 1)
-            XCTAssertEqual(try good.write(UInt64(offset), [UInt8](repeating: value, count: 8192)), .ok, "round \(round)")
+            XCTAssertEqual(
+                try good.write(UInt64(offset), [UInt8](repeating: value, count: 8192)), .ok, "round \(round)")
             model.fill(offset, 8192, value)
-            XCTAssertEqual(try good.read(UInt64(offset), 8192).1, [UInt8](repeating: value, count: 8192), "round \(round)")
+            XCTAssertEqual(
+                try good.read(UInt64(offset), 8192).1, [UInt8](repeating: value, count: 8192), "round \(round)")
         }
         XCTAssertEqual(try good.flush(), .ok)
         // Random bytes may happen to form a valid request; that is the one thing they could

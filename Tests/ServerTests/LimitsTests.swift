@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import NBDWire
 import XCTest
+
 @testable import RDR
 @testable import RDRServer
 
@@ -24,7 +25,8 @@ final class LimitsTests: XCTestCase {
         var configuration = ServerConfiguration()
         configuration.maxConnections = 2
         let s = try ServedSystem(configuration: configuration)
-        let a = try NBDTestClient(socket: s.socket), b = try NBDTestClient(socket: s.socket)
+        let a = try NBDTestClient(socket: s.socket)
+        let b = try NBDTestClient(socket: s.socket)
         try a.connect(export: "boot")
         try b.connect(export: "data")
         let c = try NBDTestClient(socket: s.socket)
@@ -64,14 +66,18 @@ final class LimitsTests: XCTestCase {
         let greedy = try NBDTestClient(socket: s.socket)
         try greedy.connect(export: "boot", structured: false)
         var requests: [UInt8] = []
-        for i in 0..<40000 { requests += NBDRequest(command: .read, cookie: UInt64(i), offset: 0, length: 1 << 20).encoded }
+        for i in 0..<40000 {
+            requests += NBDRequest(command: .read, cookie: UInt64(i), offset: 0, length: 1 << 20).encoded
+        }
         var nonBlocking = fcntl(greedy.fd, F_GETFL)
         nonBlocking |= O_NONBLOCK
         _ = fcntl(greedy.fd, F_SETFL, nonBlocking)
         var sent = 0
         let deadline = Date().addingTimeInterval(2)
         while sent < requests.count && Date() < deadline {
-            let n = requests.withUnsafeBytes { send(greedy.fd, $0.baseAddress! + sent, requests.count - sent, Int32(MSG_NOSIGNAL)) }
+            let n = requests.withUnsafeBytes {
+                send(greedy.fd, $0.baseAddress! + sent, requests.count - sent, Int32(MSG_NOSIGNAL))
+            }
             if n > 0 { sent += n } else { usleep(10_000) }
         }
         XCTAssertLessThan(sent, requests.count, "the server read every request although no reply was read")

@@ -13,7 +13,9 @@ final class LiveSystemTests: XCTestCase {
     }
 
     @discardableResult
-    private func rdr(_ args: [String], expect status: Int32 = 0, file: StaticString = #filePath, line: UInt = #line) throws -> Tools.Result {
+    private func rdr(_ args: [String], expect status: Int32 = 0, file: StaticString = #filePath, line: UInt = #line)
+        throws -> Tools.Result
+    {
         let r = try Tools.run(Tools.rdr, args)
         XCTAssertEqual(r.status, status, "rdr \(args.joined(separator: " ")): \(r.output)", file: file, line: line)
         return r
@@ -32,10 +34,15 @@ final class LiveSystemTests: XCTestCase {
         // 96 MiB at 24 MiB/s: about 4 s of resync, a thread of the server.
         let started = try rdr(["disk", "resync", "boot", "--from", "11", "--background", "--max-rate", "24M"] + sys)
         XCTAssertTrue(started.stdout.contains("(pid \(serve.pid))"), started.stdout)
-        XCTAssertTrue(try rdr(["status", "boot"] + sys).stdout.contains("Status: Resync "), "the resync runs while fio starts")
-        let fio = try Tools.run("fio", ["--name=live", "--ioengine=nbd", "--uri=\(serve.uri("boot@upgrade"))", "--rw=randwrite",
-                                        "--bs=4k", "--size=16m", "--offset=8m", "--iodepth=16", "--verify=crc32c", "--do_verify=1",
-                                        "--verify_fatal=1", "--fsync=64", "--verify_state_save=0"])
+        XCTAssertTrue(
+            try rdr(["status", "boot"] + sys).stdout.contains("Status: Resync "), "the resync runs while fio starts")
+        let fio = try Tools.run(
+            "fio",
+            [
+                "--name=live", "--ioengine=nbd", "--uri=\(serve.uri("boot@upgrade"))", "--rw=randwrite",
+                "--bs=4k", "--size=16m", "--offset=8m", "--iodepth=16", "--verify=crc32c", "--do_verify=1",
+                "--verify_fatal=1", "--fsync=64", "--verify_state_save=0",
+            ])
         XCTAssertEqual(fio.status, 0, fio.output)
         XCTAssertFalse(fio.output.contains("verify failed") || fio.output.contains("bad magic"), fio.output)
         try rdr(["status", "--watch", "--interval", "0.1"] + sys)
@@ -43,7 +50,9 @@ final class LiveSystemTests: XCTestCase {
         let verify = try rdr(["disk", "verify", "boot"] + sys)
         XCTAssertTrue(verify.stdout.hasPrefix("verify boot: members identical"), verify.stdout)
         XCTAssertEqual(serve.stop().status, 0)
-        XCTAssertEqual(FileManager.default.contents(atPath: dir + "/boot-10.img"), FileManager.default.contents(atPath: dir + "/boot-11.img"))
+        XCTAssertEqual(
+            FileManager.default.contents(atPath: dir + "/boot-10.img"),
+            FileManager.default.contents(atPath: dir + "/boot-11.img"))
     }
 
     func testExt4StaysMountedThroughMergeAndCommitForwardedToTheServer() throws {
@@ -66,7 +75,8 @@ final class LiveSystemTests: XCTestCase {
         let sys = ["--system", dir]
         try ServeProcess.initSystem(dir, disks: ["boot:64M:mandatory"])
         let serve = try ServeProcess(system: dir)
-        let fuse = dir + "/fuse", mnt = dir + "/mnt"
+        let fuse = dir + "/fuse"
+        let mnt = dir + "/mnt"
         for d in [fuse, mnt] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true) }
         try FuseLoop.with(fuse: fuse, uri: serve.uri("boot")) { loop in try FuseLoop.run("mkfs.ext4", ["-q", loop]) }
         try rdr(["split"] + sys)
@@ -120,7 +130,8 @@ enum FuseLoop {
             _ = Tools.finish(nbdfuse, out, err)
         }
         let deadline = Date().addingTimeInterval(20)
-        while (FileManager.default.contents(atPath: pidFile)?.isEmpty ?? true) && nbdfuse.isRunning && Date() < deadline { usleep(20_000) }
+        while (FileManager.default.contents(atPath: pidFile)?.isEmpty ?? true) && nbdfuse.isRunning && Date() < deadline
+        { usleep(20_000) }
         guard nbdfuse.isRunning || FileManager.default.fileExists(atPath: fuse + "/disk") else {
             throw Tools.skip("nbdfuse could not mount (FUSE not usable here)")
         }
@@ -133,6 +144,8 @@ enum FuseLoop {
 
     static func run(_ tool: String, _ arguments: [String]) throws {
         let r = try Tools.run(tool, arguments)
-        guard r.status == 0 else { throw NBDTestClient.Failure(description: "\(tool) \(arguments.joined(separator: " ")): \(r.output)") }
+        guard r.status == 0 else {
+            throw NBDTestClient.Failure(description: "\(tool) \(arguments.joined(separator: " ")): \(r.output)")
+        }
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Synchronization
 import XCTest
+
 @testable import RDR
 
 /// The owner side inside RDR: one shared disk per disk, the in-process lock forwarded commands
@@ -14,9 +15,11 @@ final class OwnershipTests: XCTestCase {
     override func setUpWithError() throws {
         path = NSTemporaryDirectory() + "rdr-own-" + UUID().uuidString.prefix(8)
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        let system = try RDRSystem.create(at: path, disks: [
-            DiskSpec(name: "boot", size: 4 << 20, role: .mandatory, regionSize: 64 << 10),
-        ], primary: .ten, force: false)
+        let system = try RDRSystem.create(
+            at: path,
+            disks: [
+                DiskSpec(name: "boot", size: 4 << 20, role: .mandatory, regionSize: 64 << 10)
+            ], primary: .ten, force: false)
         let lock = try system.lock(command: "rdr serve (test)")
         ownerLock = lock
         owner = try SystemOwnership.shared.register(system, lock: lock)
@@ -51,26 +54,38 @@ final class OwnershipTests: XCTestCase {
         XCTAssertThrowsError(try system.lock(command: "rdr disk split")) { error in
             let e = error as? RDRError
             XCTAssertEqual(e?.kind, .busy)
-            XCTAssertEqual(e?.message.contains("is busy: pid \(getpid()) is running 'rdr write boot 0 x'"), true, "\(String(describing: e?.message))")
+            XCTAssertEqual(
+                e?.message.contains("is busy: pid \(getpid()) is running 'rdr write boot 0 x'"), true,
+                "\(String(describing: e?.message))")
         }
-        XCTAssertThrowsError(try system.readLock(command: "rdr disk verify boot")) { XCTAssertEqual(($0 as? RDRError)?.kind, .busy) }
+        XCTAssertThrowsError(try system.readLock(command: "rdr disk verify boot")) {
+            XCTAssertEqual(($0 as? RDRError)?.kind, .busy)
+        }
         first.release()
         first.release()  // a second release must not free a lock someone else took meanwhile
         XCTAssertNil(SystemLock.holder(systemPath: path, sys: system.sys))
         let readers = try [system.readLock(command: "verify 1"), system.readLock(command: "verify 2")]
-        XCTAssertThrowsError(try system.lock(command: "rdr disk merge")) { XCTAssertEqual(($0 as? RDRError)?.kind, .busy) }
-        readers.forEach { $0?.release() }
+        XCTAssertThrowsError(try system.lock(command: "rdr disk merge")) {
+            XCTAssertEqual(($0 as? RDRError)?.kind, .busy)
+        }
+        for reader in readers { reader?.release() }
         try system.lock(command: "rdr disk merge").release()
         // The owner's own flock is untouched by all of this: still held, by the owner.
-        XCTAssertEqual(system.sys.flock(try FileDescriptor.open(path + "/" + SystemLock.fileName, .readOnly, sys: system.sys).rawValue, LOCK_SH | LOCK_NB), -EWOULDBLOCK)
+        XCTAssertEqual(
+            system.sys.flock(
+                try FileDescriptor.open(path + "/" + SystemLock.fileName, .readOnly, sys: system.sys).rawValue,
+                LOCK_SH | LOCK_NB), -EWOULDBLOCK)
     }
 
     func testOtherLockFilesStillExcludeWithinTheProcess() throws {
         let system = try RDRSystem.open(at: path)
-        let session = try SystemLock.acquire(systemPath: path, fileName: ".session.lock", command: "rdr commit", sys: system.sys)
+        let session = try SystemLock.acquire(
+            systemPath: path, fileName: ".session.lock", command: "rdr commit", sys: system.sys)
         defer { session.release() }
         XCTAssertFalse(session.isInProcess)
-        XCTAssertThrowsError(try SystemLock.acquire(systemPath: path, fileName: ".session.lock", command: "rdr abort", sys: system.sys)) {
+        XCTAssertThrowsError(
+            try SystemLock.acquire(systemPath: path, fileName: ".session.lock", command: "rdr abort", sys: system.sys)
+        ) {
             XCTAssertEqual(($0 as? RDRError)?.message.contains("'rdr commit'"), true)
         }
     }
@@ -118,7 +133,9 @@ final class OwnershipTests: XCTestCase {
         XCTAssertEqual(jobs.map(\.1), [.eleven])
         let reported = Mutex<[String]>([])
         try owner!.startBackgroundResyncs(jobs, options: ResyncOptions()) { name, outcome in
-            reported.withLock { $0.append("\(name): \((try? outcome.get()).map { "\($0.source)->\($0.target)" } ?? "failed")") }
+            reported.withLock {
+                $0.append("\(name): \((try? outcome.get()).map { "\($0.source)->\($0.target)" } ?? "failed")")
+            }
         }
         owner!.waitUntilIdle(unless: CancellationFlag())
         XCTAssertEqual(reported.withLock { $0 }, ["boot: 11->10"])

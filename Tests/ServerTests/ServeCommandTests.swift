@@ -16,7 +16,9 @@ final class ServeCommandTests: XCTestCase {
         let r = try Tools.run(Tools.rdr, ["serve", "--help"])
         XCTAssertEqual(r.status, 0)
         XCTAssertTrue(r.stdout.contains("There is no TLS and no authentication"), r.stdout)
-        XCTAssertTrue(r.stdout.contains("--allow-remote") && r.stdout.contains("--read-only") && r.stdout.contains("--max-connections"))
+        XCTAssertTrue(
+            r.stdout.contains("--allow-remote") && r.stdout.contains("--read-only")
+                && r.stdout.contains("--max-connections"))
     }
 
     func testRemoteAddressesAreRefusedUnlessAllowed() throws {
@@ -47,7 +49,8 @@ final class ServeCommandTests: XCTestCase {
             }
         }
         XCTAssertFalse(port.isEmpty, text)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/nbd.sock"), "--listen alone must not open the Unix socket")
+        XCTAssertFalse(
+            FileManager.default.fileExists(atPath: dir + "/nbd.sock"), "--listen alone must not open the Unix socket")
         let info = try Tools.run("nbdinfo", ["--size", "nbd://127.0.0.1:\(port)/data"])
         XCTAssertEqual(info.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "\(16 << 20)", info.output)
         kill(p.processIdentifier, SIGTERM)
@@ -64,7 +67,8 @@ final class ServeCommandTests: XCTestCase {
         XCTAssertEqual(st.st_mode & 0o777, 0o600)
         // Issue 11: a command that needs the lock no longer fails with 75 while the server holds
         // it: it runs in the server (the owner). A second server is still refused, naming it.
-        let forwarded = try Tools.run(Tools.rdr, ["write", "boot", "--offset", "0", "--pattern", "1", "--length", "4K", "--system", dir])
+        let forwarded = try Tools.run(
+            Tools.rdr, ["write", "boot", "--offset", "0", "--pattern", "1", "--length", "4K", "--system", dir])
         XCTAssertEqual(forwarded.status, 0, forwarded.output)
         XCTAssertEqual(forwarded.stdout, "wrote 4096 bytes to boot at offset 0\n")
         let second = try Tools.run(Tools.rdr, ["serve", "--system", dir, "--socket", dir + "/other.sock"])
@@ -87,14 +91,16 @@ final class ServeCommandTests: XCTestCase {
         let dir = try scratch()
         func files() -> [String: Data] {
             let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-            return Dictionary(uniqueKeysWithValues: names.filter { !$0.hasPrefix(".rdr.lock") && $0 != "nbd.sock" }
-                .map { ($0, FileManager.default.contents(atPath: dir + "/" + $0) ?? Data()) })
+            return Dictionary(
+                uniqueKeysWithValues: names.filter { !$0.hasPrefix(".rdr.lock") && $0 != "nbd.sock" }
+                    .map { ($0, FileManager.default.contents(atPath: dir + "/" + $0) ?? Data()) })
         }
         let before = files()
         let serve = try ServeProcess(system: dir, arguments: ["--read-only"])
         let w = try Tools.run("qemu-io", ["-f", "raw", "-c", "write -P 0x42 0 4096", serve.uri("boot")])
         XCTAssertNotEqual(w.status, 0, w.output)
-        XCTAssertEqual(try Tools.run("qemu-io", ["-f", "raw", "-r", "-c", "read -P 0 0 4096", serve.uri("data@11")]).status, 0)
+        XCTAssertEqual(
+            try Tools.run("qemu-io", ["-f", "raw", "-r", "-c", "read -P 0 0 4096", serve.uri("data@11")]).status, 0)
         XCTAssertEqual(serve.stop().status, 0)
         XCTAssertEqual(files(), before, "a read-only server changed a file")
     }

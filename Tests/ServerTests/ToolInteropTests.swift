@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import RDR
 @testable import RDRServer
 
@@ -39,7 +40,8 @@ final class ToolInteropTests: XCTestCase {
         let out = s.path + "/out.qcow2"
         let convert = try Tools.run("qemu-img", ["convert", "-f", "raw", "-O", "qcow2", s.uri("boot@upgrade"), out])
         XCTAssertEqual(convert.status, 0, convert.output)
-        XCTAssertEqual(try Tools.run("qemu-img", ["compare", "-f", "qcow2", "-F", "raw", out, s.image("boot", .eleven)]).status, 0)
+        XCTAssertEqual(
+            try Tools.run("qemu-img", ["compare", "-f", "qcow2", "-F", "raw", out, s.image("boot", .eleven)]).status, 0)
         let other = try Tools.run("qemu-img", ["compare", "-f", "qcow2", "-F", "raw", out, s.image("boot", .ten)])
         XCTAssertEqual(other.status, 1, "the Production member must differ: \(other.output)")
     }
@@ -52,7 +54,9 @@ final class ToolInteropTests: XCTestCase {
         let before10 = s.member("boot", .ten)
         let r = try Tools.run("qemu-img", ["convert", "-n", "-f", "raw", "-O", "raw", source, s.uri("boot@upgrade")])
         XCTAssertEqual(r.status, 0, r.output)
-        XCTAssertEqual(try Tools.run("qemu-img", ["compare", "-f", "raw", "-F", "raw", source, s.image("boot", .eleven)]).status, 0)
+        XCTAssertEqual(
+            try Tools.run("qemu-img", ["compare", "-f", "raw", "-F", "raw", source, s.image("boot", .eleven)]).status, 0
+        )
         XCTAssertTrue(s.member("boot", .ten) == before10, "the Production member changed")
     }
 
@@ -63,7 +67,9 @@ final class ToolInteropTests: XCTestCase {
         let r = try Tools.run("qemu-img", ["map", "--output=json", "-f", "raw", s.uri("boot@upgrade")])
         XCTAssertEqual(r.status, 0, r.output)
         let entries = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
-        let data = entries.filter { $0["data"] as? Bool == true }.map { ($0["start"] as? Int ?? -1)..<(($0["start"] as? Int ?? -1) + ($0["length"] as? Int ?? 0)) }
+        let data = entries.filter { $0["data"] as? Bool == true }.map {
+            ($0["start"] as? Int ?? -1)..<(($0["start"] as? Int ?? -1) + ($0["length"] as? Int ?? 0))
+        }
         XCTAssertEqual(data, [mib..<mib + 65536, 5 * mib..<5 * mib + 131072], r.stdout)
         let production = try Tools.run("qemu-img", ["map", "--output=json", "-f", "raw", s.uri("boot")])
         XCTAssertFalse(production.stdout.contains("\"data\": true"), production.stdout)
@@ -74,18 +80,23 @@ final class ToolInteropTests: XCTestCase {
         let s = try splitWithUpgradeWrites()
         let list = try Tools.run("nbdinfo", ["--list", "--json", s.uri("")])
         XCTAssertEqual(list.status, 0, list.output)
-        let exports = (try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [String: Any])?["exports"] as? [[String: Any]] ?? []
+        let exports =
+            (try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [String: Any])?["exports"]
+            as? [[String: Any]] ?? []
         // While split, the Upgrade Side of the data disk is not listed: it cannot be used.
-        XCTAssertEqual(exports.compactMap { $0["export-name"] as? String },
-                       ["boot", "boot@production", "boot@upgrade", "boot@10", "boot@11", "data", "data@production", "data@10"])
+        XCTAssertEqual(
+            exports.compactMap { $0["export-name"] as? String },
+            ["boot", "boot@production", "boot@upgrade", "boot@10", "boot@11", "data", "data@production", "data@10"])
         for feature in ["flush", "fua", "trim", "zero", "fast-zero", "multi-conn", "df", "cache", "structured-reply"] {
-            XCTAssertEqual(try Tools.run("nbdinfo", ["--can", feature, s.uri("boot@upgrade")]).status, 0, "can \(feature)")
+            XCTAssertEqual(
+                try Tools.run("nbdinfo", ["--can", feature, s.uri("boot@upgrade")]).status, 0, "can \(feature)")
         }
         XCTAssertEqual(try Tools.run("nbdinfo", ["--is", "readonly", s.uri("boot@upgrade")]).status, 2)
         let map = try Tools.run("nbdinfo", ["--map", s.uri("boot@upgrade")])
         XCTAssertEqual(dataRanges(map.stdout, flag: 0), [mib..<mib + 65536, 5 * mib..<5 * mib + 131072], map.stdout)
         let dirty = try Tools.run("nbdinfo", ["--map=qemu:dirty-bitmap:upgrade", s.uri("boot@upgrade")])
-        XCTAssertEqual(dataRanges(dirty.stdout, flag: 1), [mib..<mib + 65536, 5 * mib..<5 * mib + 131072], dirty.stdout)
+        XCTAssertEqual(
+            dataRanges(dirty.stdout, flag: 1), [mib..<mib + 65536, 5 * mib..<5 * mib + 131072], dirty.stdout)
         let production = try Tools.run("nbdinfo", ["--map=qemu:dirty-bitmap:production", s.uri("boot@upgrade")])
         XCTAssertEqual(dataRanges(production.stdout, flag: 1), [], production.stdout)
     }
@@ -120,9 +131,13 @@ final class ToolInteropTests: XCTestCase {
         let s = try ServedSystem()
         try s.enter(.split)
         let before10 = s.member("boot", .ten)
-        let r = try Tools.run("fio", ["--name=nbdjob", "--ioengine=nbd", "--uri=\(s.uri("boot@upgrade"))", "--rw=randwrite",
-                                      "--bs=4k", "--size=8m", "--iodepth=16", "--verify=crc32c", "--do_verify=1",
-                                      "--verify_fatal=1", "--fsync=64", "--verify_state_save=0"])
+        let r = try Tools.run(
+            "fio",
+            [
+                "--name=nbdjob", "--ioengine=nbd", "--uri=\(s.uri("boot@upgrade"))", "--rw=randwrite",
+                "--bs=4k", "--size=8m", "--iodepth=16", "--verify=crc32c", "--do_verify=1",
+                "--verify_fatal=1", "--fsync=64", "--verify_state_save=0",
+            ])
         XCTAssertEqual(r.status, 0, r.output)
         XCTAssertFalse(r.output.contains("verify failed") || r.output.contains("bad magic"), r.output)
         XCTAssertTrue(s.member("boot", .ten) == before10, "the Production member changed")

@@ -14,7 +14,8 @@ let package = Package(
         fuzzTarget("FuzzMetadata", [.product(name: "RDR", package: "RDR")]),
         fuzzTarget("FuzzManifest", [.product(name: "RDR", package: "RDR")]),
         fuzzTarget("FuzzConfiguration", [.product(name: "ActiveUpgrade", package: "RDR")]),
-        fuzzTarget("FuzzArguments", [.product(name: "RDRArguments", package: "RDR"), .product(name: "RDR", package: "RDR")]),
+        fuzzTarget(
+            "FuzzArguments", [.product(name: "RDRArguments", package: "RDR"), .product(name: "RDR", package: "RDR")]),
         fuzzTarget("FuzzNBD", [.product(name: "NBDWire", package: "RDR")]),
     ],
     swiftLanguageModes: [.v6]

@@ -25,19 +25,24 @@ extension TortureRun {
     private func hostileManifestEdit() -> String? {
         let manifestPath = rdr.system + "/rdr.json"
         guard let original = FileManager.default.contents(atPath: manifestPath),
-              var object = (try? JSONSerialization.jsonObject(with: original)) as? [String: Any],
-              var disksJSON = object["disks"] as? [[String: Any]] else { return "cannot read the manifest" }
+            var object = (try? JSONSerialization.jsonObject(with: original)) as? [String: Any],
+            var disksJSON = object["disks"] as? [[String: Any]]
+        else { return "cannot read the manifest" }
         let d = Int(rng.next() % UInt64(disksJSON.count))
         var members = disksJSON[d]["members"] as? [[String: Any]] ?? []
         let m = Int(rng.next() % UInt64(max(1, members.count)))
         let other = diskNames[(d + 1) % diskNames.count]
         let key = pick(["image", "metadata"])
-        let value = pick(["\(other)-10.img", "\(other)-11.rdrmeta", "\(diskNames[d])-\([11, 10][m]).img", "rdr.json", ".rdr.lock",
-                          "session.json", "../outside.img", "/tmp/outside.img", "", "activity.log.jsonl"])
+        let value = pick([
+            "\(other)-10.img", "\(other)-11.rdrmeta", "\(diskNames[d])-\([11, 10][m]).img", "rdr.json", ".rdr.lock",
+            "session.json", "../outside.img", "/tmp/outside.img", "", "activity.log.jsonl",
+        ])
         members[m][key] = value
         disksJSON[d]["members"] = members
         object["disks"] = disksJSON
-        guard let edited = try? JSONSerialization.data(withJSONObject: object) else { return "cannot write the manifest" }
+        guard let edited = try? JSONSerialization.data(withJSONObject: object) else {
+            return "cannot write the manifest"
+        }
         try? edited.write(to: URL(fileURLWithPath: manifestPath))
         defer { try? original.write(to: URL(fileURLWithPath: manifestPath)) }
         return expectRefused(what: "manifest edit \(diskNames[d]) member \(m) \(key)=\(value)")
@@ -48,8 +53,16 @@ extension TortureRun {
         let kind = pick(["within", "between", "replace"])
         let b: String
         switch kind {
-        case "within": b = a.hasSuffix("-10.img") ? a.replacingOccurrences(of: "-10.img", with: "-11.img") : a.replacingOccurrences(of: "-11.img", with: "-10.img")
-        case "between": b = a.contains("/boot-") ? a.replacingOccurrences(of: "/boot-", with: "/data-") : a.replacingOccurrences(of: "/data-", with: "/boot-")
+        case "within":
+            b =
+                a.hasSuffix("-10.img")
+                ? a.replacingOccurrences(of: "-10.img", with: "-11.img")
+                : a.replacingOccurrences(of: "-11.img", with: "-10.img")
+        case "between":
+            b =
+                a.contains("/boot-")
+                ? a.replacingOccurrences(of: "/boot-", with: "/data-")
+                : a.replacingOccurrences(of: "/data-", with: "/boot-")
         default: b = a + ".saved"
         }
         let fm = FileManager.default
@@ -82,14 +95,19 @@ extension TortureRun {
     /// Runs a random changing command, which must be refused with 65 and change no file.
     private func expectRefused(what: String, disks names: [String] = diskNames, full: Bool = true) -> String? {
         let before = snapshot()
-        let disk = pick(names), side = pick(["production", "upgrade"])
-        var commands = [["write", disk, "--side", side, "--offset", "0", "--pattern", "1", "--length", "4096"],
-                        ["disk", "resync", disk, "--from", pick(["10", "11"])],
-                        ["workload", disk, "--side", side, "--bytes", "64K"]]
+        let disk = pick(names)
+        let side = pick(["production", "upgrade"])
+        var commands = [
+            ["write", disk, "--side", side, "--offset", "0", "--pattern", "1", "--length", "4096"],
+            ["disk", "resync", disk, "--from", pick(["10", "11"])],
+            ["workload", disk, "--side", side, "--bytes", "64K"],
+        ]
         if full { commands.append(["disk", "resync", disk, "--from", pick(["10", "11"]), "--full", "--force"]) }
         let args = pick(commands)
         let (status, _) = rdr.run(args)
-        if status != 65 { return "\(what): 'rdr \(args.joined(separator: " "))' exited \(status), must be refused with 65" }
+        if status != 65 {
+            return "\(what): 'rdr \(args.joined(separator: " "))' exited \(status), must be refused with 65"
+        }
         let after = snapshot()
         if after != before {
             let changed = Set(before.keys).union(after.keys).filter { before[$0] != after[$0] }.sorted()

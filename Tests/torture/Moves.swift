@@ -5,16 +5,21 @@ import RDR
 extension TortureRun {
     /// A pattern write on a random side and disk; a killed one leaves old or new bytes per block.
     func writeMove() {
-        let disk = pick(diskNames), side = pick(["production", "upgrade"])
+        let disk = pick(diskNames)
+        let side = pick(["production", "upgrade"])
         let offset = Int(rng.next() % UInt64(diskSize / 4096 - 64)) * 4096
         let length = (1 + Int(rng.next() % 48)) * 4096
         let seed = rng.next() % 1_000_000
         let before = oracle.bytes[disk]!
-        let (status, _) = rdr.run(["write", disk, "--side", side, "--offset", "\(offset)", "--pattern", "\(seed)", "--length", "\(length)"], kill: killDelay)
+        let (status, _) = rdr.run(
+            ["write", disk, "--side", side, "--offset", "\(offset)", "--pattern", "\(seed)", "--length", "\(length)"],
+            kill: killDelay)
         let data = Pattern.bytes(count: length, seed: seed, offset: Int64(offset))
         let state = oracle.state
         if status == 0 {
-            guard let members = oracle.targets(disk, side) else { return fail("write \(disk) \(side) in \(state) succeeded but must be refused") }
+            guard let members = oracle.targets(disk, side) else {
+                return fail("write \(disk) \(side) in \(state) succeeded but must be refused")
+            }
             oracle.apply(disk, members: members, offset: offset, data: data)
         } else if status == 137 {
             tally.kills += 1
@@ -23,8 +28,12 @@ extension TortureRun {
                 for b in stride(from: 0, to: length, by: 4096) {
                     let r = offset + b..<offset + b + 4096
                     let got = Array(actual[r])
-                    if got == Array(data[b..<b + 4096]) { oracle.bytes[disk]![m].replaceSubrange(r, with: got) } else if got != Array(before[m][r]) {
-                        fail("killed write left bytes that are neither old nor new at \(disk) member \([10, 11][m]) offset \(offset + b)")
+                    if got == Array(data[b..<b + 4096]) {
+                        oracle.bytes[disk]![m].replaceSubrange(r, with: got)
+                    } else if got != Array(before[m][r]) {
+                        fail(
+                            "killed write left bytes that are neither old nor new at \(disk) member \([10, 11][m]) offset \(offset + b)"
+                        )
                     }
                 }
             }
@@ -48,7 +57,11 @@ extension TortureRun {
             args = ["split"] + (usesConfig ? ["--config", configs.ok] : ["--no-config"])
         case "Split":
             // Up: merge or abort. Down (DC On/Off): only abort. Hung or stuck: reset it, or abort.
-            if partner == "OS Up" { args = [chance(25) ? "abort" : "merge"] } else if partner.hasPrefix("DC ") { args = ["abort"] } else {
+            if partner == "OS Up" {
+                args = [chance(25) ? "abort" : "merge"]
+            } else if partner.hasPrefix("DC ") {
+                args = ["abort"]
+            } else {
                 args = chance(60) ? ["restart", "upgrade"] : ["abort"]
             }
         case "Merge": args = [chance(30) ? "abort" : "commit"]
@@ -68,7 +81,9 @@ extension TortureRun {
         let before = rdr.session()?["statusBar"] as? String
         if chance(25) {
             let (status, _) = rdr.run(["split", "--config", configs.missing])
-            if status != 1 && status != 137 { fail("split with a missing action file ended with \(status), not a Broken readiness check") }
+            if status != 1 && status != 137 {
+                fail("split with a missing action file ended with \(status), not a Broken readiness check")
+            }
             observe()
             return
         }
@@ -76,7 +91,9 @@ extension TortureRun {
         let (status, _) = rdr.run(["split", "--config", configs.dir + "/" + name])
         tally.hostileRefused += status == 65 ? 1 : 0
         if status != 65 { fail("split --config \(name) ended with \(status), not refused (65)") }
-        if rdr.session()?["statusBar"] as? String != before { fail("split --config \(name) was refused but changed the session") }
+        if rdr.session()?["statusBar"] as? String != before {
+            fail("split --config \(name) was refused but changed the session")
+        }
         if rdr.run(["status"]).0 != 0 { fail("split --config \(name) damaged the system") }
     }
 
@@ -94,12 +111,17 @@ extension TortureRun {
         if status == 137 { tally.kills += 1 }
         let after = observe()
         let aborts = side == "production" || ["shutdown", "power-loss"].contains(event)
-        if status == 0 && aborts && after["upgradeState"] as? String != "Abort" { fail("\(args.joined(separator: " ")) did not end in Abort") }
+        if status == 0 && aborts && after["upgradeState"] as? String != "Abort" {
+            fail("\(args.joined(separator: " ")) did not end in Abort")
+        }
         if status != 0 && status != 137 && !armed { fail("\(args.joined(separator: " ")) failed with \(status)") }
     }
 
     func armMove() {
-        let args = usesConfig && chance(50) ? ["simulate", "action-signal", "--signal", pick(["KILL", "TERM", "SEGV", "HUP"])] : ["simulate", "split-timeout"]
+        let args =
+            usesConfig && chance(50)
+            ? ["simulate", "action-signal", "--signal", pick(["KILL", "TERM", "SEGV", "HUP"])]
+            : ["simulate", "split-timeout"]
         if rdr.run(args).0 != 0 { fail("\(args.joined(separator: " ")) was refused at Idle") }
         tally.armed += 1
     }
@@ -116,11 +138,17 @@ extension TortureRun {
             return
         }
         _ = FileManager.default.createFile(atPath: configs.hangFile, contents: nil)
-        defer { try? FileManager.default.removeItem(atPath: configs.hangFile); try? FileManager.default.removeItem(atPath: configs.hangPID) }
+        defer {
+            try? FileManager.default.removeItem(atPath: configs.hangFile)
+            try? FileManager.default.removeItem(atPath: configs.hangPID)
+        }
         guard let (p, out) = rdr.start(["merge"]) else { return fail("cannot start merge") }
         var hanging: pid_t = 0
         for _ in 0..<500 where hanging == 0 && p.isRunning {
-            hanging = pid_t((try? String(contentsOfFile: configs.hangPID, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+            hanging =
+                pid_t(
+                    (try? String(contentsOfFile: configs.hangPID, encoding: .utf8))?.trimmingCharacters(
+                        in: .whitespacesAndNewlines) ?? "") ?? 0
             usleep(20_000)
         }
         try? FileManager.default.removeItem(atPath: configs.hangFile)
@@ -148,7 +176,9 @@ extension TortureRun {
             }
             observe()
         }
-        for _ in 0..<100 where SystemLock.holder(systemPath: rdr.system, sys: LinuxSystemCalls()) != nil { usleep(50_000) }
+        for _ in 0..<100 where SystemLock.holder(systemPath: rdr.system, sys: LinuxSystemCalls()) != nil {
+            usleep(50_000)
+        }
         _ = rdr.run(["disk", "resync", "--all"])
         guard failure == nil else { return }
         if oracle.state != "Idle" { fail("the session did not end in Idle but \(oracle.state)") }

@@ -9,7 +9,10 @@ let diskNames = ["boot", "data"]
 /// state (PrepareSplit … Merge) to Abort or Idle is an abort (a request, `abort --force`, a
 /// simulated shutdown, an automatic rollback); reaching Commit is a commit.
 struct Oracle {
-    var bytes: [String: [[UInt8]]] = Dictionary(uniqueKeysWithValues: diskNames.map { ($0, [[UInt8](repeating: 0, count: diskSize), [UInt8](repeating: 0, count: diskSize)]) })
+    var bytes: [String: [[UInt8]]] = Dictionary(
+        uniqueKeysWithValues: diskNames.map {
+            ($0, [[UInt8](repeating: 0, count: diskSize), [UInt8](repeating: 0, count: diskSize)])
+        })
     var state = "Idle"
     static let active: Set<String> = ["PrepareSplit", "Split", "PrepareMerge", "Merge"]
 

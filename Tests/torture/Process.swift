@@ -21,7 +21,9 @@ struct RDRRunner {
         p.environment = environment
         let out = Pipe()
         p.standardOutput = out
-        if !FileManager.default.fileExists(atPath: stderrLog) { _ = FileManager.default.createFile(atPath: stderrLog, contents: nil) }
+        if !FileManager.default.fileExists(atPath: stderrLog) {
+            _ = FileManager.default.createFile(atPath: stderrLog, contents: nil)
+        }
         let err = FileHandle(forWritingAtPath: stderrLog)
         err?.seekToEndOfFile()
         err?.write(Data("$ rdr \(args.joined(separator: " "))\n".utf8))
@@ -49,14 +51,21 @@ struct RDRRunner {
             if p.isRunning { kill(p.processIdentifier, SIGKILL) }
         }
         let result = finish(p, out)
-        if Self.trace { print(String(format: "  %6.2f s  %3d  rdr %@", Date().timeIntervalSince(begin), result.0, args.joined(separator: " "))) }
+        if Self.trace {
+            print(
+                String(
+                    format: "  %6.2f s  %3d  rdr %@", Date().timeIntervalSince(begin), result.0,
+                    args.joined(separator: " ")))
+        }
         return result
     }
 
     /// The `session` object of `rdr status --json`, or nil when status fails.
     func session() -> [String: Any]? {
         let (status, out) = run(["status", "--json"])
-        guard status == 0, let obj = (try? JSONSerialization.jsonObject(with: Data(out.utf8))) as? [String: Any] else { return nil }
+        guard status == 0, let obj = (try? JSONSerialization.jsonObject(with: Data(out.utf8))) as? [String: Any] else {
+            return nil
+        }
         return obj["session"] as? [String: Any]
     }
 

@@ -4,7 +4,8 @@ import RDR
 /// What the loop counts, printed at the end (the README's figures).
 struct Tally {
     var runs = 0, kills = 0, mismatches = 0
-    var simulated = 0, armed = 0, forcedAborts = 0, forcedWhileBusy = 0, recovered = 0, hostileRefused = 0, hostileFiles = 0
+    var simulated = 0, armed = 0, forcedAborts = 0, forcedWhileBusy = 0, recovered = 0, hostileRefused = 0,
+        hostileFiles = 0
 }
 
 /// One random session history on a fresh system: writes, requests, simulated failures, forced
@@ -58,7 +59,9 @@ final class TortureRun {
     }
 
     func run(steps: Int) {
-        guard rdr.run(["init", "--disk", "boot:4M:mandatory", "--disk", "data:4M:data"]).0 == 0 else { return fail("init failed") }
+        guard rdr.run(["init", "--disk", "boot:4M:mandatory", "--disk", "data:4M:data"]).0 == 0 else {
+            return fail("init failed")
+        }
         for _ in 0..<steps where failure == nil {
             settle()
             let s = observe()
@@ -71,7 +74,9 @@ final class TortureRun {
             } else if ready && state == "Split" && chance(30) {
                 simulateMove(partner: s["partnerState"] as? String ?? "")
             } else if Oracle.active.contains(state) && chance(15) {
-                forcedAbortMove(busy: ready && state == "Split" && usesConfig && s["partnerState"] as? String == "OS Up" && chance(70))
+                forcedAbortMove(
+                    busy: ready && state == "Split" && usesConfig && s["partnerState"] as? String == "OS Up"
+                        && chance(70))
             } else if ready && state == "Idle" && chance(15) {
                 armMove()
             } else {
@@ -90,15 +95,20 @@ final class TortureRun {
             let armed = failureExpected
             if s["interrupted"] as? Bool == true && chance(50) {
                 let (status, out) = rdr.run(["finish"])
-                if status == 0 && out.contains("Recovered (autoRecover: ") { tally.recovered += 1 } else if !armed {
+                if status == 0 && out.contains("Recovered (autoRecover: ") {
+                    tally.recovered += 1
+                } else if !armed {
                     fail("automatic recovery by 'rdr finish' failed with \(status): \(out)")
                 }
             } else {
                 // An abort, commit or finish broken by a failing action is only completed with --force.
                 let allowed = s["allowedRequests"] as? [String] ?? []
-                let fix = allowed.contains("abort --force") && chance(50) ? ["abort", "--force"]
-                    : allowed.contains("retry --force") && chance(50) ? ["retry", "--force"]
-                    : allowed.contains("abort") && chance(30) ? ["abort"] : ["retry"]
+                let fix =
+                    allowed.contains("abort --force") && chance(50)
+                    ? ["abort", "--force"]
+                    : allowed.contains("retry --force") && chance(50)
+                        ? ["retry", "--force"]
+                        : allowed.contains("abort") && chance(30) ? ["abort"] : ["retry"]
                 if fix == ["abort", "--force"] { tally.forcedAborts += 1 }
                 _ = rdr.run(fix)
             }

@@ -60,8 +60,9 @@ for run in 0..<options.runs {
     }
     try? FileManager.default.removeItem(atPath: t.rdr.stderrLog)
 }
-print("\(total.runs) runs, \(total.kills) kills, \(total.simulated) simulated failures, \(total.armed) armed (split-timeout, action-signal), "
-      + "\(total.forcedAborts) forced aborts (\(total.forcedWhileBusy) of a running request), \(total.recovered) automatic recoveries, "
-      + "\(total.hostileRefused) hostile configurations and \(total.hostileFiles) hostile manifest edits and image swaps refused, "
-      + "\(total.mismatches) mismatches (seed \(options.seed))")
+print(
+    "\(total.runs) runs, \(total.kills) kills, \(total.simulated) simulated failures, \(total.armed) armed (split-timeout, action-signal), "
+        + "\(total.forcedAborts) forced aborts (\(total.forcedWhileBusy) of a running request), \(total.recovered) automatic recoveries, "
+        + "\(total.hostileRefused) hostile configurations and \(total.hostileFiles) hostile manifest edits and image swaps refused, "
+        + "\(total.mismatches) mismatches (seed \(options.seed))")
 exit(total.mismatches == 0 ? 0 : 1)

@@ -11,13 +11,15 @@ public enum Threads {
     public static func start(name: String, _ body: @escaping @Sendable () -> Void) throws(Errno) {
         let start = Unmanaged.passRetained(ThreadStart(name: name, body: body)).toOpaque()
         var thread = pthread_t()
-        let rc = pthread_create(&thread, nil, { raw in
-            guard let raw else { return nil }
-            let start = Unmanaged<ThreadStart>.fromOpaque(raw).takeRetainedValue()
-            _ = rdr_set_thread_name(String(start.name.utf8.prefix(15)) ?? "rdr")
-            start.body()
-            return nil
-        }, start)
+        let rc = pthread_create(
+            &thread, nil,
+            { raw in
+                guard let raw else { return nil }
+                let start = Unmanaged<ThreadStart>.fromOpaque(raw).takeRetainedValue()
+                _ = rdr_set_thread_name(String(start.name.utf8.prefix(15)) ?? "rdr")
+                start.body()
+                return nil
+            }, start)
         guard rc == 0 else {
             Unmanaged<ThreadStart>.fromOpaque(start).release()
             throw Errno(code: rc, operation: "start thread", path: name)

@@ -6,8 +6,10 @@
 enum WorkerPool {
     /// Runs the workers and returns when every started one has returned. If the system refuses
     /// threads, the pool runs with the ones it got; with none it throws before any work ran.
-    static func run(count: Int, name: String, interval: Double = 0.05, tick: () -> Void = {},
-                    work: @escaping @Sendable (Int) -> Void) throws(RDRError) {
+    static func run(
+        count: Int, name: String, interval: Double = 0.05, tick: () -> Void = {},
+        work: @escaping @Sendable (Int) -> Void
+    ) throws(RDRError) {
         let done = ConditionLock()
         let running = Counter()
         var started = 0

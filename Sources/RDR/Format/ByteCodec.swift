@@ -42,7 +42,8 @@ struct ByteReader {
 extension Array where Element == UInt8 {
     func le32(at position: Int) -> UInt32 {
         guard position >= 0, position + 4 <= count else { return 0 }
-        return UInt32(self[position]) | UInt32(self[position + 1]) << 8 | UInt32(self[position + 2]) << 16 | UInt32(self[position + 3]) << 24
+        return UInt32(self[position]) | UInt32(self[position + 1]) << 8 | UInt32(self[position + 2]) << 16 | UInt32(
+            self[position + 3]) << 24
     }
 
     var isAllZero: Bool { allSatisfy { $0 == 0 } }
@@ -56,7 +57,9 @@ func withBytes<T, E: Error>(_ array: [UInt8], _ body: (UnsafeRawBufferPointer) t
     return try result.get()
 }
 
-func withMutableBytes<T, E: Error>(_ array: inout [UInt8], _ body: (UnsafeMutableRawBufferPointer) throws(E) -> T) throws(E) -> T {
+func withMutableBytes<T, E: Error>(_ array: inout [UInt8], _ body: (UnsafeMutableRawBufferPointer) throws(E) -> T)
+    throws(E) -> T
+{
     let result: Result<T, E> = array.withUnsafeMutableBytes { raw in
         do throws(E) { return .success(try body(raw)) } catch { return .failure(error) }
     }

@@ -25,7 +25,9 @@ public struct MemberHeader: Sendable, Equatable {
     public var image: MemberIdentity? = nil
 
     public enum DecodeError: Error, Sendable, Equatable {
-        case blank, badMagic, badChecksum, unsupportedVersion(UInt32), badField(String)
+        case blank, badMagic, badChecksum
+        case unsupportedVersion(UInt32)
+        case badField(String)
     }
 
     /// What is wrong with this header as a header (the field, in the words `decode` reports it
@@ -132,13 +134,15 @@ public struct MemberHeader: Sendable, Equatable {
         let beforeRaw = try r.get(UInt8.self, at: H.modeBeforeResync)
         let before = MirrorMode(rawValue: beforeRaw)
         guard beforeRaw == 0 || before != nil else { throw DecodeError.badField("mode before resync") }
-        let size = try r.get(UInt64.self, at: H.size), regionSize = try r.get(UInt64.self, at: H.regionSize)
+        let size = try r.get(UInt64.self, at: H.size)
+        let regionSize = try r.get(UInt64.self, at: H.regionSize)
         guard size > 0, size <= UInt64(Int64.max), regionSize > 0, regionSize <= UInt64(Int64.max) else {
             throw DecodeError.badField("size")
         }
         var image: MemberIdentity?
         if version >= 2 {
-            let inode = try r.get(UInt64.self, at: H.imageInode), birth = try r.get(UInt64.self, at: H.imageBirth)
+            let inode = try r.get(UInt64.self, at: H.imageInode)
+            let birth = try r.get(UInt64.self, at: H.imageBirth)
             if inode != 0 { image = MemberIdentity(inode: inode, birthNanos: birth) }
         }
         let nameAt = H.nameLength(version: version)
@@ -153,8 +157,9 @@ public struct MemberHeader: Sendable, Equatable {
             generations: [try r.get(UInt64.self, at: H.generation10), try r.get(UInt64.self, at: H.generation11)],
             resyncSource: source, planBytes: try r.get(UInt64.self, at: H.planBytes),
             resyncStartedMillis: try r.get(UInt64.self, at: H.resyncStarted), modeBeforeResync: before)
-        return MemberHeader(mirrorID: try r.get(count: H.mirrorIDLength, at: H.mirrorID), diskName: name,
-                            enclosure: enclosure, size: Int64(size), regionSize: Int64(regionSize), record: record,
-                            image: image)
+        return MemberHeader(
+            mirrorID: try r.get(count: H.mirrorIDLength, at: H.mirrorID), diskName: name,
+            enclosure: enclosure, size: Int64(size), regionSize: Int64(regionSize), record: record,
+            image: image)
     }
 }

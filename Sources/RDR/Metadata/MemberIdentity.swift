@@ -46,17 +46,28 @@ enum IdentityFinding: Equatable {
     /// The refusal, naming the way out: rename back, re-adopt a copied system after verify
     /// checked it, or keep one member with a full resync.
     func error(disk: String, images: [String]) -> RDRError? {
-        func name(_ e: Enclosure) -> String { images[e.index].split(separator: "/").last.map(String.init) ?? images[e.index] }
+        func name(_ e: Enclosure) -> String {
+            images[e.index].split(separator: "/").last.map(String.init) ?? images[e.index]
+        }
         switch self {
         case .trusted:
             return nil
         case .swapped:
-            return RDRError(.corrupt, "the member images of disk '\(disk)' are swapped: \(name(.ten)) is member 11's file and \(name(.eleven)) member 10's; rename them back (a resync now would copy in the wrong direction)")
+            return RDRError(
+                .corrupt,
+                "the member images of disk '\(disk)' are swapped: \(name(.ten)) is member 11's file and \(name(.eleven)) member 10's; rename them back (a resync now would copy in the wrong direction)"
+            )
         case .changed(let members) where members.count == 2:
-            return RDRError(.corrupt, "the member images of disk '\(disk)' are not the files its members were created with: the system was copied or restored, or its images replaced. For a copied or restored system, check and re-adopt them with 'rdr disk verify \(disk) --adopt'; otherwise run 'rdr disk verify \(disk)' and keep the right member with 'rdr disk resync \(disk) --from 10|11 --full --force'")
+            return RDRError(
+                .corrupt,
+                "the member images of disk '\(disk)' are not the files its members were created with: the system was copied or restored, or its images replaced. For a copied or restored system, check and re-adopt them with 'rdr disk verify \(disk) --adopt'; otherwise run 'rdr disk verify \(disk)' and keep the right member with 'rdr disk resync \(disk) --from 10|11 --full --force'"
+            )
         case .changed(let members):
             let e = members.first ?? .ten
-            return RDRError(.corrupt, "member image \(name(e)) of disk '\(disk)' (enclosure \(e)) is not the file this member was created with: it was replaced, moved in or copied. Run 'rdr disk verify \(disk)', then keep the right member with 'rdr disk resync \(disk) --from \(e.other) --full --force' (overwrites member \(e)) or --from \(e); a system copied as a whole is re-adopted with 'rdr disk verify \(disk) --adopt'")
+            return RDRError(
+                .corrupt,
+                "member image \(name(e)) of disk '\(disk)' (enclosure \(e)) is not the file this member was created with: it was replaced, moved in or copied. Run 'rdr disk verify \(disk)', then keep the right member with 'rdr disk resync \(disk) --from \(e.other) --full --force' (overwrites member \(e)) or --from \(e); a system copied as a whole is re-adopted with 'rdr disk verify \(disk) --adopt'"
+            )
         }
     }
 }

@@ -18,8 +18,9 @@ extension MetadataFile {
             let seq = pageSequence[p] + 1
             try encodePage(p, seq: seq, from: bitmap, into: page.pointer)
             try io { () throws(Errno) in
-                try fd.write(from: page.pointer, count: MetadataLayout.slotSize,
-                             at: MetadataLayout.pageOffset(page: p, slot: Int(seq % 2)))
+                try fd.write(
+                    from: page.pointer, count: MetadataLayout.slotSize,
+                    at: MetadataLayout.pageOffset(page: p, slot: Int(seq % 2)))
             }
             pageSequence[p] = seq
         }
@@ -43,12 +44,14 @@ extension MetadataFile {
     func writeHeader(_ next: MemberHeader) throws(RDRError) {
         let current = header
         guard next.mirrorID == current.mirrorID, next.enclosure == current.enclosure,
-              next.size == current.size, next.regionSize == current.regionSize else {
+            next.size == current.size, next.regionSize == current.regionSize
+        else {
             throw RDRError.internalCheck("a header of another disk or member was about to replace \(fd.path)'s")
         }
         guard next.record.events == current.record.events &+ 1 else {
-            throw RDRError.internalCheck("the header of \(fd.path) would go from event \(current.record.events) to "
-                + "\(next.record.events), not one more")
+            throw RDRError.internalCheck(
+                "the header of \(fd.path) would go from event \(current.record.events) to "
+                    + "\(next.record.events), not one more")
         }
         let bytes = try next.encode()
         try io { () throws(Errno) in
@@ -81,8 +84,10 @@ extension MetadataFile {
     }
 
     /// Lays out page `p` of `bitmap` with sequence `seq`, then checks it as a reader would.
-    private func encodePage(_ p: Int, seq: UInt64, from bitmap: DirtyBitmap,
-                            into base: UnsafeMutableRawPointer) throws(RDRError) {
+    private func encodePage(
+        _ p: Int, seq: UInt64, from bitmap: DirtyBitmap,
+        into base: UnsafeMutableRawPointer
+    ) throws(RDRError) {
         typealias P = MetadataLayout.Page
         guard p >= 0, p < pageCount else {
             throw RDRError.internalCheck("page \(p) of \(fd.path), which has \(pageCount)")

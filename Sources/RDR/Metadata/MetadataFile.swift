@@ -47,14 +47,17 @@ public final class MetadataFile: @unchecked Sendable {
 
     /// Creates a metadata file with a header and an all-clean (or all-dirty) bitmap, durably.
     /// A failure after the file was opened removes it: a half-written file is never left.
-    static func create(path: String, header: MemberHeader, allDirty: Bool, replace: Bool,
-                       sys: any SystemCalls) throws(RDRError) -> MetadataFile {
+    static func create(
+        path: String, header: MemberHeader, allDirty: Bool, replace: Bool,
+        sys: any SystemCalls
+    ) throws(RDRError) -> MetadataFile {
         let encoded = try header.encode()
         let regions = RegionGeometry(size: header.size, regionSize: header.regionSize).regionCount
         let fd = try io { () throws(Errno) in try FileDescriptor.create(path, replace: replace, sys: sys) }
         let sequences = [UInt64](repeating: 0, count: MetadataLayout.pageCount(regions: regions))
-        let file = MetadataFile(fd: fd, header: header, pageSequence: sequences,
-                                durable: DirtyBitmap(regionCount: regions))
+        let file = MetadataFile(
+            fd: fd, header: header, pageSequence: sequences,
+            durable: DirtyBitmap(regionCount: regions))
         do throws(RDRError) {
             var initial = DirtyBitmap(regionCount: regions)
             if allDirty { initial.setAll() }
@@ -96,7 +99,9 @@ public final class MetadataFile: @unchecked Sendable {
         var decoded: [MemberHeader] = []
         var errors: [MemberHeader.DecodeError] = []
         for s in 0..<2 {
-            do { decoded.append(try MemberHeader.decode(Array(bytes[s * slot..<(s + 1) * slot]))) } catch { errors.append(error) }
+            do { decoded.append(try MemberHeader.decode(Array(bytes[s * slot..<(s + 1) * slot]))) } catch {
+                errors.append(error)
+            }
         }
         guard let newest = decoded.max(by: { $0.record.events < $1.record.events }) else {
             throw .header(slot0: errors[0], slot1: errors[1])
@@ -105,7 +110,9 @@ public final class MetadataFile: @unchecked Sendable {
     }
 
     /// Opens an existing metadata file and loads its newest header and bitmap.
-    static func open(path: String, access: FileDescriptor.Access, sys: any SystemCalls) throws(LoadError) -> (MetadataFile, MemberHeader) {
+    static func open(path: String, access: FileDescriptor.Access, sys: any SystemCalls) throws(LoadError) -> (
+        MetadataFile, MemberHeader
+    ) {
         let fd: FileDescriptor
         do { fd = try FileDescriptor.open(path, access, sys: sys) } catch { throw .os(error) }
         return try load(fd)
@@ -151,15 +158,19 @@ public final class MetadataFile: @unchecked Sendable {
     }
 
     /// Decodes the bitmap pages (both slots each) from `pagesBytes`, which starts at page 0.
-    static func parseBitmap(_ pagesBytes: UnsafeRawBufferPointer, regions: Int,
-                            tag: UInt64) throws(LoadError) -> ParsedBitmap {
-        let slot = MetadataLayout.slotSize, pages = MetadataLayout.pageCount(regions: regions)
+    static func parseBitmap(
+        _ pagesBytes: UnsafeRawBufferPointer, regions: Int,
+        tag: UInt64
+    ) throws(LoadError) -> ParsedBitmap {
+        let slot = MetadataLayout.slotSize
+        let pages = MetadataLayout.pageCount(regions: regions)
         guard pagesBytes.count >= 2 * pages * slot, let start = pagesBytes.baseAddress else {
             throw .length(actual: Int64(pagesBytes.count), expected: Int64(2 * pages * slot))
         }
         var words = [UInt64](repeating: 0, count: (regions + 63) / 64)
-        var result = ParsedBitmap(bitmap: DirtyBitmap(regionCount: regions),
-                                  sequence: [UInt64](repeating: 0, count: pages), suspect: [])
+        var result = ParsedBitmap(
+            bitmap: DirtyBitmap(regionCount: regions),
+            sequence: [UInt64](repeating: 0, count: pages), suspect: [])
         for p in 0..<pages {
             var best: (seq: UInt64, slot: Int)?
             var damaged = false
@@ -178,7 +189,9 @@ public final class MetadataFile: @unchecked Sendable {
             let base = start + (2 * p + chosen.slot) * slot + MetadataLayout.Page.words
             let first = p * MetadataLayout.Page.wordsPerPage
             for w in first..<min(first + MetadataLayout.Page.wordsPerPage, words.count) {
-                words[w] = damaged ? ~0 : UInt64(littleEndian: base.loadUnaligned(fromByteOffset: (w - first) * 8, as: UInt64.self))
+                words[w] =
+                    damaged
+                    ? ~0 : UInt64(littleEndian: base.loadUnaligned(fromByteOffset: (w - first) * 8, as: UInt64.self))
             }
             if damaged { result.suspect.append(p) }
         }
@@ -191,11 +204,15 @@ public final class MetadataFile: @unchecked Sendable {
 
     /// Decodes a whole metadata file held in memory, as `open` would (fuzzing and tests).
     /// Returns the header and the bitmap, or the reason it is refused.
-    public static func decode(image bytes: [UInt8], maxRegions: Int = 1 << 24) -> Result<(MemberHeader, DirtyBitmap), Error> {
+    public static func decode(image bytes: [UInt8], maxRegions: Int = 1 << 24) -> Result<
+        (MemberHeader, DirtyBitmap), Error
+    > {
         do {
             let header = try parseHeader(bytes)
             let regions = RegionGeometry(size: header.size, regionSize: header.regionSize).regionCount
-            guard regions <= maxRegions else { return .failure(LoadError.length(actual: Int64(bytes.count), expected: -1)) }
+            guard regions <= maxRegions else {
+                return .failure(LoadError.length(actual: Int64(bytes.count), expected: -1))
+            }
             let expected = MetadataLayout.fileLength(regions: regions)
             guard Int64(bytes.count) == expected else {
                 return .failure(LoadError.length(actual: Int64(bytes.count), expected: expected))
@@ -205,8 +222,9 @@ public final class MetadataFile: @unchecked Sendable {
             bytes[offset...].withUnsafeBytes { raw in
                 if let b = raw.baseAddress { pages.pointer.copyMemory(from: b, byteCount: raw.count) }
             }
-            let parsed = try parseBitmap(UnsafeRawBufferPointer(start: pages.pointer, count: pages.count),
-                                         regions: regions, tag: MetadataLayout.tag(of: header.mirrorID))
+            let parsed = try parseBitmap(
+                UnsafeRawBufferPointer(start: pages.pointer, count: pages.count),
+                regions: regions, tag: MetadataLayout.tag(of: header.mirrorID))
             return .success((header, parsed.bitmap))
         } catch {
             return .failure(error)
@@ -219,8 +237,9 @@ public final class MetadataFile: @unchecked Sendable {
         func u32(_ at: Int) -> UInt32 { UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt32.self)) }
         func u64(_ at: Int) -> UInt64 { UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt64.self)) }
         guard raw.count == MetadataLayout.slotSize, u32(P.magic) == P.magicValue,
-              u32(P.index) == UInt32(truncatingIfNeeded: index), u64(P.mirrorTag) == tag,
-              u32(P.checksum) == MetadataLayout.pageChecksum(raw) else { return nil }
+            u32(P.index) == UInt32(truncatingIfNeeded: index), u64(P.mirrorTag) == tag,
+            u32(P.checksum) == MetadataLayout.pageChecksum(raw)
+        else { return nil }
         return u64(P.sequence)
     }
 }

@@ -21,9 +21,10 @@ public struct MirrorRecord: Sendable, Equatable {
     public var modeBeforeResync: MirrorMode?
 
     public static func fresh(generation: UInt64, primary: Enclosure) -> MirrorRecord {
-        MirrorRecord(events: 1, mode: .duplex, primary: primary, baseGeneration: generation,
-                     generations: [generation, generation], resyncSource: nil, planBytes: 0,
-                     resyncStartedMillis: 0, modeBeforeResync: nil)
+        MirrorRecord(
+            events: 1, mode: .duplex, primary: primary, baseGeneration: generation,
+            generations: [generation, generation], resyncSource: nil, planBytes: 0,
+            resyncStartedMillis: 0, modeBeforeResync: nil)
     }
 
     public var resyncTarget: Enclosure? { resyncSource?.other }

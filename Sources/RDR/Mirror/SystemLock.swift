@@ -41,16 +41,22 @@ public final class SystemLock: Sendable {
 
     /// A shared lock, or nil on read-only media that hold no lock file (no writer can exist
     /// there). Refused, naming the holder, while a writer holds the lock.
-    public static func acquireShared(systemPath: String, command: String,
-                                     sys: any SystemCalls) throws(RDRError) -> SystemLock? {
-        if let owner = SystemOwnership.shared.owner(of: systemPath) { return try owner.commandLock(command: command, shared: true) }
+    public static func acquireShared(
+        systemPath: String, command: String,
+        sys: any SystemCalls
+    ) throws(RDRError) -> SystemLock? {
+        if let owner = SystemOwnership.shared.owner(of: systemPath) {
+            return try owner.commandLock(command: command, shared: true)
+        }
         let path = systemPath + "/" + fileName
         var fd: FileDescriptor
-        do { fd = try FileDescriptor.openRaw(path, flags: O_RDONLY | O_CLOEXEC | O_NOFOLLOW, mode: 0, sys: sys) } catch {
+        do { fd = try FileDescriptor.openRaw(path, flags: O_RDONLY | O_CLOEXEC | O_NOFOLLOW, mode: 0, sys: sys) } catch
+        {
             guard error.code == ENOENT else { throw RDRError.io(error) }
             do {
-                fd = try FileDescriptor.openRaw(path, flags: O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, mode: 0o644,
-                                                sys: sys)
+                fd = try FileDescriptor.openRaw(
+                    path, flags: O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, mode: 0o644,
+                    sys: sys)
             } catch {
                 if error.code == EROFS { return nil }
                 throw RDRError.io(error)
@@ -60,8 +66,10 @@ public final class SystemLock: Sendable {
         return SystemLock(fd: fd, holderPath: holderPath(path), shared: true)
     }
 
-    public static func acquire(systemPath: String, fileName: String = SystemLock.fileName, command: String,
-                               sys: any SystemCalls) throws(RDRError) -> SystemLock {
+    public static func acquire(
+        systemPath: String, fileName: String = SystemLock.fileName, command: String,
+        sys: any SystemCalls
+    ) throws(RDRError) -> SystemLock {
         if fileName == Self.fileName, let owner = SystemOwnership.shared.owner(of: systemPath) {
             return try owner.commandLock(command: command, shared: false)
         }
@@ -85,14 +93,18 @@ public final class SystemLock: Sendable {
         guard r < 0 else { return }
         fd.close()
         if -r == EWOULDBLOCK {
-            throw RDRError(.busy, "system \(systemPath) is busy: \(describeHolder(holderPath(fd.path), sys: fd.sys)); "
-                + "wait for it to finish or stop it (status still works)")
+            throw RDRError(
+                .busy,
+                "system \(systemPath) is busy: \(describeHolder(holderPath(fd.path), sys: fd.sys)); "
+                    + "wait for it to finish or stop it (status still works)")
         }
         throw RDRError.io(Errno(code: -r, operation: "flock", path: fd.path))
     }
 
     /// Adopts a lock inherited from a parent process (a background resync gets it as fd 3).
-    public static func adopt(fd raw: Int32, systemPath: String, command: String, sys: any SystemCalls) throws(RDRError) -> SystemLock {
+    public static func adopt(fd raw: Int32, systemPath: String, command: String, sys: any SystemCalls) throws(RDRError)
+        -> SystemLock
+    {
         let path = systemPath + "/" + fileName
         let fd = FileDescriptor(rawValue: raw, path: path, sys: sys)
         let r = sys.flock(raw, LOCK_EX | LOCK_NB)
@@ -104,10 +116,14 @@ public final class SystemLock: Sendable {
     }
 
     /// Who holds the lock now, or nil when nobody does (never blocks for long).
-    public static func holder(systemPath: String, fileName: String = SystemLock.fileName,
-                              sys: any SystemCalls) -> String? {
+    public static func holder(
+        systemPath: String, fileName: String = SystemLock.fileName,
+        sys: any SystemCalls
+    ) -> String? {
         // Inside the owner only a forwarded command counts: the owner's own flock is not "another".
-        if fileName == Self.fileName, let owner = SystemOwnership.shared.owner(of: systemPath) { return owner.commandLockHolder }
+        if fileName == Self.fileName, let owner = SystemOwnership.shared.owner(of: systemPath) {
+            return owner.commandLockHolder
+        }
         let path = systemPath + "/" + fileName
         guard let fd = try? FileDescriptor.open(path, .readOnly, sys: sys) else { return nil }
         defer { fd.close() }
@@ -130,9 +146,10 @@ public final class SystemLock: Sendable {
     private static func describeHolder(_ holderPath: String, sys: any SystemCalls) -> String {
         for attempt in 0..<25 {
             if let bytes = try? FileDescriptor.readFile(holderPath, limit: 64 << 10, sys: sys),
-               let line = String(decoding: bytes, as: UTF8.self).split(separator: "\n").first.map(String.init),
-               let pid = line.split(separator: " ").dropFirst().first.flatMap({ Int32($0) }),
-               processIsAlive(pid) {
+                let line = String(decoding: bytes, as: UTF8.self).split(separator: "\n").first.map(String.init),
+                let pid = line.split(separator: " ").dropFirst().first.flatMap({ Int32($0) }),
+                processIsAlive(pid)
+            {
                 return line
             }
             if attempt < 24 { usleep(8_000) }

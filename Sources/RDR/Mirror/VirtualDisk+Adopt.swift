@@ -11,10 +11,12 @@ extension VirtualDisk {
         if finding == .swapped, let error = finding.error(disk: name, images: imagePaths) { throw error }
         let report = try verify(workers: workers)
         guard report.unexplained.isEmpty else {
-            throw RDRError(.corrupt, "the members of disk '\(name)' differ in \(report.unexplained.count) region(s) "
-                + "marked in sync on both members: an image was replaced or swapped, not copied with its system, so "
-                + "it is not adopted; rename the right files back, or keep one member with 'rdr disk resync \(name) "
-                + "--from 10|11 --full --force'")
+            throw RDRError(
+                .corrupt,
+                "the members of disk '\(name)' differ in \(report.unexplained.count) region(s) "
+                    + "marked in sync on both members: an image was replaced or swapped, not copied with its system, so "
+                    + "it is not adopted; rename the right files back, or keep one member with 'rdr disk resync \(name) "
+                    + "--from 10|11 --full --force'")
         }
         if finding != .trusted { try recordIdentities() }
         return report

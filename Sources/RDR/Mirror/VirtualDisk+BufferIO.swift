@@ -3,7 +3,9 @@
 extension VirtualDisk {
     /// Reads `count` bytes at `offset` as `side` sees the disk into `buffer` (from the member
     /// that side reads: the mirror semantics table decides, at this instant).
-    public func read(side: SideSelector?, offset: Int64, into buffer: UnsafeMutableRawPointer, count: Int) throws(RDRError) {
+    public func read(side: SideSelector?, offset: Int64, into buffer: UnsafeMutableRawPointer, count: Int)
+        throws(RDRError)
+    {
         try checkBounds(offset: offset, length: Int64(count))
         guard count > 0 else { return }
         let e = try readMember(side, record)
@@ -13,7 +15,9 @@ extension VirtualDisk {
     /// Writes `count` bytes from `buffer` at `offset` as `side`: write-intent first, then the
     /// bytes to every member the route names. With `durable` (NBD's FUA) those members are
     /// also fdatasynced before it returns, so the write survives a crash on its own.
-    public func write(side: SideSelector?, offset: Int64, from buffer: UnsafeRawPointer, count: Int, durable: Bool) throws(RDRError) {
+    public func write(side: SideSelector?, offset: Int64, from buffer: UnsafeRawPointer, count: Int, durable: Bool)
+        throws(RDRError)
+    {
         try checkBounds(offset: offset, length: Int64(count))
         let members = try mutate(side: side, [offset..<offset + Int64(count)]) { (image) throws(Errno) in
             try image.write(from: buffer, count: count, at: offset)

@@ -18,7 +18,9 @@ extension VirtualDisk {
     /// Holes (`flag` true, they read as zeroes) and data (`flag` false) of the member `side`
     /// reads, from `offset` on, covering at most `length` bytes and at most `limit` extents (the
     /// map may end early; it never ends before its first extent). From SEEK_DATA / SEEK_HOLE.
-    public func allocationExtents(side: SideSelector?, offset: Int64, length: Int64, limit: Int) throws(RDRError) -> [Extent] {
+    public func allocationExtents(side: SideSelector?, offset: Int64, length: Int64, limit: Int) throws(RDRError)
+        -> [Extent]
+    {
         try checkBounds(offset: offset, length: length)
         let image = images[try readMember(side, record).index]
         let end = offset + length

@@ -15,8 +15,10 @@ extension VirtualDisk {
     /// the checkpoint does. The route and the marks come from the record of one instant; a mode
     /// change (whole-disk range lock) happens wholly before or after.
     @discardableResult
-    func mutate(side: SideSelector?, _ byteRanges: [Range<Int64>],
-                apply: (FileDescriptor) throws(Errno) -> Void) throws(RDRError) -> [Enclosure] {
+    func mutate(
+        side: SideSelector?, _ byteRanges: [Range<Int64>],
+        apply: (FileDescriptor) throws(Errno) -> Void
+    ) throws(RDRError) -> [Enclosure] {
         let byteRanges = byteRanges.filter { !$0.isEmpty }
         guard !byteRanges.isEmpty else {
             try requireWritable()

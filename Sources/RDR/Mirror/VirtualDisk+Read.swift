@@ -8,8 +8,10 @@ extension VirtualDisk {
 
     /// Reads `length` bytes at `offset` as `side` sees them, handing them to `sink` one chunk
     /// at a time (the whole range is checked first), so any length costs one chunk of memory.
-    public func readStream(side: SideSelector?, offset: Int64, length: Int64,
-                           sink: ([UInt8]) throws(RDRError) -> Void) throws(RDRError) {
+    public func readStream(
+        side: SideSelector?, offset: Int64, length: Int64,
+        sink: ([UInt8]) throws(RDRError) -> Void
+    ) throws(RDRError) {
         try checkBounds(offset: offset, length: length)
         var done: Int64 = 0
         while done < length {

@@ -7,8 +7,9 @@ extension VirtualDisk {
     func writeRecord(_ record: inout MirrorRecord, in s: inout State, first: Enclosure) throws(RDRError) {
         record.events = s.record.events + 1
         for e in [first, first.other] {
-            let header = MemberHeader(mirrorID: mirrorID, diskName: name, enclosure: e, size: size,
-                                      regionSize: regionSize, record: record, image: identities[e.index])
+            let header = MemberHeader(
+                mirrorID: mirrorID, diskName: name, enclosure: e, size: size,
+                regionSize: regionSize, record: record, image: identities[e.index])
             try s.metadata[e.index].writeHeader(header)
         }
         s.record = record

@@ -26,16 +26,19 @@ extension VirtualDisk {
     /// Copies the union of both members' dirty regions from `source` to the other member and
     /// returns both identical, duplexed, with empty bitmaps. Resumes an interrupted resync in
     /// the same direction. `extra` adds regions to copy (verify's repair).
-    public func resync(from source: Enclosure, options: ResyncOptions = ResyncOptions(), extra: DirtyBitmap? = nil,
-                       observer: (@Sendable (ResyncProgress) -> Void)? = nil) throws(RDRError) -> ResyncSummary {
+    public func resync(
+        from source: Enclosure, options: ResyncOptions = ResyncOptions(), extra: DirtyBitmap? = nil,
+        observer: (@Sendable (ResyncProgress) -> Void)? = nil
+    ) throws(RDRError) -> ResyncSummary {
         try options.validate()
         // In an owner process another thread may be resyncing this very instance.
         let owner = SystemOwnership.shared.owner(of: system.path)
         try owner?.beginResync(disk: name, from: source, cancellation: options.cancellation)
         defer { owner?.endResync(disk: name) }
         guard let start = try fixResync(from: source, extra: extra) else {
-            return ResyncSummary(disk: name, source: source, target: source.other, bytesPlanned: 0, bytesDoneBefore: 0,
-                                 bytesCopied: 0, bytesPunched: 0, checkpoints: 0, seconds: 0)
+            return ResyncSummary(
+                disk: name, source: source, target: source.other, bytesPlanned: 0, bytesDoneBefore: 0,
+                bytesCopied: 0, bytesPunched: 0, checkpoints: 0, seconds: 0)
         }
         return try ResyncEngine(disk: self, start: start, options: options).run(observer: observer)
     }
@@ -51,11 +54,13 @@ extension VirtualDisk {
             try state.withLock { (s) throws(RDRError) -> ResyncStart? in
                 let r = s.record
                 if r.mode == .resyncing, let current = r.resyncSource, current != source {
-                    throw RDRError(.invalidState, "disk '\(name)' is being resynced from \(current) to "
-                        + "\(current.other), and member \(current.other) is partly overwritten; resume it with "
-                        + "'rdr disk resync \(name) --from \(current)' (or, to keep member \(source) instead, "
-                        + "'rdr disk resync \(name) --from \(source) --full --force', which overwrites member "
-                        + "\(current) where it differs)")
+                    throw RDRError(
+                        .invalidState,
+                        "disk '\(name)' is being resynced from \(current) to "
+                            + "\(current.other), and member \(current.other) is partly overwritten; resume it with "
+                            + "'rdr disk resync \(name) --from \(current)' (or, to keep member \(source) instead, "
+                            + "'rdr disk resync \(name) --from \(source) --full --force', which overwrites member "
+                            + "\(current) where it differs)")
                 }
                 var union = s.bitmaps[target.index]
                 union.formUnion(s.bitmaps[source.index])

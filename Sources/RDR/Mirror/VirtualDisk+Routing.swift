@@ -26,16 +26,19 @@ extension VirtualDisk {
     /// The member that serves `side` while split or merged, or why that side has no access.
     func liveMember(_ side: SideSelector?, _ r: MirrorRecord) throws(RDRError) -> Enclosure {
         guard let side else {
-            throw RDRError(.invalidArgument,
-                           "disk '\(name)' is \(r.mode): name the side with --side production|upgrade|10|11")
+            throw RDRError(
+                .invalidArgument,
+                "disk '\(name)' is \(r.mode): name the side with --side production|upgrade|10|11")
         }
         let e = side.enclosure(primary: r.primary)
         let isProduction = e == r.primary
         switch r.mode {
         case .split:
             if role == .data && !isProduction {
-                throw RDRError(.accessRefused, "the Upgrade Side (enclosure \(e)) has no access to data disk '\(name)' "
-                    + "while split; use the Production Side (enclosure \(r.primary))")
+                throw RDRError(
+                    .accessRefused,
+                    "the Upgrade Side (enclosure \(e)) has no access to data disk '\(name)' "
+                        + "while split; use the Production Side (enclosure \(r.primary))")
             }
             return e
         case .merged:
@@ -43,13 +46,18 @@ extension VirtualDisk {
             // A system disk's Production member is frozen for abort; a data disk's stays live,
             // served to the Upgrade Side.
             if isProduction && role.isSystem {
-                throw RDRError(.accessRefused, "the Production Side (enclosure \(e)) is stopped while merged and its "
-                    + "member of '\(name)' is frozen for abort; use the Upgrade Side (enclosure \(r.primary.other))")
+                throw RDRError(
+                    .accessRefused,
+                    "the Production Side (enclosure \(e)) is stopped while merged and its "
+                        + "member of '\(name)' is frozen for abort; use the Upgrade Side (enclosure \(r.primary.other))"
+                )
             }
             if isProduction {
-                throw RDRError(.accessRefused, "the Production Side (enclosure \(e)) is stopped while merged; "
-                    + "data disk '\(name)' is served to the Upgrade Side from its Production member "
-                    + "(member \(r.primary)): use --side upgrade")
+                throw RDRError(
+                    .accessRefused,
+                    "the Production Side (enclosure \(e)) is stopped while merged; "
+                        + "data disk '\(name)' is served to the Upgrade Side from its Production member "
+                        + "(member \(r.primary)): use --side upgrade")
             }
             return role.isSystem ? r.primary.other : r.primary
         case .duplex, .resyncing:
@@ -68,8 +76,11 @@ extension VirtualDisk {
 
     func checkBounds(offset: Int64, length: Int64) throws(RDRError) {
         guard offset >= 0, length >= 0, offset <= size, length <= size - offset else {
-            throw RDRError(.invalidArgument, "offset \(offset) + length \(length) (\(ByteSize.format(length))) "
-                + "is outside disk '\(name)' (\(size) bytes, \(ByteSize.format(size))); keep offset + length ≤ \(size)")
+            throw RDRError(
+                .invalidArgument,
+                "offset \(offset) + length \(length) (\(ByteSize.format(length))) "
+                    + "is outside disk '\(name)' (\(size) bytes, \(ByteSize.format(size))); keep offset + length ≤ \(size)"
+            )
         }
     }
 }

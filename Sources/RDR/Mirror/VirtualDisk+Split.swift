@@ -8,13 +8,16 @@ extension VirtualDisk {
             try state.withLock { (s) throws(RDRError) in
                 let r = s.record
                 guard r.mode == .duplex else {
-                    throw RDRError(.invalidState,
-                                   "disk '\(name)' is \(r.mode), not duplexed; only a duplexed disk can be split")
+                    throw RDRError(
+                        .invalidState,
+                        "disk '\(name)' is \(r.mode), not duplexed; only a duplexed disk can be split")
                 }
                 guard s.bitmaps[0].isEmpty && s.bitmaps[1].isEmpty else {
                     let interrupted = geometry.byteCount(of: s.bitmaps[0]) + geometry.byteCount(of: s.bitmaps[1])
-                    throw RDRError(.invalidState, "disk '\(name)' has \(ByteSize.format(interrupted)) of interrupted "
-                        + "writes not yet resynced; run 'rdr disk resync \(name) --from \(r.primary)' first")
+                    throw RDRError(
+                        .invalidState,
+                        "disk '\(name)' has \(ByteSize.format(interrupted)) of interrupted "
+                            + "writes not yet resynced; run 'rdr disk resync \(name) --from \(r.primary)' first")
                 }
                 var next = r
                 next.mode = .split

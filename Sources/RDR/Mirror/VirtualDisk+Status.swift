@@ -11,9 +11,11 @@ extension VirtualDisk {
     public var metadataWarnings: [String] {
         state.withLock { s in
             s.metadata.enumerated().compactMap { i, m in
-                m.suspectPages.isEmpty ? nil : "member \(Enclosure(index: i)?.description ?? "?") metadata has "
-                    + "\(m.suspectPages.count) bitmap page(s) with a damaged copy (torn write or corruption); "
-                    + "their regions are resynced in full"
+                m.suspectPages.isEmpty
+                    ? nil
+                    : "member \(Enclosure(index: i)?.description ?? "?") metadata has "
+                        + "\(m.suspectPages.count) bitmap page(s) with a damaged copy (torn write or corruption); "
+                        + "their regions are resynced in full"
             }
         }
     }

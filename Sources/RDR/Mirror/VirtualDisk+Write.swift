@@ -56,15 +56,20 @@ extension VirtualDisk {
             var filled = 0
             while filled < want {
                 let n = try next(buffer.pointer + filled, want - filled, done + Int64(filled))
-                if n <= 0 { ended = true; break }
+                if n <= 0 {
+                    ended = true
+                    break
+                }
                 filled += n
             }
             guard filled > 0 else { break }
             guard Int64(filled) <= size - offset - done else {
                 try flush()
-                throw RDRError(.invalidArgument, "the input is longer than the \(ByteSize.format(size - offset)) from "
-                    + "offset \(offset) to the end of disk '\(name)'; its first \(ByteSize.format(done)) were written "
-                    + "(durable, marked) and the rest refused")
+                throw RDRError(
+                    .invalidArgument,
+                    "the input is longer than the \(ByteSize.format(size - offset)) from "
+                        + "offset \(offset) to the end of disk '\(name)'; its first \(ByteSize.format(done)) were written "
+                        + "(durable, marked) and the rest refused")
             }
             let chunk = UnsafeRawBufferPointer(start: buffer.pointer, count: filled)
             try write(side: side, [WriteRequest(offset: offset + done, bytes: chunk)])

@@ -17,7 +17,9 @@ extension VirtualDisk {
 
     /// Makes `[offset, offset + length)` read as zeroes as `side` writes it, on every member the
     /// route names, with write-intent first. `durable` fdatasyncs those members before returning.
-    public func zero(side: SideSelector?, offset: Int64, length: Int64, method: ZeroMethod, durable: Bool) throws(RDRError) {
+    public func zero(side: SideSelector?, offset: Int64, length: Int64, method: ZeroMethod, durable: Bool)
+        throws(RDRError)
+    {
         try checkBounds(offset: offset, length: length)
         guard length > 0 else { return }
         let zeroes = method == .writeZeroes ? AlignedBuffer(count: Int(min(length, Int64(Self.zeroChunk)))) : nil

@@ -94,8 +94,10 @@ public final class VirtualDisk: Sendable {
     public var regionCount: Int { geometry.regionCount }
     var sys: any SystemCalls { system.sys }
 
-    init(system: RDRSystem, disk: Manifest.Disk, images: [FileDescriptor], identities: [MemberIdentity],
-         imagePaths: [String], metadataPaths: [String], state: sending State, writable: Bool) {
+    init(
+        system: RDRSystem, disk: Manifest.Disk, images: [FileDescriptor], identities: [MemberIdentity],
+        imagePaths: [String], metadataPaths: [String], state: sending State, writable: Bool
+    ) {
         self.system = system
         name = disk.name
         role = disk.role

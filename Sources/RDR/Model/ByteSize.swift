@@ -5,9 +5,11 @@ public enum ByteSize {
         public var description: String {
             let upper = text.uppercased()
             if ["KB", "MB", "GB", "TB", "PB"].contains(where: { upper.hasSuffix($0) }) {
-                return "'\(text)' is ambiguous: here K, M, G and T are powers of 1024 (1K = 1024 bytes); write K, M, G or T (or KiB, MiB, GiB, TiB), or plain bytes"
+                return
+                    "'\(text)' is ambiguous: here K, M, G and T are powers of 1024 (1K = 1024 bytes); write K, M, G or T (or KiB, MiB, GiB, TiB), or plain bytes"
             }
-            return "'\(text)' is not a size; use whole bytes or a number with K, M, G or T (KiB, MiB, GiB, TiB: powers of 1024, 1K = 1024), e.g. 64K or 1G"
+            return
+                "'\(text)' is not a size; use whole bytes or a number with K, M, G or T (KiB, MiB, GiB, TiB: powers of 1024, 1K = 1024), e.g. 64K or 1G"
         }
     }
 
@@ -28,7 +30,8 @@ public enum ByteSize {
             break
         }
         guard !digits.isEmpty, digits.count <= 19, digits.allSatisfy({ $0.isASCII && $0.isNumber }),
-              let number = Int64(digits) else { throw ParseError(text: text) }
+            let number = Int64(digits)
+        else { throw ParseError(text: text) }
         let (product, overflow) = number.multipliedReportingOverflow(by: multiplier)
         guard !overflow else { throw ParseError(text: text) }
         return product
@@ -50,7 +53,8 @@ public enum ByteSize {
 
     /// Compact form for flags and names: 64K, 1G, 1T.
     public static func compact(_ bytes: Int64) -> String {
-        for (suffix, shift) in [("T", 40), ("G", 30), ("M", 20), ("K", 10)] where bytes >= (1 << shift) && bytes % (1 << shift) == 0 {
+        for (suffix, shift) in [("T", 40), ("G", 30), ("M", 20), ("K", 10)]
+        where bytes >= (1 << shift) && bytes % (1 << shift) == 0 {
             return "\(bytes >> shift)\(suffix)"
         }
         return "\(bytes)"

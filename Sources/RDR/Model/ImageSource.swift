@@ -12,18 +12,26 @@ public enum ImageSource {
 
     /// Checks `file` for disk `disk` of the system at `systemPath`; returns its absolute path
     /// (links resolved, so a later `--force` removing a link cannot pull the file away) and size.
-    static func inspect(_ file: String, disk: String, systemPath: String,
-                        sys: any SystemCalls) throws(RDRError) -> (path: String, size: Int64) {
+    static func inspect(
+        _ file: String, disk: String, systemPath: String,
+        sys: any SystemCalls
+    ) throws(RDRError) -> (path: String, size: Int64) {
         let fd = try open(file, disk: disk, sys: sys)
         defer { fd.close() }
         let status = try io { () throws(Errno) in try fd.status() }
         guard status.isRegular else { throw refusal(disk, "\(file) is \(status.kind), not a raw image file") }
         guard let resolved = realPath(file) else { throw refusal(disk, "\(file): cannot resolve its path") }
         if isInside(resolved, or: file, systemPath) {
-            throw refusal(disk, "\(file) is inside the system directory \(systemPath), where init creates and may replace files; move or copy it out first")
+            throw refusal(
+                disk,
+                "\(file) is inside the system directory \(systemPath), where init creates and may replace files; move or copy it out first"
+            )
         }
         if let format = try foreignFormat(fd, size: status.size) {
-            throw refusal(disk, "\(file) is a \(format) image, not a raw one; convert it first: qemu-img convert -O raw \(file) out.raw")
+            throw refusal(
+                disk,
+                "\(file) is a \(format) image, not a raw one; convert it first: qemu-img convert -O raw \(file) out.raw"
+            )
         }
         try checkSize(status.size, file: file, disk: disk)
         return (resolved, status.size)
@@ -37,7 +45,8 @@ public enum ImageSource {
         } catch {
             switch error.code {
             case ENOENT: throw refusal(disk, "\(file) does not exist; give the path of a raw disk image")
-            case EACCES, EPERM: throw refusal(disk, "\(file) cannot be read (permission denied); give read access or import a copy")
+            case EACCES, EPERM:
+                throw refusal(disk, "\(file) cannot be read (permission denied); give read access or import a copy")
             default: throw refusal(disk, "\(file) cannot be opened: \(String(cString: strerror(error.code)))")
             }
         }
@@ -47,9 +56,14 @@ public enum ImageSource {
         guard size > 0 else { throw refusal(disk, "\(file) is empty; a disk needs at least one 512-byte sector") }
         guard size % sectorSize == 0 else {
             let padded = (size / sectorSize + 1) * sectorSize
-            throw refusal(disk, "\(file) is \(size) bytes, not a whole number of 512-byte sectors; pad it with zeros first: truncate -s \(padded) \(file)")
+            throw refusal(
+                disk,
+                "\(file) is \(size) bytes, not a whole number of 512-byte sectors; pad it with zeros first: truncate -s \(padded) \(file)"
+            )
         }
-        guard size <= 1 << 50 else { throw refusal(disk, "\(file) is \(ByteSize.format(size)), larger than the 1 PiB limit") }
+        guard size <= 1 << 50 else {
+            throw refusal(disk, "\(file) is \(ByteSize.format(size)), larger than the 1 PiB limit")
+        }
     }
 
     /// The name of the container format whose magic `fd` starts (or, for a fixed VHD, ends) with;
@@ -108,13 +122,17 @@ extension DiskSpec {
     /// start as copies of the raw image FILE (size taken from it; FILE may contain ':').
     /// Syntax errors are `.invalidArgument`; a FILE that cannot be imported is refused as
     /// `ImageSource.inspect` says.
-    public static func parseArgument(_ text: String, regionSize: Int64, systemPath: String,
-                                     sys: any SystemCalls = LinuxSystemCalls()) throws(RDRError) -> DiskSpec {
+    public static func parseArgument(
+        _ text: String, regionSize: Int64, systemPath: String,
+        sys: any SystemCalls = LinuxSystemCalls()
+    ) throws(RDRError) -> DiskSpec {
         let parts = text.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 3, parts[2].hasPrefix("from=") else { return try parse(text, regionSize: regionSize) }
         let file = String(parts[2].dropFirst("from=".count))
         guard !file.isEmpty else {
-            throw RDRError(.invalidArgument, "disk '\(text)': from= needs a file, as in NAME:ROLE:from=FILE (e.g. boot:mandatory:from=debian.raw)")
+            throw RDRError(
+                .invalidArgument,
+                "disk '\(text)': from= needs a file, as in NAME:ROLE:from=FILE (e.g. boot:mandatory:from=debian.raw)")
         }
         try validateName(parts[0])
         guard let role = DiskRole(rawValue: parts[1].lowercased()) else {

@@ -14,8 +14,10 @@ public struct DiskSpec: Sendable, Equatable {
     public static let minRegionSize: Int64 = 4 << 10
     public static let maxRegionSize: Int64 = 64 << 20
 
-    public init(name: String, size: Int64, role: DiskRole, regionSize: Int64 = DiskSpec.defaultRegionSize,
-                source: String? = nil) {
+    public init(
+        name: String, size: Int64, role: DiskRole, regionSize: Int64 = DiskSpec.defaultRegionSize,
+        source: String? = nil
+    ) {
         self.name = name
         self.size = size
         self.role = role
@@ -27,10 +29,14 @@ public struct DiskSpec: Sendable, Equatable {
     public static func parse(_ text: String, regionSize: Int64) throws(RDRError) -> DiskSpec {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 3 else {
-            throw RDRError(.invalidArgument, "disk '\(text)' is not NAME:SIZE:ROLE (e.g. boot:1G:mandatory; roles: system, data, mandatory)")
+            throw RDRError(
+                .invalidArgument,
+                "disk '\(text)' is not NAME:SIZE:ROLE (e.g. boot:1G:mandatory; roles: system, data, mandatory)")
         }
         let size: Int64
-        do { size = try ByteSize.parse(parts[1]) } catch { throw RDRError(.invalidArgument, "disk '\(text)': \(error)") }
+        do { size = try ByteSize.parse(parts[1]) } catch {
+            throw RDRError(.invalidArgument, "disk '\(text)': \(error)")
+        }
         guard let role = DiskRole(rawValue: parts[2].lowercased()) else {
             throw RDRError(.invalidArgument, "disk '\(text)': role '\(parts[2])' is not one of system, data, mandatory")
         }
@@ -49,7 +55,10 @@ public struct DiskSpec: Sendable, Equatable {
         guard size > 0, size % 512 == 0 else {
             throw RDRError(.invalidArgument, "disk '\(name)': size \(size) is not a positive multiple of 512 bytes")
         }
-        guard size <= 1 << 50 else { throw RDRError(.invalidArgument, "disk '\(name)': size \(ByteSize.format(size)) is larger than the 1 PiB limit") }
+        guard size <= 1 << 50 else {
+            throw RDRError(
+                .invalidArgument, "disk '\(name)': size \(ByteSize.format(size)) is larger than the 1 PiB limit")
+        }
         try Self.validateRegionSize(regionSize)
     }
 
@@ -61,7 +70,10 @@ public struct DiskSpec: Sendable, Equatable {
                 || "-_.".unicodeScalars.contains(c)
         }
         guard !name.isEmpty, name.count <= 64, allowed, !name.hasPrefix("."), !name.hasPrefix("-") else {
-            throw RDRError(.invalidArgument, "\(what) '\(name)' must be 1-64 characters of letters, digits, '-', '_' or '.', and cannot start with '-' or '.'")
+            throw RDRError(
+                .invalidArgument,
+                "\(what) '\(name)' must be 1-64 characters of letters, digits, '-', '_' or '.', and cannot start with '-' or '.'"
+            )
         }
     }
 
@@ -124,9 +136,13 @@ public struct Manifest: Codable, Sendable, Equatable {
         for d in disks {
             do { try d.spec.validate() } catch { throw bad(error.message) }
             guard seen.insert(d.name).inserted else { throw bad("disk '\(d.name)' is listed twice") }
-            guard MirrorID.bytes(hex: d.mirrorID) != nil else { throw bad("disk '\(d.name)' has mirrorID '\(d.mirrorID)', expected 32 hex digits") }
+            guard MirrorID.bytes(hex: d.mirrorID) != nil else {
+                throw bad("disk '\(d.name)' has mirrorID '\(d.mirrorID)', expected 32 hex digits")
+            }
             let enclosures = d.members.map(\.enclosure).sorted()
-            guard enclosures == [10, 11] else { throw bad("disk '\(d.name)' must have one member in enclosure 10 and one in 11") }
+            guard enclosures == [10, 11] else {
+                throw bad("disk '\(d.name)' must have one member in enclosure 10 and one in 11")
+            }
         }
         try MemberFiles.validate(disks, bad: bad)
     }

@@ -12,7 +12,8 @@ import Glibc
 enum MemberFiles {
     static let imageSuffix = ".img"
     static let metadataSuffix = ".rdrmeta"
-    static let rule = "each member image (NAME.img) and metadata file (NAME.rdrmeta) must be its own plain file name inside the system directory"
+    static let rule =
+        "each member image (NAME.img) and metadata file (NAME.rdrmeta) must be its own plain file name inside the system directory"
 
     /// What is wrong with `name` as a member file ending in `suffix`, or nil.
     static func problem(_ name: String, suffix: String) -> String? {
@@ -29,7 +30,8 @@ enum MemberFiles {
         var owner: [String: String] = [:]
         for d in disks {
             for m in d.members {
-                for (what, name, suffix) in [("image", m.image, imageSuffix), ("metadata", m.metadata, metadataSuffix)] {
+                for (what, name, suffix) in [("image", m.image, imageSuffix), ("metadata", m.metadata, metadataSuffix)]
+                {
                     let who = "disk '\(d.name)' member \(m.enclosure) \(what) '\(name)'"
                     if let p = problem(name, suffix: suffix) { throw bad("\(who) \(p); \(rule)") }
                     if let other = owner[name] { throw bad("\(who) is also \(other); \(rule)") }
@@ -47,12 +49,15 @@ enum MemberFiles {
 
     /// Opens a member file, refusing anything but a regular file reached without a link.
     /// `create` makes a missing one (the target image of a full resync).
-    static func open(_ path: String, _ access: FileDescriptor.Access, create: Bool = false,
-                     sys: any SystemCalls) throws(OpenFailure) -> (FileDescriptor, FileStatus) {
+    static func open(
+        _ path: String, _ access: FileDescriptor.Access, create: Bool = false,
+        sys: any SystemCalls
+    ) throws(OpenFailure) -> (FileDescriptor, FileStatus) {
         let fd: FileDescriptor
         do {
             if create {
-                fd = try FileDescriptor.openRaw(path, flags: O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, mode: 0o644, sys: sys)
+                fd = try FileDescriptor.openRaw(
+                    path, flags: O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, mode: 0o644, sys: sys)
             } else {
                 fd = try FileDescriptor.open(path, access, sys: sys)
             }
@@ -78,6 +83,9 @@ enum MemberFiles {
 
     /// The refusal for a member file that is not a regular file.
     static func notRegular(_ what: String, _ path: String, _ kind: String) -> RDRError {
-        RDRError(.corrupt, "\(what) \(path) is \(kind); member files must be regular files inside the system directory (not links, directories, FIFOs or devices): put the file itself there")
+        RDRError(
+            .corrupt,
+            "\(what) \(path) is \(kind); member files must be regular files inside the system directory (not links, directories, FIFOs or devices): put the file itself there"
+        )
     }
 }

@@ -10,11 +10,16 @@ extension OwnedSystem {
         try changed.withLock { () throws(RDRError) in
             if let running = resyncs[disk] {
                 if running.source != source {
-                    throw RDRError(.invalidState, "disk '\(disk)' is being resynced from \(running.source) to "
-                        + "\(running.source.other) (pid \(getpid())); wait for it to finish, it cannot be reversed now")
+                    throw RDRError(
+                        .invalidState,
+                        "disk '\(disk)' is being resynced from \(running.source) to "
+                            + "\(running.source.other) (pid \(getpid())); wait for it to finish, it cannot be reversed now"
+                    )
                 }
-                throw RDRError(.busy, "disk '\(disk)' is already being resynced from \(source) by pid \(getpid()); "
-                    + "follow it with 'rdr status --watch'")
+                throw RDRError(
+                    .busy,
+                    "disk '\(disk)' is already being resynced from \(source) by pid \(getpid()); "
+                        + "follow it with 'rdr status --watch'")
             }
             resyncs[disk] = RunningResync(source: source, cancellation: cancellation)
         }
@@ -41,9 +46,11 @@ extension OwnedSystem {
     /// background worker would do, inside the process that already holds the system — and
     /// reports each outcome, then calls `done`. The owner's `stopping` cancels them at their
     /// next checkpoint.
-    public func startBackgroundResyncs(_ jobs: [(String, Enclosure)], options: ResyncOptions,
-                                       report: @escaping @Sendable (String, Result<ResyncSummary, RDRError>) -> Void,
-                                       done: @escaping @Sendable () -> Void = {}) throws(RDRError) {
+    public func startBackgroundResyncs(
+        _ jobs: [(String, Enclosure)], options: ResyncOptions,
+        report: @escaping @Sendable (String, Result<ResyncSummary, RDRError>) -> Void,
+        done: @escaping @Sendable () -> Void = {}
+    ) throws(RDRError) {
         var options = options
         options.cancellation = stopping
         let run = options
@@ -52,7 +59,9 @@ extension OwnedSystem {
             try Threads.start(name: "rdr-bg-resync") { [self] in
                 for (name, source) in jobs where !stopping.isCancelled {
                     let outcome: Result<ResyncSummary, RDRError>
-                    do throws(RDRError) { outcome = .success(try disk(named: name).resync(from: source, options: run)) } catch { outcome = .failure(error) }
+                    do throws(RDRError) {
+                        outcome = .success(try disk(named: name).resync(from: source, options: run))
+                    } catch { outcome = .failure(error) }
                     report(name, outcome)
                 }
                 done()
@@ -92,7 +101,9 @@ extension OwnedSystem {
     /// connected, so clients cover commands too. Rechecks every second so a cancel needs no wake-up.
     public func waitUntilIdle(unless stop: CancellationFlag) {
         changed.withLock {
-            while (!resyncs.isEmpty || backgroundJobs > 0 || clients > 0) && !stop.isCancelled { changed.wait(seconds: 1) }
+            while (!resyncs.isEmpty || backgroundJobs > 0 || clients > 0) && !stop.isCancelled {
+                changed.wait(seconds: 1)
+            }
         }
     }
 }

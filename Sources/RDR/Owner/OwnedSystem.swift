@@ -48,8 +48,9 @@ public final class OwnedSystem: @unchecked Sendable {
     public func disk(named name: String) throws(RDRError) -> VirtualDisk {
         try disks.withLock { (disks) throws(RDRError) -> VirtualDisk in
             if let disk = disks[name] { return disk }
-            let disk = try VirtualDisk.open(system: system, disk: try system.manifest.disk(named: name),
-                                            access: .readWrite, identity: .enforce)
+            let disk = try VirtualDisk.open(
+                system: system, disk: try system.manifest.disk(named: name),
+                access: .readWrite, identity: .enforce)
             disks[name] = disk
             return disk
         }
@@ -85,7 +86,11 @@ extension OwnedSystem {
         }
         return SystemLock(inProcessOf: lock) { [self] in
             changed.withLock {
-                if case .shared(let n) = commandLock, n > 1 { commandLock = .shared(n - 1) } else { commandLock = .free }
+                if case .shared(let n) = commandLock, n > 1 {
+                    commandLock = .shared(n - 1)
+                } else {
+                    commandLock = .free
+                }
                 changed.broadcast()
             }
         }
@@ -100,6 +105,7 @@ extension OwnedSystem {
     }
 
     private func busy(_ holder: String) -> RDRError {
-        RDRError(.busy, "system \(system.path) is busy: \(holder); wait for it to finish or stop it (status still works)")
+        RDRError(
+            .busy, "system \(system.path) is busy: \(holder); wait for it to finish or stop it (status still works)")
     }
 }

@@ -36,8 +36,10 @@ final class DirectCopier {
 
     /// The path for copying `sourcePath` to `targetPath` in `chunk`-byte transfers, `depth` in
     /// flight; nil when io_uring or O_DIRECT is refused here (the reason is not an error).
-    static func make(sourcePath: String, targetPath: String, chunk: Int, depth: Int,
-                     sys: any SystemCalls) -> DirectCopier? {
+    static func make(
+        sourcePath: String, targetPath: String, chunk: Int, depth: Int,
+        sys: any SystemCalls
+    ) -> DirectCopier? {
         guard let ring = try? IOURing(entries: depth) else { return nil }
         guard let s = try? FileDescriptor.openDirect(sourcePath, .readOnly, sys: sys) else { return nil }
         guard let t = try? FileDescriptor.openDirect(targetPath, .readWrite, sys: sys) else {
@@ -74,7 +76,10 @@ final class DirectCopier {
     /// Starts reading the next chunks into the free buffers.
     private func queueReads(_ p: inout Pipeline) throws(Errno) {
         while let (slot, bytes) = p.startRead() {
-            guard ring.read(source, into: buffer(slot), count: bytes.count, at: bytes.lowerBound, tag: tag(slot, write: false)) else {
+            guard
+                ring.read(
+                    source, into: buffer(slot), count: bytes.count, at: bytes.lowerBound, tag: tag(slot, write: false))
+            else {
                 throw Errno(code: EAGAIN, operation: "io_uring read (queue full)", path: source.path)
             }
         }
@@ -82,16 +87,21 @@ final class DirectCopier {
 
     /// A read done: write that chunk. A write done: its buffer is free again.
     private func complete(_ c: IOURing.Completion, _ p: inout Pipeline) throws(Errno) {
-        let slot = Int(c.tag >> 1), isWrite = c.tag & 1 == 1
+        let slot = Int(c.tag >> 1)
+        let isWrite = c.tag & 1 == 1
         let bytes = p.chunk(in: slot)
         let moved = try c.result.get()
         guard moved == bytes.count else {
-            throw Errno(code: EIO, operation: "io_uring \(isWrite ? "write" : "read") (short: \(moved) of \(bytes.count) "
-                + "bytes at \(bytes.lowerBound))", path: isWrite ? target.path : source.path)
+            throw Errno(
+                code: EIO,
+                operation: "io_uring \(isWrite ? "write" : "read") (short: \(moved) of \(bytes.count) "
+                    + "bytes at \(bytes.lowerBound))", path: isWrite ? target.path : source.path)
         }
         if isWrite {
             p.finish(slot)
-        } else if !ring.write(target, from: buffer(slot), count: bytes.count, at: bytes.lowerBound, tag: tag(slot, write: true)) {
+        } else if !ring.write(
+            target, from: buffer(slot), count: bytes.count, at: bytes.lowerBound, tag: tag(slot, write: true))
+        {
             throw Errno(code: EAGAIN, operation: "io_uring write (queue full)", path: target.path)
         }
     }

@@ -15,9 +15,11 @@ extension RDRSystem {
         guard let sm = d.member(source), let tm = d.member(target), let id = MirrorID.bytes(hex: d.mirrorID) else {
             throw RDRError(.corrupt, "manifest entry of disk '\(diskName)' is incomplete")
         }
-        let sourceImage = file(sm.image), targetImage = file(tm.image)
+        let sourceImage = file(sm.image)
+        let targetImage = file(tm.image)
         let sourceIdentity = try checkedSource(sourceImage, disk: d, other: target)
-        let targetFD: FileDescriptor, targetStatus: FileStatus
+        let targetFD: FileDescriptor
+        let targetStatus: FileStatus
         do { (targetFD, targetStatus) = try MemberFiles.open(targetImage, .readWrite, create: true, sys: sys) } catch {
             switch error {
             case .missing: throw RDRError(.io, "cannot create \(targetImage)")
@@ -27,38 +29,57 @@ extension RDRSystem {
         }
         defer { targetFD.close() }
         guard targetStatus.inode != sourceIdentity.inode else {
-            throw RDRError(.corrupt, "member images \(sourceImage) and \(targetImage) of disk '\(diskName)' are one file (hard links); remove \(targetImage) and run the full resync again to recreate it")
+            throw RDRError(
+                .corrupt,
+                "member images \(sourceImage) and \(targetImage) of disk '\(diskName)' are one file (hard links); remove \(targetImage) and run the full resync again to recreate it"
+            )
         }
         let g = sys.random.generation()
-        let record = MirrorRecord(events: newestEvents(sm, tm) + 1, mode: .resyncing,
-                                  primary: manifest.primaryEnclosure, baseGeneration: g, generations: [g, g],
-                                  resyncSource: source, planBytes: UInt64(d.size),
-                                  resyncStartedMillis: UInt64(max(0, sys.clock.wallMillis())), modeBeforeResync: nil)
+        let record = MirrorRecord(
+            events: newestEvents(sm, tm) + 1, mode: .resyncing,
+            primary: manifest.primaryEnclosure, baseGeneration: g, generations: [g, g],
+            resyncSource: source, planBytes: UInt64(d.size),
+            resyncStartedMillis: UInt64(max(0, sys.clock.wallMillis())), modeBeforeResync: nil)
         try io { () throws(Errno) in
             if targetStatus.size != d.size { try targetFD.truncate(to: d.size) }
             try targetFD.sync()
         }
         let members = [(tm, target, true, MemberIdentity(targetStatus)), (sm, source, false, sourceIdentity)]
         for (m, e, allDirty, image) in members {
-            let header = MemberHeader(mirrorID: id, diskName: d.name, enclosure: e, size: d.size,
-                                      regionSize: d.regionSize, record: record, image: image)
+            let header = MemberHeader(
+                mirrorID: id, diskName: d.name, enclosure: e, size: d.size,
+                regionSize: d.regionSize, record: record, image: image)
             try replaceMetadata(file(m.metadata), header: header, allDirty: allDirty)
         }
     }
 
     /// The source image, checked: a regular file of the disk's size. Returns its identity.
-    private func checkedSource(_ path: String, disk d: Manifest.Disk, other: Enclosure) throws(RDRError) -> MemberIdentity {
-        let fd: FileDescriptor, status: FileStatus
+    private func checkedSource(_ path: String, disk d: Manifest.Disk, other: Enclosure) throws(RDRError)
+        -> MemberIdentity
+    {
+        let fd: FileDescriptor
+        let status: FileStatus
         do { (fd, status) = try MemberFiles.open(path, .readOnly, sys: sys) } catch {
             switch error {
-            case .missing: throw RDRError(.corrupt, "source member image \(path) is missing; a full resync needs it — pick the other member with --from \(other)")
+            case .missing:
+                throw RDRError(
+                    .corrupt,
+                    "source member image \(path) is missing; a full resync needs it — pick the other member with --from \(other)"
+                )
             case .notRegular(let kind): throw MemberFiles.notRegular("source member image", path, kind)
-            case .os(let errno): throw RDRError(.corrupt, "source member image \(path) cannot be opened (\(errno)); a full resync needs it — pick the other member with --from \(other)")
+            case .os(let errno):
+                throw RDRError(
+                    .corrupt,
+                    "source member image \(path) cannot be opened (\(errno)); a full resync needs it — pick the other member with --from \(other)"
+                )
             }
         }
         fd.close()
         guard status.size == d.size else {
-            throw RDRError(.corrupt, "source member image \(path) is \(status.size) bytes, expected \(d.size); a full resync cannot copy from it — pick the other member with --from \(other)")
+            throw RDRError(
+                .corrupt,
+                "source member image \(path) is \(status.size) bytes, expected \(d.size); a full resync cannot copy from it — pick the other member with --from \(other)"
+            )
         }
         return MemberIdentity(status)
     }

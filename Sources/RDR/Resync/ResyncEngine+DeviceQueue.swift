@@ -11,11 +11,13 @@ extension ResyncEngine {
     /// keeps the thread path it models.
     func makeDirectCopier() -> DirectCopier? {
         guard throttle == nil, options.copyMethod.usesDeviceQueue, disk.sys is LinuxSystemCalls,
-              !directRefused.load(ordering: .relaxed) else { return nil }
+            !directRefused.load(ordering: .relaxed)
+        else { return nil }
         // The open member images themselves, whatever their paths name by now.
-        let copier = DirectCopier.make(sourcePath: "/proc/self/fd/\(source.rawValue)",
-                                       targetPath: "/proc/self/fd/\(target.rawValue)",
-                                       chunk: Self.directChunk, depth: Self.directDepth, sys: disk.sys)
+        let copier = DirectCopier.make(
+            sourcePath: "/proc/self/fd/\(source.rawValue)",
+            targetPath: "/proc/self/fd/\(target.rawValue)",
+            chunk: Self.directChunk, depth: Self.directDepth, sys: disk.sys)
         if copier == nil { directRefused.store(true, ordering: .relaxed) }
         return copier
     }
@@ -30,8 +32,12 @@ extension ResyncEngine {
             case .copy where task.allData:
                 data.append(task.bytes)
             case .copy:
-                _ = try source.forEachSegment(of: task.bytes, hole: { (r) throws(Errno) in try punch(r) },
-                                              data: { (r) throws(Errno) in data.append(r); return true })
+                _ = try source.forEachSegment(
+                    of: task.bytes, hole: { (r) throws(Errno) in try punch(r) },
+                    data: { (r) throws(Errno) in
+                        data.append(r)
+                        return true
+                    })
             }
         }
         var rest: [Range<Int64>] = []
@@ -45,9 +51,10 @@ extension ResyncEngine {
     /// The block-aligned parts of `ranges` in one pipeline, then their tails with pread/pwrite.
     /// EINVAL from the filesystem (O_DIRECT refused for these files) is remembered: this and
     /// every later batch then go through the thread path.
-    private func copyQueued(_ ranges: [Range<Int64>], direct: DirectCopier, buffer: AlignedBuffer) throws(Errno) -> Bool {
+    private func copyQueued(_ ranges: [Range<Int64>], direct: DirectCopier, buffer: AlignedBuffer) throws(Errno) -> Bool
+    {
         let parts = ranges.map(DirectCopier.alignedPart(of:))
-        do { try direct.copy(parts.filter { !$0.isEmpty }) } catch where error.code == EINVAL {
+        do { try direct.copy(parts.filter { !$0.isEmpty }) } catch  where error.code == EINVAL {
             directRefused.store(true, ordering: .relaxed)
             for r in ranges { _ = try copyBytes(r, buffer: buffer) }
             return true

@@ -43,8 +43,10 @@ final class ResyncEngine: Sendable {
         self.options = options
         source = disk.images[start.source.index]
         target = disk.images[start.source.other.index]
-        planner = Mutex(ResyncPlanner(work: start.work, geometry: disk.geometry, maxIOSize: options.maxIOSize,
-                                      source: disk.images[start.source.index]))
+        planner = Mutex(
+            ResyncPlanner(
+                work: start.work, geometry: disk.geometry, maxIOSize: options.maxIOSize,
+                source: disk.images[start.source.index]))
         throttle = options.maxRate.map { Throttle(bytesPerSecond: $0, maxChunk: Int(options.maxIOSize)) }
     }
 
@@ -69,9 +71,10 @@ final class ResyncEngine: Sendable {
         reporter.report(.running, done: done.load(ordering: .relaxed))
         let interval = Double(max(1, min(50, Int(options.publishSeconds * 1000)))) / 1000
         do {
-            try WorkerPool.run(count: options.workers, name: "rdr-resync", interval: interval,
-                               tick: { checkpoints += tick(&schedule, reporter) },
-                               work: { [self] _ in workerLoop() })
+            try WorkerPool.run(
+                count: options.workers, name: "rdr-resync", interval: interval,
+                tick: { checkpoints += tick(&schedule, reporter) },
+                work: { [self] _ in workerLoop() })
         } catch {
             fail(error)
         }
@@ -80,12 +83,13 @@ final class ResyncEngine: Sendable {
         try stopIfFailedOrCancelled(reporter)
         try disk.finishResync()
         reporter.report(.finished, done: done.load(ordering: .relaxed))
-        return ResyncSummary(disk: disk.name, source: start.source, target: start.source.other,
-                             bytesPlanned: start.planBytes, bytesDoneBefore: start.doneBefore,
-                             bytesCopied: copied.load(ordering: .relaxed),
-                             bytesPunched: punched.load(ordering: .relaxed), checkpoints: checkpoints,
-                             seconds: reporter.elapsed, bytesCloned: cloned.load(ordering: .relaxed),
-                             bytesDirect: directBytes.load(ordering: .relaxed))
+        return ResyncSummary(
+            disk: disk.name, source: start.source, target: start.source.other,
+            bytesPlanned: start.planBytes, bytesDoneBefore: start.doneBefore,
+            bytesCopied: copied.load(ordering: .relaxed),
+            bytesPunched: punched.load(ordering: .relaxed), checkpoints: checkpoints,
+            seconds: reporter.elapsed, bytesCloned: cloned.load(ordering: .relaxed),
+            bytesDirect: directBytes.load(ordering: .relaxed))
     }
 
     /// When the calling thread last checkpointed and published.
@@ -107,7 +111,8 @@ final class ResyncEngine: Sendable {
         let d = done.load(ordering: .relaxed)
         var made = 0
         if now - schedule.lastCheckpoint >= options.checkpointSeconds
-            || d - schedule.doneAtCheckpoint >= options.checkpointBytes {
+            || d - schedule.doneAtCheckpoint >= options.checkpointBytes
+        {
             made = checkpointOrFail()
             schedule.lastCheckpoint = now
             schedule.doneAtCheckpoint = d
@@ -130,8 +135,10 @@ final class ResyncEngine: Sendable {
         if options.cancellation?.isCancelled ?? false {
             let p = reporter.report(.interrupted, done: done.load(ordering: .relaxed))
             disk.trackWritesDuringResync(false)
-            throw RDRError(.interrupted, "resync of '\(disk.name)' interrupted at \(p.percent)%; resume it with "
-                + "'rdr disk resync \(disk.name) --from \(start.source)'")
+            throw RDRError(
+                .interrupted,
+                "resync of '\(disk.name)' interrupted at \(p.percent)%; resume it with "
+                    + "'rdr disk resync \(disk.name) --from \(start.source)'")
         }
     }
 
@@ -185,8 +192,9 @@ final class ResyncEngine: Sendable {
             return try copy(task.bytes, tools: tools)
         case .copy:
             // Mixed region(s): copy the source's data segments, punch its holes.
-            return try source.forEachSegment(of: task.bytes, hole: { (r) throws(Errno) in try punch(r) },
-                                             data: { (r) throws(Errno) in try copy(r, tools: tools) })
+            return try source.forEachSegment(
+                of: task.bytes, hole: { (r) throws(Errno) in try punch(r) },
+                data: { (r) throws(Errno) in try copy(r, tools: tools) })
         }
     }
 
@@ -215,7 +223,8 @@ final class ResyncEngine: Sendable {
                 guard throttle.acquire(n, cancellation: options.cancellation) else { return false }
             }
             if options.copyMethod == .copyFileRange, !copyFileRangeRefused.load(ordering: .relaxed),
-               let moved = try copyInKernel(at: pos, count: n) {
+                let moved = try copyInKernel(at: pos, count: n)
+            {
                 pos += Int64(moved)
                 copied.add(Int64(moved), ordering: .relaxed)
                 continue
@@ -239,7 +248,7 @@ final class ResyncEngine: Sendable {
         }
         do {
             try source.cloneRange(to: target, from: range.lowerBound, to: range.lowerBound, count: Int(length))
-        } catch where [EOPNOTSUPP, EXDEV, EINVAL, ENOTTY, ENOSYS].contains(error.code) {
+        } catch  where [EOPNOTSUPP, EXDEV, EINVAL, ENOTTY, ENOSYS].contains(error.code) {
             cloneRefused.store(true, ordering: .relaxed)
             return range.lowerBound
         }
@@ -258,7 +267,7 @@ final class ResyncEngine: Sendable {
         do {
             let moved = try source.copyRange(to: target, from: pos, to: pos, count: count)
             if moved > 0 { return moved }
-        } catch where [EXDEV, ENOSYS, EOPNOTSUPP, EINVAL].contains(error.code) {}
+        } catch  where [EXDEV, ENOSYS, EOPNOTSUPP, EINVAL].contains(error.code) {}
         copyFileRangeRefused.store(true, ordering: .relaxed)
         return nil
     }

@@ -35,8 +35,9 @@ struct ResyncPlanner {
     }
 
     init(work: DirtyBitmap, regionSize: Int64, size: Int64, maxIOSize: Int64, source: FileDescriptor) {
-        self.init(work: work, geometry: RegionGeometry(size: size, regionSize: regionSize), maxIOSize: maxIOSize,
-                  source: source)
+        self.init(
+            work: work, geometry: RegionGeometry(size: size, regionSize: regionSize), maxIOSize: maxIOSize,
+            source: source)
     }
 
     /// The start and end of the first data segment at or after `offset`, or nil if none.
@@ -74,8 +75,9 @@ struct ResyncPlanner {
         let dataRegion = geometry.region(containing: d)
         if dataRegion > first {
             cursor = dataRegion
-            return ResyncTask(kind: .punch, regions: first..<dataRegion, bytes: geometry.bytes(of: first..<dataRegion),
-                              allData: false)
+            return ResyncTask(
+                kind: .punch, regions: first..<dataRegion, bytes: geometry.bytes(of: first..<dataRegion),
+                allData: false)
         }
         // Region `first` holds data. Copy up to the end of this data segment (rounded up to a
         // region), the end of the run, and the maximum I/O size.

@@ -5,8 +5,10 @@ extension FileDescriptor {
     /// order: `hole` for each run without data, `data` for each data run. Returns false as soon
     /// as `data` does. Resync workers copy and punch a mixed task this way, and
     /// `plannedResyncExtents` lists the same extents, so the two never disagree.
-    func forEachSegment(of range: Range<Int64>, hole: (Range<Int64>) throws(Errno) -> Void,
-                        data: (Range<Int64>) throws(Errno) -> Bool) throws(Errno) -> Bool {
+    func forEachSegment(
+        of range: Range<Int64>, hole: (Range<Int64>) throws(Errno) -> Void,
+        data: (Range<Int64>) throws(Errno) -> Bool
+    ) throws(Errno) -> Bool {
         var pos = range.lowerBound
         let end = range.upperBound
         while pos < end {

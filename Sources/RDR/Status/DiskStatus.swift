@@ -75,7 +75,8 @@ public struct DiskStatus: Codable, Sendable {
                 return
             }
             guard text.hasPrefix("Resync "), text.hasSuffix("%"),
-                  let percent = Int(text.dropFirst("Resync ".count).dropLast()) else { return nil }
+                let percent = Int(text.dropFirst("Resync ".count).dropLast())
+            else { return nil }
             self = .resync(percent: percent)
         }
 
@@ -124,4 +125,3 @@ public struct DiskStatus: Codable, Sendable {
         try c.encodeIfPresent(warnings, forKey: .warnings)
     }
 }
-

@@ -22,8 +22,10 @@ public enum Directory {
     /// the rename and the directory after it; display-only files (progress record, lock holder)
     /// skip both, since nothing depends on them surviving a crash and a flush costs every
     /// publish a journal commit.
-    public static func writeAtomically(_ bytes: [UInt8], to path: String, durable: Bool = true,
-                                       sys: any SystemCalls) throws(Errno) {
+    public static func writeAtomically(
+        _ bytes: [UInt8], to path: String, durable: Bool = true,
+        sys: any SystemCalls
+    ) throws(Errno) {
         let temp = path + ".\(getpid()).tmp"
         let fd = try FileDescriptor.create(temp, replace: true, sys: sys)
         do throws(Errno) {
@@ -122,8 +124,10 @@ public enum Directory {
     /// Copies the regular file `source` to a new file `target` (replaced if `replace`), in
     /// chunks through one buffer, and makes the copy durable (file, then directory). A failed
     /// copy removes the partial target.
-    public static func copyFile(_ source: String, to target: String, replace: Bool = false,
-                                sys: any SystemCalls) throws(Errno) {
+    public static func copyFile(
+        _ source: String, to target: String, replace: Bool = false,
+        sys: any SystemCalls
+    ) throws(Errno) {
         let input = try FileDescriptor.open(source, .readOnly, sys: sys)
         defer { input.close() }
         let output = try FileDescriptor.create(target, replace: replace, sys: sys)

@@ -22,8 +22,10 @@ public struct FileDescriptor: Sendable {
     /// Opens an existing file with O_DIRECT: transfers bypass the page cache, so buffers,
     /// offsets and lengths must be aligned to the device's logical block (4096 is safe);
     /// a misaligned one fails with EINVAL.
-    public static func openDirect(_ path: String, _ access: Access,
-                                  sys: any SystemCalls) throws(Errno) -> FileDescriptor {
+    public static func openDirect(
+        _ path: String, _ access: Access,
+        sys: any SystemCalls
+    ) throws(Errno) -> FileDescriptor {
         let flags = (access == .readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC | rdr_o_direct()
         return try openRaw(path, flags: flags, mode: 0, sys: sys)
     }
@@ -43,14 +45,18 @@ public struct FileDescriptor: Sendable {
 
     /// Creates a file (`O_CREAT | O_EXCL` unless `replace`) opened for reading and writing,
     /// never through a symbolic link.
-    public static func create(_ path: String, replace: Bool = false, sys: any SystemCalls) throws(Errno) -> FileDescriptor {
+    public static func create(_ path: String, replace: Bool = false, sys: any SystemCalls) throws(Errno)
+        -> FileDescriptor
+    {
         let flags = O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (replace ? O_TRUNC : O_EXCL)
         return try openRaw(path, flags: flags, mode: 0o644, sys: sys)
     }
 
     /// Opens with exactly `flags` (EINTR retried): the other openers' building block.
-    public static func openRaw(_ path: String, flags: Int32, mode: mode_t,
-                               sys: any SystemCalls) throws(Errno) -> FileDescriptor {
+    public static func openRaw(
+        _ path: String, flags: Int32, mode: mode_t,
+        sys: any SystemCalls
+    ) throws(Errno) -> FileDescriptor {
         var attempts = 0
         while true {
             let fd = sys.open(path, flags: flags, mode: mode)
@@ -72,9 +78,15 @@ public struct FileDescriptor: Sendable {
         var interrupts = 0
         while done < count {
             let n = sys.pread(rawValue, buffer + done, count - done, offset + Int64(done))
-            if n > 0 { done += n; continue }
+            if n > 0 {
+                done += n
+                continue
+            }
             if n == 0 { break }
-            if Int32(-n) == EINTR && interrupts < 1000 { interrupts += 1; continue }
+            if Int32(-n) == EINTR && interrupts < 1000 {
+                interrupts += 1
+                continue
+            }
             throw Errno(code: Int32(-n), operation: "read", path: path)
         }
         return done
@@ -92,13 +104,20 @@ public struct FileDescriptor: Sendable {
         var stalls = 0
         while done < count {
             let n = sys.pwrite(rawValue, buffer + done, count - done, offset + Int64(done))
-            if n > 0 { done += n; stalls = 0; continue }
+            if n > 0 {
+                done += n
+                stalls = 0
+                continue
+            }
             if n == 0 {
                 stalls += 1
                 if stalls < 100 { continue }
                 throw Errno(code: EIO, operation: "write (no progress)", path: path)
             }
-            if Int32(-n) == EINTR && stalls < 1000 { stalls += 1; continue }
+            if Int32(-n) == EINTR && stalls < 1000 {
+                stalls += 1
+                continue
+            }
             throw Errno(code: Int32(-n), operation: "write", path: path)
         }
     }
@@ -110,7 +129,11 @@ public struct FileDescriptor: Sendable {
         var stalls = 0
         while done < count {
             let n = sys.write(rawValue, buffer + done, count - done)
-            if n > 0 { done += n; stalls = 0; continue }
+            if n > 0 {
+                done += n
+                stalls = 0
+                continue
+            }
             stalls += 1
             if n == 0 && stalls < 100 { continue }
             if n < 0 && Int32(-n) == EINTR && stalls < 1000 { continue }
@@ -169,21 +192,28 @@ public struct FileDescriptor: Sendable {
     }
 
     /// Copies `count` bytes in the kernel; returns how many moved (may be short).
-    public func copyRange(to target: FileDescriptor, from offset: Int64, to targetOffset: Int64,
-                          count: Int) throws(Errno) -> Int {
+    public func copyRange(
+        to target: FileDescriptor, from offset: Int64, to targetOffset: Int64,
+        count: Int
+    ) throws(Errno) -> Int {
         var interrupts = 0
         while true {
             let n = sys.copyFileRange(rawValue, offset, target.rawValue, targetOffset, count)
             if n >= 0 { return n }
-            if Int32(-n) == EINTR && interrupts < 1000 { interrupts += 1; continue }
+            if Int32(-n) == EINTR && interrupts < 1000 {
+                interrupts += 1
+                continue
+            }
             throw Errno(code: Int32(-n), operation: "copy_file_range to \(target.path) from", path: path)
         }
     }
 
     /// Makes `count` bytes of `target` at `targetOffset` share this file's extents at `offset`
     /// (FICLONERANGE). Offsets and count must be multiples of the filesystem block size.
-    public func cloneRange(to target: FileDescriptor, from offset: Int64, to targetOffset: Int64,
-                           count: Int) throws(Errno) {
+    public func cloneRange(
+        to target: FileDescriptor, from offset: Int64, to targetOffset: Int64,
+        count: Int
+    ) throws(Errno) {
         try retrying("clone range (FICLONERANGE) to \(target.path) from") {
             sys.cloneRange(rawValue, offset, target.rawValue, targetOffset, count)
         }
@@ -221,7 +251,10 @@ public struct FileDescriptor: Sendable {
         while true {
             let r = call()
             if r >= 0 { return }
-            if -r == EINTR && interrupts < 1000 { interrupts += 1; continue }
+            if -r == EINTR && interrupts < 1000 {
+                interrupts += 1
+                continue
+            }
             throw Errno(code: -r, operation: operation, path: path)
         }
     }

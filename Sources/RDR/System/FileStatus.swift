@@ -14,8 +14,10 @@ public struct FileStatus: Sendable, Equatable {
     public var birthNanos: UInt64
     public var mode: UInt32
 
-    public init(size: Int64, allocated: Int64, inode: UInt64 = 0, birthNanos: UInt64 = 0,
-                mode: UInt32 = UInt32(S_IFREG)) {
+    public init(
+        size: Int64, allocated: Int64, inode: UInt64 = 0, birthNanos: UInt64 = 0,
+        mode: UInt32 = UInt32(S_IFREG)
+    ) {
         self.size = size
         self.allocated = allocated
         self.inode = inode
@@ -27,7 +29,8 @@ public struct FileStatus: Sendable, Equatable {
     public init() { self.init(size: 0, allocated: 0, mode: 0) }
 
     init(_ raw: rdr_file_status) {
-        let birth = raw.has_birth != 0 && raw.birth_sec > 0
+        let birth =
+            raw.has_birth != 0 && raw.birth_sec > 0
             ? UInt64(raw.birth_sec) &* 1_000_000_000 &+ UInt64(raw.birth_nsec) : 0
         self.init(size: raw.size, allocated: raw.allocated, inode: raw.inode, birthNanos: birth, mode: raw.mode)
     }

@@ -70,19 +70,29 @@ public final class IOURing {
 
     /// Queues a read of up to `count` bytes at `offset` into `buffer`, which must stay valid
     /// until the completion is reaped. More than 2 GiB per call is cut to a short read.
-    public func read(_ fd: FileDescriptor, into buffer: UnsafeMutableRawPointer, count: Int, at offset: Int64, tag: UInt64) -> Bool {
-        queue(tag, "read", fd) { rdr_uring_prep_read(ring, fd.rawValue, buffer, Self.length(count), UInt64(offset), $0) }
+    public func read(
+        _ fd: FileDescriptor, into buffer: UnsafeMutableRawPointer, count: Int, at offset: Int64, tag: UInt64
+    ) -> Bool {
+        queue(tag, "read", fd) {
+            rdr_uring_prep_read(ring, fd.rawValue, buffer, Self.length(count), UInt64(offset), $0)
+        }
     }
 
     /// Queues a write of up to `count` bytes; the completion may report fewer (write the rest).
-    public func write(_ fd: FileDescriptor, from buffer: UnsafeRawPointer, count: Int, at offset: Int64, tag: UInt64) -> Bool {
-        queue(tag, "write", fd) { rdr_uring_prep_write(ring, fd.rawValue, buffer, Self.length(count), UInt64(offset), $0) }
+    public func write(_ fd: FileDescriptor, from buffer: UnsafeRawPointer, count: Int, at offset: Int64, tag: UInt64)
+        -> Bool
+    {
+        queue(tag, "write", fd) {
+            rdr_uring_prep_write(ring, fd.rawValue, buffer, Self.length(count), UInt64(offset), $0)
+        }
     }
 
     /// Queues an fsync (or fdatasync). Not ordered after earlier operations: queue it once
     /// their completions are reaped.
     public func sync(_ fd: FileDescriptor, dataOnly: Bool, tag: UInt64) -> Bool {
-        queue(tag, dataOnly ? "fdatasync" : "fsync", fd) { rdr_uring_prep_fsync(ring, fd.rawValue, dataOnly ? 1 : 0, $0) }
+        queue(tag, dataOnly ? "fdatasync" : "fsync", fd) {
+            rdr_uring_prep_fsync(ring, fd.rawValue, dataOnly ? 1 : 0, $0)
+        }
     }
 
     private static func length(_ count: Int) -> UInt32 { UInt32(clamping: min(max(0, count), 0x7fff_f000)) }
@@ -106,7 +116,10 @@ public final class IOURing {
         while true {
             let rc = rdr_uring_submit_and_wait(ring, wait)
             if rc >= 0 { return }
-            if -rc == EINTR && interrupts < 1000 { interrupts += 1; continue }
+            if -rc == EINTR && interrupts < 1000 {
+                interrupts += 1
+                continue
+            }
             throw Errno(code: -rc, operation: "io_uring_enter", path: "")
         }
     }
@@ -122,8 +135,12 @@ public final class IOURing {
             let s = slots[slot]
             freeSlots.append(slot)
             inFlight -= 1
-            out.append(Completion(tag: s.tag, result: result >= 0 ? .success(Int(result))
-                                                                   : .failure(Errno(code: -result, operation: s.operation, path: s.path))))
+            out.append(
+                Completion(
+                    tag: s.tag,
+                    result: result >= 0
+                        ? .success(Int(result))
+                        : .failure(Errno(code: -result, operation: s.operation, path: s.path))))
         }
         return out
     }

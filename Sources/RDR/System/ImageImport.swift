@@ -29,7 +29,9 @@ enum ImageImport {
         if let cloner = target.sys as? any FileCloning {
             let r = cloner.cloneFile(target.rawValue, from: source.rawValue)
             if r == 0 { return }
-            guard unsupported.contains(-r) else { throw Errno(code: -r, operation: "reflink (FICLONE) from \(source.path) to", path: target.path) }
+            guard unsupported.contains(-r) else {
+                throw Errno(code: -r, operation: "reflink (FICLONE) from \(source.path) to", path: target.path)
+            }
         }
         try sparseCopy(from: source, to: target, size: size)
     }
@@ -49,8 +51,10 @@ enum ImageImport {
     }
 
     /// Copies [start, end): copy_file_range while the kernel offers it, else read and write.
-    static func copy(from source: FileDescriptor, to target: FileDescriptor, _ start: Int64, _ end: Int64,
-                     inKernel: inout Bool) throws(Errno) {
+    static func copy(
+        from source: FileDescriptor, to target: FileDescriptor, _ start: Int64, _ end: Int64,
+        inKernel: inout Bool
+    ) throws(Errno) {
         var at = start
         while inKernel && at < end {
             let n: Int
@@ -67,7 +71,9 @@ enum ImageImport {
         if at < end { try readWrite(from: source, to: target, at, end) }
     }
 
-    static func readWrite(from source: FileDescriptor, to target: FileDescriptor, _ start: Int64, _ end: Int64) throws(Errno) {
+    static func readWrite(from source: FileDescriptor, to target: FileDescriptor, _ start: Int64, _ end: Int64)
+        throws(Errno)
+    {
         let buffer = AlignedBuffer(count: bufferSize)
         var at = start
         while at < end {

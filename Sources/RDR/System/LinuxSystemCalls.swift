@@ -40,12 +40,16 @@ public struct LinuxSystemCalls: SystemCalls {
         case .end: return result(Int64(Glibc.lseek(fd, 0, SEEK_END)))
         }
     }
-    public func copyFileRange(_ source: Int32, _ sourceOffset: Int64, _ target: Int32, _ targetOffset: Int64,
-                              _ count: Int) -> Int {
+    public func copyFileRange(
+        _ source: Int32, _ sourceOffset: Int64, _ target: Int32, _ targetOffset: Int64,
+        _ count: Int
+    ) -> Int {
         result(Int(rdr_copy_file_range(source, sourceOffset, target, targetOffset, UInt64(count))))
     }
-    public func cloneRange(_ source: Int32, _ sourceOffset: Int64, _ target: Int32, _ targetOffset: Int64,
-                           _ count: Int) -> Int32 {
+    public func cloneRange(
+        _ source: Int32, _ sourceOffset: Int64, _ target: Int32, _ targetOffset: Int64,
+        _ count: Int
+    ) -> Int32 {
         result(rdr_clone_range(source, sourceOffset, target, targetOffset, UInt64(count)))
     }
     public func rename(_ from: String, _ to: String) -> Int32 { result(Glibc.rename(from, to)) }

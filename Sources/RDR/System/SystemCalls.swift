@@ -24,12 +24,16 @@ public protocol SystemCalls: Sendable {
     func ftruncate(_ fd: Int32, _ length: Int64) -> Int32
     func punchHole(_ fd: Int32, _ offset: Int64, _ length: Int64) -> Int32
     func seek(_ fd: Int32, _ offset: Int64, _ target: SeekTarget) -> Int64
-    func copyFileRange(_ source: Int32, _ sourceOffset: Int64, _ target: Int32, _ targetOffset: Int64,
-                       _ count: Int) -> Int
+    func copyFileRange(
+        _ source: Int32, _ sourceOffset: Int64, _ target: Int32, _ targetOffset: Int64,
+        _ count: Int
+    ) -> Int
     /// FICLONERANGE: `count` bytes of the target at `targetOffset` share the source's extents
     /// (reflink). 0 or -errno (EOPNOTSUPP/EXDEV/EINVAL where the filesystem cannot).
-    func cloneRange(_ source: Int32, _ sourceOffset: Int64, _ target: Int32, _ targetOffset: Int64,
-                    _ count: Int) -> Int32
+    func cloneRange(
+        _ source: Int32, _ sourceOffset: Int64, _ target: Int32, _ targetOffset: Int64,
+        _ count: Int
+    ) -> Int32
     func rename(_ from: String, _ to: String) -> Int32
     func unlink(_ path: String) -> Int32
     func flock(_ fd: Int32, _ operation: Int32) -> Int32
@@ -56,6 +60,8 @@ public protocol SystemCalls: Sendable {
 extension SystemCalls {
     /// A layer that does not model reflinks refuses them, as a filesystem without them does:
     /// the engine then copies the bytes, which the layer models.
-    public func cloneRange(_ source: Int32, _ sourceOffset: Int64, _ target: Int32, _ targetOffset: Int64,
-                           _ count: Int) -> Int32 { -EOPNOTSUPP }
+    public func cloneRange(
+        _ source: Int32, _ sourceOffset: Int64, _ target: Int32, _ targetOffset: Int64,
+        _ count: Int
+    ) -> Int32 { -EOPNOTSUPP }
 }

@@ -34,7 +34,8 @@ final class Verifier: Sendable {
     }
 
     private func workerLoop() {
-        let bufA = AlignedBuffer(count: Int(chunk)), bufB = AlignedBuffer(count: Int(chunk))
+        let bufA = AlignedBuffer(count: Int(chunk))
+        let bufB = AlignedBuffer(count: Int(chunk))
         while failure.withLock({ $0 == nil }) {
             do throws(Errno) {
                 guard let range = try nextChunk() else { return }
@@ -80,7 +81,8 @@ final class Verifier: Sendable {
             let limit = min(start + chunk, size)
             var e = d
             while e < limit {
-                let na = try a.nextData(from: e) ?? size, nb = try b.nextData(from: e) ?? size
+                let na = try a.nextData(from: e) ?? size
+                let nb = try b.nextData(from: e) ?? size
                 if min(na, nb) > e { break }  // a hole in both: the union segment ends here
                 e = max(na == e ? try a.nextHole(from: e) : e, nb == e ? try b.nextHole(from: e) : e)
             }

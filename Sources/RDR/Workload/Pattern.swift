@@ -4,8 +4,10 @@ public enum Pattern {
     @inline(__always)
     static func word(seed: UInt64, index: UInt64) -> UInt64 {
         var x = (seed &+ 0x9E37_79B9_7F4A_7C15) ^ (index &* 0xBF58_476D_1CE4_E5B9)
-        x ^= x >> 30; x = x &* 0xBF58_476D_1CE4_E5B9
-        x ^= x >> 27; x = x &* 0x94D0_49BB_1331_11EB
+        x ^= x >> 30
+        x = x &* 0xBF58_476D_1CE4_E5B9
+        x ^= x >> 27
+        x = x &* 0x94D0_49BB_1331_11EB
         x ^= x >> 31
         return x
     }

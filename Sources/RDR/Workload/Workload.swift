@@ -30,13 +30,17 @@ public struct Workload: Sendable {
     }
 
     public func validate(diskSize: Int64) throws(RDRError) {
-        guard Self.bytesRange.contains(bytes) else { throw RDRError(.invalidArgument, "--bytes must be from 1 to 1P, not \(bytes)") }
+        guard Self.bytesRange.contains(bytes) else {
+            throw RDRError(.invalidArgument, "--bytes must be from 1 to 1P, not \(bytes)")
+        }
         guard Self.ioSizeRange.contains(ioSize), ioSize % 512 == 0 else {
             throw RDRError(.invalidArgument, "--io-size must be a multiple of 512 from 512 to 64M, not \(ioSize)")
         }
         let span = length ?? (diskSize - offset)
         guard offset >= 0, offset <= diskSize, span >= ioSize, span <= diskSize - offset else {
-            throw RDRError(.invalidArgument, "the workload range must fit inside the disk and hold at least one \(ioSize)-byte write")
+            throw RDRError(
+                .invalidArgument,
+                "the workload range must fit inside the disk and hold at least one \(ioSize)-byte write")
         }
         guard Self.batchRange.contains(batch) else { throw RDRError(.invalidArgument, "--batch must be 1 to 1024") }
     }
@@ -57,7 +61,10 @@ public struct Workload: Sendable {
         while written < bytes {
             if cancellation?.isCancelled ?? false {
                 try disk.flush()
-                throw RDRError(.interrupted, "workload on '\(disk.name)' interrupted after \(ByteSize.format(written)) in \(writes) writes (durable, every written region marked)")
+                throw RDRError(
+                    .interrupted,
+                    "workload on '\(disk.name)' interrupted after \(ByteSize.format(written)) in \(writes) writes (durable, every written region marked)"
+                )
             }
             var requests: [VirtualDisk.WriteRequest] = []
             for b in buffers where written + Int64(requests.count) * ioSize < bytes {
@@ -71,7 +78,8 @@ public struct Workload: Sendable {
                 let at = offset + slot * ioSize
                 let n = Int(min(ioSize, bytes - written - Int64(requests.count) * ioSize))
                 Pattern.fill(b.pointer, count: n, seed: seed, offset: at)
-                requests.append(VirtualDisk.WriteRequest(offset: at, bytes: UnsafeRawBufferPointer(start: b.pointer, count: n)))
+                requests.append(
+                    VirtualDisk.WriteRequest(offset: at, bytes: UnsafeRawBufferPointer(start: b.pointer, count: n)))
             }
             try disk.write(side: side, requests)
             for q in requests { written += Int64(q.bytes.count) }

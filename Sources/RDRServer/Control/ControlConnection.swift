@@ -26,7 +26,9 @@ enum ControlConnection {
 
     private static func finishRequest(_ socket: Socket, header: inout [UInt8], have: Int) -> ControlProtocol.Request? {
         if have < header.count {
-            let rest = header.withUnsafeMutableBytes { socket.receive(into: $0.baseAddress! + have, count: $0.count - have) }
+            let rest = header.withUnsafeMutableBytes {
+                socket.receive(into: $0.baseAddress! + have, count: $0.count - have)
+            }
             guard rest == .complete else { return nil }
         }
         guard case .success(let length) = ControlProtocol.payloadLength(header: header) else { return nil }
@@ -69,8 +71,10 @@ enum ControlConnection {
     private static func watch(_ socket: Socket, until done: Int32, cancelling flag: CancellationFlag) {
         var listening = true
         while true {
-            var fds = [pollfd(fd: done, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: listening ? socket.fd : -1, events: Int16(POLLIN), revents: 0)]
+            var fds = [
+                pollfd(fd: done, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: listening ? socket.fd : -1, events: Int16(POLLIN), revents: 0),
+            ]
             if poll(&fds, 2, -1) < 0 { continue }  // EINTR
             if fds[0].revents != 0 { return }
             guard fds[1].revents != 0 else { continue }

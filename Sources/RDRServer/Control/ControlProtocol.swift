@@ -50,7 +50,10 @@ public enum ControlProtocol {
     static func encode(_ request: Request) -> [UInt8] {
         var payload: [UInt8] = []
         func put(_ value: Int) { payload += withUnsafeBytes(of: UInt32(value).bigEndian, Array.init) }
-        func put(_ string: String) { put(string.utf8.count); payload += string.utf8 }
+        func put(_ string: String) {
+            put(string.utf8.count)
+            payload += string.utf8
+        }
         put(request.arguments.count)
         for argument in request.arguments { put(argument) }
         put(request.workingDirectory)
@@ -62,10 +65,16 @@ public enum ControlProtocol {
 
     /// The payload length a header announces, or why the header is refused.
     static func payloadLength(header: [UInt8]) -> Result<Int, ControlError> {
-        guard header.count == headerSize, Array(header[0..<4]) == magic else { return .failure(.malformed("not an rdr control request")) }
-        guard header[4] == version else { return .failure(.malformed("control protocol version \(header[4]), this rdr speaks \(version)")) }
+        guard header.count == headerSize, Array(header[0..<4]) == magic else {
+            return .failure(.malformed("not an rdr control request"))
+        }
+        guard header[4] == version else {
+            return .failure(.malformed("control protocol version \(header[4]), this rdr speaks \(version)"))
+        }
         let length = Int(readUInt32(header, at: 8))
-        guard length <= maxRequestBytes else { return .failure(.malformed("request of \(length) bytes, more than \(maxRequestBytes)")) }
+        guard length <= maxRequestBytes else {
+            return .failure(.malformed("request of \(length) bytes, more than \(maxRequestBytes)"))
+        }
         return .success(length)
     }
 
@@ -94,7 +103,9 @@ public enum ControlProtocol {
         guard let varc = count() else { return .failure(.malformed("bad variable count")) }
         var variables: [String: String] = [:]
         for _ in 0..<varc {
-            guard let pair = string(), let eq = pair.firstIndex(of: "=") else { return .failure(.malformed("bad variable")) }
+            guard let pair = string(), let eq = pair.firstIndex(of: "=") else {
+                return .failure(.malformed("bad variable"))
+            }
             variables[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])
         }
         guard at == payload.count else { return .failure(.malformed("trailing bytes after the request")) }

@@ -39,8 +39,10 @@ public final class ControlServer: @unchecked Sendable {
     /// Listens on the control socket of the system at `systemPath` (a stale socket a killed
     /// owner left is replaced) and starts accepting. `owner` learns of connected clients, so a
     /// background worker does not exit under one.
-    public init(systemPath: String, owner: OwnedSystem?, maxCommands: Int = 16, handshakeSeconds: Double = 5,
-                runner: @escaping Runner) throws(RDRError) {
+    public init(
+        systemPath: String, owner: OwnedSystem?, maxCommands: Int = 16, handshakeSeconds: Double = 5,
+        runner: @escaping Runner
+    ) throws(RDRError) {
         self.systemPath = systemPath
         self.runner = runner
         self.owner = owner
@@ -142,13 +144,15 @@ public final class ControlServer: @unchecked Sendable {
         guard let (request, fds) = ControlConnection.receiveRequest(socket) else { return }
         socket.setTimeouts(receive: nil, send: handshakeSeconds)
         let cancellation = CancellationFlag()
-        let command = ForwardedCommand(request: request, stdin: fds[0], stdout: fds[1], stderr: fds[2],
-                                       cancellation: cancellation, clientPID: pid)
-        let code = admit(cancellation).map { id in
-            defer { finish(id) }
-            guard socket.sendAll([ControlProtocol.acceptedTag]) == 0 else { return 130 }
-            return ControlConnection.run(command, on: socket, runner: runner)
-        } ?? refuse(command)
+        let command = ForwardedCommand(
+            request: request, stdin: fds[0], stdout: fds[1], stderr: fds[2],
+            cancellation: cancellation, clientPID: pid)
+        let code =
+            admit(cancellation).map { id in
+                defer { finish(id) }
+                guard socket.sendAll([ControlProtocol.acceptedTag]) == 0 else { return 130 }
+                return ControlConnection.run(command, on: socket, runner: runner)
+            } ?? refuse(command)
         for passed in fds { _ = close(passed) }
         _ = socket.sendAll(ControlProtocol.exitFrame(code))
     }
@@ -168,7 +172,8 @@ public final class ControlServer: @unchecked Sendable {
     private func finish(_ id: Int) { _ = state.withLock { running.removeValue(forKey: id) } }
 
     private func refuse(_ command: ForwardedCommand) -> Int32 {
-        let why = "its owner (pid \(getpid())) is running \(maxCommands) forwarded commands already; wait for one to finish"
+        let why =
+            "its owner (pid \(getpid())) is running \(maxCommands) forwarded commands already; wait for one to finish"
         ControlConnection.write("Error: system \(systemPath) is busy: \(why)\n", to: command.stderr)
         return 75
     }

@@ -15,8 +15,10 @@ final class RequestWorkers<Job>: @unchecked Sendable {
 
     /// Starts `count` threads running `execute` on each job. `scratch` makes each thread's own
     /// reusable state (reply headers are encoded into it), so no job allocates one.
-    init<Scratch>(threads count: Int, scratch: @escaping @Sendable () -> Scratch,
-                  execute: @escaping @Sendable (Job, inout Scratch) -> Void) {
+    init<Scratch>(
+        threads count: Int, scratch: @escaping @Sendable () -> Scratch,
+        execute: @escaping @Sendable (Job, inout Scratch) -> Void
+    ) {
         for i in 0..<max(1, count) {
             lock.withLock { running += 1 }  // before the thread can end and count itself out
             do {

@@ -41,21 +41,24 @@ final class ServerCore: @unchecked Sendable {
         var used: [String: VirtualDisk] = [:]
     }
 
-    init(configuration: ServerConfiguration, disks: any VirtualDiskProvider, log: @escaping @Sendable (String) -> Void) {
+    init(configuration: ServerConfiguration, disks: any VirtualDiskProvider, log: @escaping @Sendable (String) -> Void)
+    {
         self.configuration = configuration
         self.disks = disks
         self.log = log
         buffers = BufferPool(keepIdle: configuration.keepIdleBuffers)
         budget = Budget(maxRequests: configuration.totalRequests, maxBytes: configuration.totalBytes)
-        workers = RequestWorkers(threads: configuration.workerThreads, scratch: { WorkerScratch() }) { job, scratch in
-            RequestExecution.run(job, &scratch)
-        }
+        workers = RequestWorkers(
+            threads: configuration.workerThreads, scratch: { WorkerScratch() },
+            execute: { job, scratch in RequestExecution.run(job, &scratch) })
     }
 
     /// Registers a new connection's socket; nil (and nothing registered) past the cap.
     func admitConnection(_ socket: Socket) -> Int? {
         registry.withLock { r in
-            guard r.sockets.count < configuration.maxConnections, !stopping.load(ordering: .acquiring) else { return nil }
+            guard r.sockets.count < configuration.maxConnections, !stopping.load(ordering: .acquiring) else {
+                return nil
+            }
             let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
             r.sockets[id] = socket
             return id

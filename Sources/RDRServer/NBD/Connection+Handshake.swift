@@ -99,14 +99,18 @@ extension Connection {
         guard count > 0 else { return [] }
         let left = deadline - Monotonic.now()
         guard left > 0 else {
-            core.log("connection \(id): option haggling took longer than \(core.configuration.handshakeTimeout) s; connection closed")
+            core.log(
+                "connection \(id): option haggling took longer than \(core.configuration.handshakeTimeout) s; connection closed"
+            )
             return nil
         }
         socket.setTimeouts(receive: left, send: left)
         var bytes = [UInt8](repeating: 0, count: count)
         let got = bytes.withUnsafeMutableBytes { socket.receive(into: $0.baseAddress!, count: count) }
         if got == .timedOut {
-            core.log("connection \(id): option haggling took longer than \(core.configuration.handshakeTimeout) s; connection closed")
+            core.log(
+                "connection \(id): option haggling took longer than \(core.configuration.handshakeTimeout) s; connection closed"
+            )
         }
         return got == .complete ? bytes : nil
     }

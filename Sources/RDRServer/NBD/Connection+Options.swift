@@ -12,7 +12,8 @@ extension Connection {
                 core.log("connection \(id): NBD_OPT_EXPORT_NAME '\(name)': \(message); connection closed")
                 return .end
             case .found(let target):
-                let reply = ExportNameReply(size: UInt64(target.disk.size), flags: transmissionFlags, zeroPadding: !noZeroes)
+                let reply = ExportNameReply(
+                    size: UInt64(target.disk.size), flags: transmissionFlags, zeroPadding: !noZeroes)
                 return send(reply.encoded) ? .enter(target) : .end
             }
         case .abort:
@@ -80,9 +81,11 @@ extension Connection {
         }
         var items: [InfoItem] = [
             .export(size: UInt64(target.disk.size), flags: transmissionFlags),
-            .blockSize(BlockSizeConstraints(minimum: UInt32(ServerConfiguration.minimumBlock),
-                                            preferred: UInt32(ServerConfiguration.preferredBlock),
-                                            maximum: UInt32(ServerConfiguration.maxPayload))),
+            .blockSize(
+                BlockSizeConstraints(
+                    minimum: UInt32(ServerConfiguration.minimumBlock),
+                    preferred: UInt32(ServerConfiguration.preferredBlock),
+                    maximum: UInt32(ServerConfiguration.maxPayload))),
         ]
         if request.infoRequests.contains(.name) { items.append(.name(target.name.text)) }
         if request.infoRequests.contains(.description) { items.append(.description(target.name.details)) }
@@ -103,7 +106,8 @@ extension Connection {
             contexts = []
             contextsExport = nil
             guard structured else {
-                return reply(code, .error(.errInvalid, message: "send NBD_OPT_STRUCTURED_REPLY before NBD_OPT_SET_META_CONTEXT"))
+                return reply(
+                    code, .error(.errInvalid, message: "send NBD_OPT_STRUCTURED_REPLY before NBD_OPT_SET_META_CONTEXT"))
             }
         }
         let disks = core.disks.diskNames
@@ -117,7 +121,8 @@ extension Connection {
         }
         var out: [UInt8] = []
         for context in found {
-            OptionReply(option: code, body: .metaContext(id: set ? context.rawValue : 0, name: context.name)).encode(into: &out)
+            OptionReply(option: code, body: .metaContext(id: set ? context.rawValue : 0, name: context.name)).encode(
+                into: &out)
         }
         OptionReply(option: code, body: .ack).encode(into: &out)
         return send(out) ? .next : .end

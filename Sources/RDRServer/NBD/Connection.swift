@@ -35,9 +35,10 @@ final class Connection: @unchecked Sendable {  // owned by its reader thread alo
             socket.close()
         }
         guard let target = negotiate() else { return }
-        let t = Transmission(id: id, socket: socket, core: core, export: target, structured: structured,
-                             contexts: contextsExport == target.name.text ? contexts : [],
-                             flags: transmissionFlags)
+        let t = Transmission(
+            id: id, socket: socket, core: core, export: target, structured: structured,
+            contexts: contextsExport == target.name.text ? contexts : [],
+            flags: transmissionFlags)
         core.entered(t)
         // No receive timeout between requests (a client may idle); a send timeout so a writer
         // blocked on a client that never reads can notice the server stopping.
@@ -73,7 +74,11 @@ final class Connection: @unchecked Sendable {  // owned by its reader thread alo
                     return core.log("connection \(id) (\(t.export.name.text)): \(error); connection closed")
                 }
                 guard skip(Int(r.length), intoDecoder: true),
-                      refuse(t, r, .einval, "NBD_CMD_WRITE of \(r.length) bytes is over the maximum payload of \(ServerConfiguration.maxPayload)") else { return }
+                    refuse(
+                        t, r, .einval,
+                        "NBD_CMD_WRITE of \(r.length) bytes is over the maximum payload of \(ServerConfiguration.maxPayload)"
+                    )
+                else { return }
                 continue
             }
             if request.command == .disc { return }

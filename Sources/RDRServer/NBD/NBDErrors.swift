@@ -5,7 +5,10 @@ import RDR
 /// The NBD error value for an engine error (proto.md "Error values").
 enum NBDErrors {
     /// FAST_ZERO that would not be fast: refused before anything is changed.
-    static let notFast = RDRError(.invalidState, "zeroes that keep the range allocated (NO_HOLE) are written, which is not faster than a WRITE; retry without FAST_ZERO")
+    static let notFast = RDRError(
+        .invalidState,
+        "zeroes that keep the range allocated (NO_HOLE) are written, which is not faster than a WRITE; retry without FAST_ZERO"
+    )
 
     static func code(for error: RDRError) -> NBDErrno {
         if error == notFast { return .enotsup }

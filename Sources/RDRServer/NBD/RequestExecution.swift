@@ -7,7 +7,8 @@ import RDR
 /// connected); a refusal becomes EPERM and is logged.
 enum RequestExecution {
     static func run(_ job: Job, _ scratch: inout WorkerScratch) {
-        let t = job.transmission, r = job.request
+        let t = job.transmission
+        let r = job.request
         scratch.header.removeAll(keepingCapacity: true)
         do throws(RDRError) {
             switch r.command {
@@ -16,8 +17,9 @@ enum RequestExecution {
                 return
             case .write where r.length > 0:
                 guard let buffer = job.buffer else { throw RDRError(.io, "no buffer for the payload") }
-                try t.export.disk.write(side: t.export.name.side, offset: Int64(r.offset), from: buffer.pointer,
-                                        count: Int(r.length), durable: r.flags.contains(.fua))
+                try t.export.disk.write(
+                    side: t.export.name.side, offset: Int64(r.offset), from: buffer.pointer,
+                    count: Int(r.length), durable: r.flags.contains(.fua))
             case .write:
                 try t.export.disk.checkAccess(side: t.export.name.side)  // 0 bytes: nothing to write
             case .flush:
@@ -39,7 +41,8 @@ enum RequestExecution {
     }
 
     private static func read(_ job: Job, _ scratch: inout WorkerScratch) throws(RDRError) {
-        let t = job.transmission, r = job.request
+        let t = job.transmission
+        let r = job.request
         let count = Int(r.length)
         guard count > 0 else {
             // Nothing to carry: a structured reply is just NONE (an OFFSET_DATA chunk has ≥ 1 byte).
@@ -67,11 +70,14 @@ enum RequestExecution {
     private static func zero(_ t: Transmission, _ r: NBDRequest) throws(RDRError) {
         let keep = r.command == .writeZeroes && r.flags.contains(.noHole)
         if keep && r.flags.contains(.fastZero) { throw NBDErrors.notFast }
-        try t.export.disk.zero(side: t.export.name.side, offset: Int64(r.offset), length: Int64(r.length),
-                               method: keep ? .writeZeroes : .punchHole, durable: r.flags.contains(.fua))
+        try t.export.disk.zero(
+            side: t.export.name.side, offset: Int64(r.offset), length: Int64(r.length),
+            method: keep ? .writeZeroes : .punchHole, durable: r.flags.contains(.fua))
     }
 
-    private static func send(_ job: Job, _ header: [UInt8], data: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) {
+    private static func send(
+        _ job: Job, _ header: [UInt8], data: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)
+    ) {
         header.withUnsafeBytes { h in
             job.transmission.send(header: h, data: data, completion: .init(buffer: job.buffer, charge: job.charge))
         }
@@ -83,7 +89,8 @@ enum RequestExecution {
         scratch.header.removeAll(keepingCapacity: true)
         let r = job.request
         if job.transmission.structured {
-            StructuredChunk(flags: .done, cookie: r.cookie, body: .error(code, message: message)).encode(into: &scratch.header)
+            StructuredChunk(flags: .done, cookie: r.cookie, body: .error(code, message: message)).encode(
+                into: &scratch.header)
         } else {
             SimpleReply(error: code, cookie: r.cookie).encode(into: &scratch.header)
         }

@@ -47,7 +47,10 @@ final class Transmission: @unchecked Sendable {
         let completion: Completion
     }
 
-    init(id: Int, socket: Socket, core: ServerCore, export: ExportTarget, structured: Bool, contexts: [MetaContext], flags: TransmissionFlags) {
+    init(
+        id: Int, socket: Socket, core: ServerCore, export: ExportTarget, structured: Bool, contexts: [MetaContext],
+        flags: TransmissionFlags
+    ) {
         self.id = id
         self.socket = socket
         self.core = core
@@ -55,7 +58,8 @@ final class Transmission: @unchecked Sendable {
         self.structured = structured
         self.contexts = contexts
         self.flags = flags
-        budget = Budget(maxRequests: core.configuration.connectionRequests, maxBytes: core.configuration.connectionBytes)
+        budget = Budget(
+            maxRequests: core.configuration.connectionRequests, maxBytes: core.configuration.connectionBytes)
     }
 
     /// Takes room for one request of `charge` data bytes in this connection's budget and the
@@ -116,9 +120,12 @@ final class Transmission: @unchecked Sendable {
         }
     }
 
-    private func remainder(_ header: UnsafeRawBufferPointer, _ data: UnsafeRawBufferPointer, sent: Int, _ c: Completion) -> PendingReply {
+    private func remainder(_ header: UnsafeRawBufferPointer, _ data: UnsafeRawBufferPointer, sent: Int, _ c: Completion)
+        -> PendingReply
+    {
         let headerSent = min(sent, header.count)
-        return PendingReply(header: Array(header[headerSent...]), data: data, dataSent: sent - headerSent, completion: c)
+        return PendingReply(
+            header: Array(header[headerSent...]), data: data, dataSent: sent - headerSent, completion: c)
     }
 
     /// The writer thread: sends the queued replies in order, blocking, and ends once the queue
@@ -151,8 +158,9 @@ final class Transmission: @unchecked Sendable {
     private func sendBlocking(_ reply: inout PendingReply) -> Bool {
         while reply.headerSent < reply.header.count || reply.dataSent < reply.data.count {
             let n = reply.header.withUnsafeBytes { header in
-                socket.send(UnsafeRawBufferPointer(rebasing: header[reply.headerSent...]),
-                            UnsafeRawBufferPointer(rebasing: reply.data[reply.dataSent...]), wait: true)
+                socket.send(
+                    UnsafeRawBufferPointer(rebasing: header[reply.headerSent...]),
+                    UnsafeRawBufferPointer(rebasing: reply.data[reply.dataSent...]), wait: true)
             }
             if n == -Int(EAGAIN) {
                 if core.cutOff.load(ordering: .relaxed) { return false }

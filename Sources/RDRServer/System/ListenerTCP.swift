@@ -13,13 +13,19 @@ extension Listener {
         var found: UnsafeMutablePointer<addrinfo>?
         let status = getaddrinfo(host, String(port), &hints, &found)
         guard status == 0, let info = found else {
-            throw RDRError(.invalidArgument, "cannot resolve --listen host '\(host)': \(String(cString: gai_strerror(status)))")
+            throw RDRError(
+                .invalidArgument, "cannot resolve --listen host '\(host)': \(String(cString: gai_strerror(status)))")
         }
         defer { freeaddrinfo(info) }
-        guard let address = info.pointee.ai_addr else { throw RDRError(.invalidArgument, "no address for --listen host '\(host)'") }
+        guard let address = info.pointee.ai_addr else {
+            throw RDRError(.invalidArgument, "no address for --listen host '\(host)'")
+        }
         let numeric = numericHost(address, info.pointee.ai_addrlen)
         guard allowRemote || isLoopback(address) else {
-            throw RDRError(.invalidArgument, "refusing to listen on \(numeric) (port \(port)): it is not a loopback address, and rdr serve has no TLS or authentication; add --allow-remote to serve the disks to the network anyway")
+            throw RDRError(
+                .invalidArgument,
+                "refusing to listen on \(numeric) (port \(port)): it is not a loopback address, and rdr serve has no TLS or authentication; add --allow-remote to serve the disks to the network anyway"
+            )
         }
         let fd = socket(info.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw RDRError(.io, "cannot create a TCP socket: \(describe(errno))") }
@@ -77,7 +83,9 @@ extension Listener {
 
     static func numericHost(_ address: UnsafePointer<sockaddr>, _ length: socklen_t) -> String {
         var text = [CChar](repeating: 0, count: Int(NI_MAXHOST))
-        guard getnameinfo(address, length, &text, socklen_t(text.count), nil, 0, NI_NUMERICHOST) == 0 else { return "?" }
+        guard getnameinfo(address, length, &text, socklen_t(text.count), nil, 0, NI_NUMERICHOST) == 0 else {
+            return "?"
+        }
         return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 

@@ -10,7 +10,10 @@ extension Listener {
     /// a file that is not a socket, is refused.
     public static func unix(path: String) throws(RDRError) -> Listener {
         guard path.utf8.count <= maxUnixPath else {
-            throw RDRError(.invalidArgument, "socket path \(path) is \(path.utf8.count) bytes long; a Unix socket path may have at most \(maxUnixPath): use a shorter --socket")
+            throw RDRError(
+                .invalidArgument,
+                "socket path \(path) is \(path.utf8.count) bytes long; a Unix socket path may have at most \(maxUnixPath): use a shorter --socket"
+            )
         }
         try removeStaleSocket(path)
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
@@ -28,7 +31,8 @@ extension Listener {
             _ = unlink(path)
             throw RDRError(.io, "cannot listen on the Unix socket \(path): \(describe(e))")
         }
-        return Listener(fd: fd, address: "unix:" + path, uriTemplate: "nbd+unix:///{export}?socket=" + path, unlinkPath: path)
+        return Listener(
+            fd: fd, address: "unix:" + path, uriTemplate: "nbd+unix:///{export}?socket=" + path, unlinkPath: path)
     }
 
     private static func removeStaleSocket(_ path: String) throws(RDRError) {

@@ -21,7 +21,10 @@ struct Socket: Sendable {
         var done = 0
         while done < count {
             let n = recv(fd, buffer + done, count - done, Int32(MSG_WAITALL))
-            if n > 0 { done += n; continue }
+            if n > 0 {
+                done += n
+                continue
+            }
             if n == 0 { return .closed }
             switch errno {
             case EINTR: continue
@@ -61,8 +64,13 @@ struct Socket: Sendable {
         var sent = 0
         while sent < total {
             let h = min(sent, header.count)
-            let n = send(UnsafeRawBufferPointer(rebasing: header[h...]), UnsafeRawBufferPointer(rebasing: data[(sent - h)...]), wait: false)
-            if n > 0 { sent += n; continue }
+            let n = send(
+                UnsafeRawBufferPointer(rebasing: header[h...]), UnsafeRawBufferPointer(rebasing: data[(sent - h)...]),
+                wait: false)
+            if n > 0 {
+                sent += n
+                continue
+            }
             guard n == -Int(EAGAIN) else { return sent > 0 ? sent : n }
             let left = Int32((deadline - Monotonic.now()) * 1000)
             guard left > 0 else { break }
@@ -78,7 +86,9 @@ struct Socket: Sendable {
         bytes.withUnsafeBytes { raw in
             var done = 0
             while done < raw.count {
-                let n = send(UnsafeRawBufferPointer(rebasing: raw[done...]), UnsafeRawBufferPointer(start: nil, count: 0), wait: true)
+                let n = send(
+                    UnsafeRawBufferPointer(rebasing: raw[done...]), UnsafeRawBufferPointer(start: nil, count: 0),
+                    wait: true)
                 if n < 0 { return Int32(-n) }
                 done += n
             }

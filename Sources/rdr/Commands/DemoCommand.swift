@@ -10,10 +10,13 @@ enum DemoCommand {
         path: ["demo"],
         overview: "Rehearse a whole upgrade on a demo system: check, split, workloads, merge, commit, finish, verify.",
         options: Common.options + [
-            OptionSpec(names: ["--fresh"], value: nil, help: "Recreate the demo system (only one that rdr demo created)."),
-            OptionSpec(names: ["--size"], value: "size", help: "Size of each disk when creating it, 16M to 1T (default 1G)."),
+            OptionSpec(
+                names: ["--fresh"], value: nil, help: "Recreate the demo system (only one that rdr demo created)."),
+            OptionSpec(
+                names: ["--size"], value: "size", help: "Size of each disk when creating it, 16M to 1T (default 1G)."),
         ],
-        discussion: "Creates the system (boot: mandatory system disk, data: data disk) when absent and marks it as\nthe demo's: the demo never uses or replaces a system it did not create. The Upgrade Side writes\nboot; the Production Side writes boot and data; commit then resyncs boot Upgrade → Production\nand data Production → Upgrade in the background, and both are verified at the end.",
+        discussion:
+            "Creates the system (boot: mandatory system disk, data: data disk) when absent and marks it as\nthe demo's: the demo never uses or replaces a system it did not create. The Upgrade Side writes\nboot; the Production Side writes boot and data; commit then resyncs boot Upgrade → Production\nand data Production → Upgrade in the background, and both are verified at the end.",
         run: run)
 
     /// The manifest section that marks a system as the demo's own.
@@ -27,12 +30,19 @@ enum DemoCommand {
         let begin = Monotonic.now()
         var system = try prepare(p, path: path, size: size)
         guard let boot = system.manifest.disks.first(where: { $0.role.isSystem }),
-              let data = system.manifest.disks.first(where: { $0.role == .data }) else {
-            throw RDRError(.invalidState, "the demo needs a system disk and a data disk in \(path); run the demo on another directory with --system DIR")
+            let data = system.manifest.disks.first(where: { $0.role == .data })
+        else {
+            throw RDRError(
+                .invalidState,
+                "the demo needs a system disk and a data disk in \(path); run the demo on another directory with --system DIR"
+            )
         }
         let session = try SessionStore(system: system).current()
         guard session.upgradeState == .idle, session.operationalState != .busy else {
-            throw RDRError(.invalidState, "\(path) is in an upgrade session (\(session.statusBar)); end it with 'rdr abort' and 'rdr finish' (or 'rdr finish' after a commit), then run 'rdr demo' again")
+            throw RDRError(
+                .invalidState,
+                "\(path) is in an upgrade session (\(session.statusBar)); end it with 'rdr abort' and 'rdr finish' (or 'rdr finish' after a commit), then run 'rdr demo' again"
+            )
         }
         let configPath = path + "/demo.Config"
         let config = """
@@ -47,7 +57,8 @@ enum DemoCommand {
             p.env.out.line("\(n). \(what)\n   \(s.statusBar)")
         }
         try step(1, "Readiness check", .check, config: configPath)
-        try step(2, "Split: services stopped and disabled on the Upgrade Side, mirrors split", .split, config: configPath)
+        try step(
+            2, "Split: services stopped and disabled on the Upgrade Side, mirrors split", .split, config: configPath)
         try workloads(p, system, boot: boot.name, data: data.name, size: size)
         try step(4, "Merge: the Upgrade Side runs the applications on the upgraded boot disk", .merge)
         try step(5, "Commit: resyncs started (boot Upgrade → Production, data Production → Upgrade)", .commit)
@@ -55,7 +66,9 @@ enum DemoCommand {
         try waitForResyncs(p, system)
         system = try p.env.openSystem(path)
         try verify(p, system, disks: [boot.name, data.name])
-        p.env.out.line("Done in \(Printf.format("%.1f", Monotonic.now() - begin)) s: a whole upgrade session rehearsed; 'rdr log' shows every step, 'rdr status' shows Status: None.")
+        p.env.out.line(
+            "Done in \(Printf.format("%.1f", Monotonic.now() - begin)) s: a whole upgrade session rehearsed; 'rdr log' shows every step, 'rdr status' shows Status: None."
+        )
         return ExitCode.success
     }
 
@@ -65,9 +78,12 @@ enum DemoCommand {
         if exists { try requireDemoSystem(path, p.env) }
         if p.has("--fresh") || !exists {
             let disks = DiskSpec.defaults.map { DiskSpec(name: $0.name, size: size, role: $0.role) }
-            let created = try InitCommand.create(at: path, disks: disks, primary: .ten, force: exists, command: p.env.commandLine)
+            let created = try InitCommand.create(
+                at: path, disks: disks, primary: .ten, force: exists, command: p.env.commandLine)
             try created.writeExtensionSection(marker, Data("\"rdr demo\"".utf8))
-            p.env.out.line("Created \(path): boot (mandatory system disk) and data (data disk), \(ByteSize.format(size)) each, sparse")
+            p.env.out.line(
+                "Created \(path): boot (mandatory system disk) and data (data disk), \(ByteSize.format(size)) each, sparse"
+            )
         } else {
             p.env.out.line("Using the existing demo system \(path)")
         }
@@ -79,13 +95,19 @@ enum DemoCommand {
         p.env.out.line("3. Workloads while split (random 64 KiB writes):")
         let lock = try system.lock(command: p.env.commandLine)
         defer { lock.release() }
-        let bootDisk = try system.disk(boot), dataDisk = try system.disk(data)
+        let bootDisk = try system.disk(boot)
+        let dataDisk = try system.disk(data)
         let unit = max(Int64(1 << 20), size / 64 / (1 << 20) * (1 << 20))
-        for (disk, side, bytes, seed) in [(bootDisk, Side.upgrade, 3 * unit, UInt64(11)), (bootDisk, .production, 2 * unit, 12), (dataDisk, .production, 4 * unit, 13)] {
+        for (disk, side, bytes, seed) in [
+            (bootDisk, Side.upgrade, 3 * unit, UInt64(11)), (bootDisk, .production, 2 * unit, 12),
+            (dataDisk, .production, 4 * unit, 13),
+        ] {
             var w = Workload(bytes: bytes)
             w.seed = seed
             let s = try w.run(on: disk, side: .side(side))
-            p.env.out.line("   \(side.title) Side → \(disk.name): \(ByteSize.format(s.bytesWritten)) in \(s.writes) writes, \(Printf.format("%.1f", s.mibPerSecond)) MiB/s")
+            p.env.out.line(
+                "   \(side.title) Side → \(disk.name): \(ByteSize.format(s.bytesWritten)) in \(s.writes) writes, \(Printf.format("%.1f", s.mibPerSecond)) MiB/s"
+            )
         }
         do {
             try dataDisk.write(side: .side(.upgrade), offset: 0, bytes: [1])
@@ -101,12 +123,18 @@ enum DemoCommand {
         while true {
             let st = try system.status()
             let line = st.disks.map { "\($0.name): \($0.status)" }.joined(separator: "   ")
-            if line != last { p.env.out.line("   " + line); last = line }
+            if line != last {
+                p.env.out.line("   " + line)
+                last = line
+            }
             // In sync is not enough: the background child holds the lock until it exits, and
             // the verify after this needs it.
             if st.disks.allSatisfy({ $0.status == .inSync }) && st.lockHolder == nil { break }
             if st.disks.contains(where: { $0.resync != nil && $0.resync?.running == false }) && st.lockHolder == nil {
-                throw RDRError(.io, "the background resync stopped early; see \(system.path)/.all.resync.log and run 'rdr disk resync --all'")
+                throw RDRError(
+                    .io,
+                    "the background resync stopped early; see \(system.path)/.all.resync.log and run 'rdr disk resync --all'"
+                )
             }
             usleep(200_000)
         }
@@ -120,17 +148,25 @@ enum DemoCommand {
         for d in disks {
             let report = try system.disk(d).verify()
             guard report.mismatched.isEmpty else {
-                throw RDRError(.corrupt, "verify of '\(d)' found \(ByteSize.format(report.mismatchedBytes)) that differ after the resync")
+                throw RDRError(
+                    .corrupt,
+                    "verify of '\(d)' found \(ByteSize.format(report.mismatchedBytes)) that differ after the resync")
             }
-            p.env.out.line("   \(d): members identical (\(ByteSize.format(report.bytesCompared)) of data compared in \(Printf.format("%.2f", report.seconds)) s)")
+            p.env.out.line(
+                "   \(d): members identical (\(ByteSize.format(report.bytesCompared)) of data compared in \(Printf.format("%.2f", report.seconds)) s)"
+            )
         }
     }
 
     /// The demo only ever uses or replaces a system it created itself (marked in its manifest).
     static func requireDemoSystem(_ path: String, _ env: CommandEnvironment) throws {
         let system = try env.openSystem(path)
-        guard let mark = try system.extensionSection(marker), String(decoding: mark, as: UTF8.self) == "\"rdr demo\"" else {
-            throw RDRError(.invalidState, "\(path) was not created by 'rdr demo', so the demo neither uses nor replaces it; run the demo on another directory with --system DIR")
+        guard let mark = try system.extensionSection(marker), String(decoding: mark, as: UTF8.self) == "\"rdr demo\""
+        else {
+            throw RDRError(
+                .invalidState,
+                "\(path) was not created by 'rdr demo', so the demo neither uses nor replaces it; run the demo on another directory with --system DIR"
+            )
         }
     }
 }

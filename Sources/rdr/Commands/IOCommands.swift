@@ -5,7 +5,8 @@ import RDRArguments
 
 /// `write`, `read` and `workload`: I/O through the mirror as a side sees it.
 enum IOCommands {
-    static let sideOption = OptionSpec(names: ["--side"], value: "side", help: "production, upgrade, 10 or 11 (needed while split or merged).")
+    static let sideOption = OptionSpec(
+        names: ["--side"], value: "side", help: "production, upgrade, 10 or 11 (needed while split or merged).")
 
     static let write = CommandSpec(
         path: ["write"],
@@ -14,13 +15,26 @@ enum IOCommands {
         arguments: [("<disk>", "The virtual disk.")],
         options: Common.options + [
             sideOption,
-            OptionSpec(names: ["--offset"], value: "n", help: "Byte offset, 0 to the disk's size (K/M/G/T suffixes allowed).", required: true),
-            OptionSpec(names: ["--file"], value: "path", help: "Write this file's bytes (a regular file is checked against\nthe room left before anything is written).", required: true, exclusive: "source"),
-            OptionSpec(names: ["--stdin"], value: nil, help: "Write the bytes read from standard input.", required: true, exclusive: "source"),
-            OptionSpec(names: ["--pattern"], value: "seed", help: "Write deterministic pattern bytes from this seed, 0 to 2^64-1.", required: true, exclusive: "source"),
-            OptionSpec(names: ["--length"], value: "n", help: "Bytes of pattern to write, 0 to the room left on the disk."),
+            OptionSpec(
+                names: ["--offset"], value: "n", help: "Byte offset, 0 to the disk's size (K/M/G/T suffixes allowed).",
+                required: true),
+            OptionSpec(
+                names: ["--file"], value: "path",
+                help:
+                    "Write this file's bytes (a regular file is checked against\nthe room left before anything is written).",
+                required: true, exclusive: "source"),
+            OptionSpec(
+                names: ["--stdin"], value: nil, help: "Write the bytes read from standard input.", required: true,
+                exclusive: "source"),
+            OptionSpec(
+                names: ["--pattern"], value: "seed",
+                help: "Write deterministic pattern bytes from this seed, 0 to 2^64-1.", required: true,
+                exclusive: "source"),
+            OptionSpec(
+                names: ["--length"], value: "n", help: "Bytes of pattern to write, 0 to the room left on the disk."),
         ],
-        discussion: "Any length streams through an 8 MiB buffer. The data is durable (fdatasync) when the command\nreturns. Input from a pipe that runs past the end of the disk stops there with an error (64);\nwhat came before is written.",
+        discussion:
+            "Any length streams through an 8 MiB buffer. The data is durable (fdatasync) when the command\nreturns. Input from a pipe that runs past the end of the disk stops there with an error (64);\nwhat came before is written.",
         run: runWrite)
 
     static func runWrite(_ p: Parsed) throws -> Int32 {
@@ -43,7 +57,8 @@ enum IOCommands {
         let disk = try system.disk(name)
         let written: Int64
         if let seed {
-            written = try disk.writeStream(side: side, offset: offset, length: length) { (buffer, count, position) throws(RDRError) -> Int in
+            written = try disk.writeStream(side: side, offset: offset, length: length) {
+                (buffer, count, position) throws(RDRError) -> Int in
                 Pattern.fill(buffer, count: count, seed: seed, offset: offset + position)
                 return count
             }
@@ -51,9 +66,13 @@ enum IOCommands {
             let input = try InputFile(p.value("--file"), p.env)
             defer { input.close() }
             if let size = input.size, size > disk.size - min(offset, disk.size) {
-                throw RDRError(.invalidArgument, "--file \(input.name) holds \(ByteSize.format(size)), more than the \(ByteSize.format(max(0, disk.size - offset))) from offset \(offset) to the end of disk '\(name)'; nothing was written")
+                throw RDRError(
+                    .invalidArgument,
+                    "--file \(input.name) holds \(ByteSize.format(size)), more than the \(ByteSize.format(max(0, disk.size - offset))) from offset \(offset) to the end of disk '\(name)'; nothing was written"
+                )
             }
-            written = try disk.writeStream(side: side, offset: offset, length: input.size) { (buffer, count, _) throws(RDRError) -> Int in
+            written = try disk.writeStream(side: side, offset: offset, length: input.size) {
+                (buffer, count, _) throws(RDRError) -> Int in
                 try input.read(into: buffer, count: count)
             }
         }
@@ -69,8 +88,11 @@ enum IOCommands {
         options: Common.options + [
             sideOption,
             OptionSpec(names: ["--offset"], value: "n", help: "Byte offset, 0 to the disk's size.", required: true),
-            OptionSpec(names: ["--length"], value: "n", help: "Bytes to read, 0 to the disk's size minus the offset.", required: true),
-            OptionSpec(names: ["--out"], value: "path", help: "Write the bytes to this file (default: standard output)."),
+            OptionSpec(
+                names: ["--length"], value: "n", help: "Bytes to read, 0 to the disk's size minus the offset.",
+                required: true),
+            OptionSpec(
+                names: ["--out"], value: "path", help: "Write the bytes to this file (default: standard output)."),
         ],
         discussion: "Any length streams through an 8 MiB buffer.",
         run: runRead)
@@ -85,7 +107,9 @@ enum IOCommands {
         let disk = try system.disk(name, access: .readOnly)
         let output = try OutputFile(p.value("--out"), p.env)
         defer { output.close() }
-        try disk.readStream(side: side, offset: offset, length: length) { (bytes) throws(RDRError) in try output.write(bytes) }
+        try disk.readStream(side: side, offset: offset, length: length) { (bytes) throws(RDRError) in
+            try output.write(bytes)
+        }
         return ExitCode.success
     }
 
@@ -97,15 +121,21 @@ enum IOCommands {
         options: Common.options + [
             sideOption,
             OptionSpec(names: ["--bytes"], value: "n", help: "Total bytes to write, 1 to 1P.", required: true),
-            OptionSpec(names: ["--io-size"], value: "n", help: "Bytes per write, a multiple of 512 from 512 to 64M (default 64K)."),
+            OptionSpec(
+                names: ["--io-size"], value: "n",
+                help: "Bytes per write, a multiple of 512 from 512 to 64M (default 64K)."),
             OptionSpec(names: ["--pattern"], value: "order", help: "random (default) or sequential offsets."),
             OptionSpec(names: ["--seed"], value: "n", help: "Seed for offsets and data, 0 to 2^64-1 (default 1)."),
             OptionSpec(names: ["--batch"], value: "n", help: "Writes per write-intent flush, 1 to 1024 (default 32)."),
-            OptionSpec(names: ["--offset"], value: "n", help: "Start of the range written, 0 to the disk's size (default 0)."),
-            OptionSpec(names: ["--length"], value: "n", help: "Length of the range written, --io-size to the room left\n(default: to the end)."),
+            OptionSpec(
+                names: ["--offset"], value: "n", help: "Start of the range written, 0 to the disk's size (default 0)."),
+            OptionSpec(
+                names: ["--length"], value: "n",
+                help: "Length of the range written, --io-size to the room left\n(default: to the end)."),
             OptionSpec(names: ["--json"], value: nil, help: "Print the summary as JSON."),
         ],
-        discussion: "SIGINT, SIGTERM or SIGHUP stops it after the current batch: what it wrote is durable and\nmarked, and it exits 130.",
+        discussion:
+            "SIGINT, SIGTERM or SIGHUP stops it after the current batch: what it wrote is durable and\nmarked, and it exits 130.",
         observesCancellation: true, run: runWorkload)
 
     static func runWorkload(_ p: Parsed) throws -> Int32 {
@@ -115,7 +145,9 @@ enum IOCommands {
         var w = Workload(bytes: bytes)
         w.ioSize = try p.size("--io-size", in: Workload.ioSizeRange) ?? w.ioSize
         if let order = p.value("--pattern") {
-            guard let o = Workload.Order(rawValue: order) else { throw p.usage("--pattern must be random or sequential") }
+            guard let o = Workload.Order(rawValue: order) else {
+                throw p.usage("--pattern must be random or sequential")
+            }
             w.order = o
         }
         w.seed = try p.unsigned("--seed") ?? w.seed
@@ -132,8 +164,9 @@ enum IOCommands {
         if p.has("--json") {
             p.env.out.line(try JSONOutput.text(JSONOutput.Workload(summary)))
         } else {
-            p.env.out.line("workload \(name) (\(side?.description ?? "duplex")): wrote \(ByteSize.format(summary.bytesWritten)) in \(summary.writes) writes, "
-                + Printf.format("%.2f s, %.1f MiB/s", summary.seconds, summary.mibPerSecond))
+            p.env.out.line(
+                "workload \(name) (\(side?.description ?? "duplex")): wrote \(ByteSize.format(summary.bytesWritten)) in \(summary.writes) writes, "
+                    + Printf.format("%.2f s, %.1f MiB/s", summary.seconds, summary.mibPerSecond))
         }
         return ExitCode.success
     }
@@ -159,7 +192,9 @@ final class InputFile {
             return
         }
         fd = Glibc.open(env.path(path), O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw RDRError(.invalidArgument, "cannot open --file \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw RDRError(.invalidArgument, "cannot open --file \(path): \(String(cString: strerror(errno)))")
+        }
         name = path
         owned = true
         var st = stat()

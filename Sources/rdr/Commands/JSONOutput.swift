@@ -41,7 +41,9 @@ enum JSONOutput {
 
         init(_ s: ResyncSummary) {
             (disk, source, target) = (s.disk, s.source, s.target)
-            (bytesPlanned, bytesDoneBefore, bytesCopied, bytesPunched) = (s.bytesPlanned, s.bytesDoneBefore, s.bytesCopied, s.bytesPunched)
+            (bytesPlanned, bytesDoneBefore, bytesCopied, bytesPunched) = (
+                s.bytesPlanned, s.bytesDoneBefore, s.bytesCopied, s.bytesPunched
+            )
             (checkpoints, seconds, mibPerSecond) = (s.checkpoints, s.seconds, s.mibPerSecond)
         }
     }
@@ -63,7 +65,9 @@ enum JSONOutput {
 
         init(_ report: VerifyReport, name: String) {
             let ranges = report.mismatchedRanges
-            (disk, identical, bytesCompared, mismatchedBytes) = (name, ranges.isEmpty, report.bytesCompared, report.mismatchedBytes)
+            (disk, identical, bytesCompared, mismatchedBytes) = (
+                name, ranges.isEmpty, report.bytesCompared, report.mismatchedBytes
+            )
             unexplainedRegions = report.unexplained.count
             mismatched = ranges.map { Range(offset: Int64($0.lowerBound), length: Int64($0.count)) }
             (repaired, seconds) = (report.repair != nil, report.seconds)

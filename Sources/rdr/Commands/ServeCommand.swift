@@ -10,12 +10,19 @@ enum ServeCommand {
         path: ["serve"],
         overview: "Serve every virtual disk over NBD (qemu, nbdfuse, qemu-img, fio, nbdcopy can use them).",
         options: Common.options + [
-            OptionSpec(names: ["--socket"], value: "path", help: "Unix socket to listen on (default <system>/nbd.sock; mode 0600)."),
-            OptionSpec(names: ["--listen"], value: "host:port", help: "Also (or, without --socket, only) listen on TCP, e.g. 127.0.0.1:10809."),
-            OptionSpec(names: ["--allow-remote"], value: nil, help: "Allow --listen on an address that is not loopback."),
+            OptionSpec(
+                names: ["--socket"], value: "path",
+                help: "Unix socket to listen on (default <system>/nbd.sock; mode 0600)."),
+            OptionSpec(
+                names: ["--listen"], value: "host:port",
+                help: "Also (or, without --socket, only) listen on TCP, e.g. 127.0.0.1:10809."),
+            OptionSpec(
+                names: ["--allow-remote"], value: nil, help: "Allow --listen on an address that is not loopback."),
             OptionSpec(names: ["--read-only"], value: nil, help: "Every export is read-only (writes fail with EPERM)."),
             OptionSpec(names: ["--max-connections"], value: "n", help: "Clients at once, 1 to 65536 (default 128)."),
-            OptionSpec(names: ["--workers"], value: "n", help: "Threads executing requests for all clients, 1 to 256 (default 8)."),
+            OptionSpec(
+                names: ["--workers"], value: "n",
+                help: "Threads executing requests for all clients, 1 to 256 (default 8)."),
         ],
         discussion: """
             There is no TLS and no authentication: whoever can connect can read and write every
@@ -60,7 +67,8 @@ enum ServeCommand {
         var listeners: [Listener] = []
         do {
             if p.has("--socket") || !p.has("--listen") {
-                listeners.append(try Listener.unix(path: p.value("--socket").map(p.env.path) ?? system.path + "/nbd.sock"))
+                listeners.append(
+                    try Listener.unix(path: p.value("--socket").map(p.env.path) ?? system.path + "/nbd.sock"))
             }
             if let address = p.value("--listen") {
                 listeners.append(try Listener.tcp(address, allowRemote: p.has("--allow-remote")))
@@ -84,12 +92,16 @@ enum ServeCommand {
         announce(system: system, disks: disks, listeners: listeners, readOnly: configuration.readOnly, to: p.env.out)
         if let owner { try resumeResyncs(owner, system: system, out: p.env.out) }
         let signal = signals.wait()
-        p.env.out.line("rdr serve: \(signal == SIGINT ? "SIGINT" : "SIGTERM"): stopping (\(server.connectionCount) connection(s) open)")
+        p.env.out.line(
+            "rdr serve: \(signal == SIGINT ? "SIGINT" : "SIGTERM"): stopping (\(server.connectionCount) connection(s) open)"
+        )
         owner?.stop()  // forwarded commands cancelled, resyncs checkpointed, before the final flush
         let report = server.stop()
         for error in report.errors { p.env.err.line("Error: \(error)") }
         let cut = report.cutOff > 0 ? "; \(report.cutOff) client(s) that did not read their replies were cut off" : ""
-        p.env.out.line("rdr serve: stopped; flushed \(report.flushed.isEmpty ? "nothing (no disk was used)" : report.flushed.joined(separator: ", "))\(cut)")
+        p.env.out.line(
+            "rdr serve: stopped; flushed \(report.flushed.isEmpty ? "nothing (no disk was used)" : report.flushed.joined(separator: ", "))\(cut)"
+        )
         return report.errors.isEmpty ? ExitCode.success : ExitCode.failure
     }
 
@@ -97,19 +109,29 @@ enum ServeCommand {
     static func resumeResyncs(_ owner: OwnerRuntime, system: RDRSystem, out: OutputStream) throws {
         let jobs = try owner.owned.interruptedResyncs()
         guard !jobs.isEmpty else { return }
-        try OwnerRuntime.startBackground(owner.owned, jobs: jobs, options: ResyncOptions(), logPath: system.path + "/.all.resync.log")
-        out.line("resuming the resync of \(jobs.map { "\($0.0) from \($0.1)" }.joined(separator: ", ")) (follow it with 'rdr status --watch')")
+        try OwnerRuntime.startBackground(
+            owner.owned, jobs: jobs, options: ResyncOptions(), logPath: system.path + "/.all.resync.log")
+        out.line(
+            "resuming the resync of \(jobs.map { "\($0.0) from \($0.1)" }.joined(separator: ", ")) (follow it with 'rdr status --watch')"
+        )
     }
 
     /// Where to connect and what can be reached now.
-    static func announce(system: RDRSystem, disks: SystemDiskProvider, listeners: [Listener], readOnly: Bool, to out: OutputStream) {
-        out.line("rdr serve: system \(system.path), pid \(getpid())\(readOnly ? ", read-only" : ""); no TLS, no authentication")
+    static func announce(
+        system: RDRSystem, disks: SystemDiskProvider, listeners: [Listener], readOnly: Bool, to out: OutputStream
+    ) {
+        out.line(
+            "rdr serve: system \(system.path), pid \(getpid())\(readOnly ? ", read-only" : ""); no TLS, no authentication"
+        )
         for listener in listeners {
-            out.line("listening on \(listener.address)\(listener.address.hasPrefix("unix:") ? " (mode 0600)" : "")  e.g. \(listener.uri(export: "EXPORT"))")
+            out.line(
+                "listening on \(listener.address)\(listener.address.hasPrefix("unix:") ? " (mode 0600)" : "")  e.g. \(listener.uri(export: "EXPORT"))"
+            )
         }
         out.line("exports:")
         for name in disks.diskNames {
-            let names = [name, name + "@production", name + "@upgrade", name + "@10", name + "@11"].joined(separator: " ")
+            let names = [name, name + "@production", name + "@upgrade", name + "@10", name + "@11"].joined(
+                separator: " ")
             do {
                 let disk = try disks.disk(named: name)
                 out.line("  \(names)  (\(disk.role), \(ByteSize.format(disk.size)), \(disk.record.mode))")
@@ -118,7 +140,8 @@ enum ServeCommand {
             }
         }
         if !readOnly {
-            out.line("other rdr commands on this system run in this process (control socket \(system.path)/.rdr.control)")
+            out.line(
+                "other rdr commands on this system run in this process (control socket \(system.path)/.rdr.control)")
         }
         out.line("Stop with Ctrl-C or SIGTERM.")
     }

@@ -11,11 +11,14 @@ enum StatusCommand {
         positionals: "[<disk> ...]",
         arguments: [("<disk>", "Disks to show (default: all).")],
         options: Common.options + [
-            OptionSpec(names: ["--json"], value: nil, help: "Print one JSON object (the fields are documented in the README)."),
+            OptionSpec(
+                names: ["--json"], value: nil, help: "Print one JSON object (the fields are documented in the README)."),
             OptionSpec(names: ["--watch"], value: nil, help: "Refresh until no resync is running."),
-            OptionSpec(names: ["--interval"], value: "seconds", help: "Refresh interval for --watch, 0.1 to 3600 (default 1)."),
+            OptionSpec(
+                names: ["--interval"], value: "seconds", help: "Refresh interval for --watch, 0.1 to 3600 (default 1)."),
         ],
-        discussion: "Status is None (duplex, in sync), Resync nn% (resyncing; nn never reads 100 before the\nend), Resync needed (duplex with interrupted writes), Simplex (split or merged) or Error.",
+        discussion:
+            "Status is None (duplex, in sync), Resync nn% (resyncing; nn never reads 100 before the\nend), Resync needed (duplex with interrupted writes), Simplex (split or merged) or Error.",
         run: run)
 
     static let intervalRange = 0.1...3600.0
@@ -51,7 +54,8 @@ enum StatusCommand {
         var out = "System: \(s.system)\n"
         if let holder = s.lockHolder { out += "Busy: \(holder)\n" }
         for d in s.disks {
-            out += "\nDisk \(d.name) (\(d.role), \(ByteSize.format(d.size)), regions \(ByteSize.format(d.regionSize)))\n"
+            out +=
+                "\nDisk \(d.name) (\(d.role), \(ByteSize.format(d.size)), regions \(ByteSize.format(d.regionSize)))\n"
             out += "  Mode: \(d.mode)\n"
             out += "  Status: \(d.status)\n"
             if let e = d.error { out += "  Error: \(e)\n" }
@@ -60,11 +64,14 @@ enum StatusCommand {
                 let side = { (e: UInt8) in d.members.first { $0.enclosure == e }?.side ?? "?" }
                 out += "  Direction: \(r.source) → \(r.target) (\(side(r.source)) → \(side(r.target)))\n"
                 out += "  Left: \(ByteSize.format(r.bytesTotal - r.bytesDone)) of \(ByteSize.format(r.bytesTotal))"
-                out += r.running ? "  Rate: \(Terminal.rate(r.rateBytesPerSecond))  ETA: \(Terminal.duration(r.etaSeconds))  (pid \(r.pid ?? 0))\n"
+                out +=
+                    r.running
+                    ? "  Rate: \(Terminal.rate(r.rateBytesPerSecond))  ETA: \(Terminal.duration(r.etaSeconds))  (pid \(r.pid ?? 0))\n"
                     : "  Stopped: resume with 'rdr disk resync \(d.name) --from \(r.source)'\n"
             }
             for m in d.members {
-                out += "  Member \(m.enclosure) (\(m.side)): \(m.path)  dirty \(ByteSize.format(m.dirtyBytes))  allocated \(ByteSize.format(m.allocatedBytes))\n"
+                out +=
+                    "  Member \(m.enclosure) (\(m.side)): \(m.path)  dirty \(ByteSize.format(m.dirtyBytes))  allocated \(ByteSize.format(m.allocatedBytes))\n"
             }
         }
         return out

@@ -31,7 +31,9 @@ final class NBDTestClient {
             for (i, byte) in path.utf8.prefix(raw.count - 1).enumerated() { raw[i] = byte }
         }
         let r = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         guard r == 0 else {
             Glibc.close(fd)
@@ -46,7 +48,9 @@ final class NBDTestClient {
     func send(_ bytes: [UInt8]) throws {
         var done = 0
         while done < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + done, bytes.count - done, Int32(MSG_NOSIGNAL)) }
+            let n = bytes.withUnsafeBytes {
+                Glibc.send(fd, $0.baseAddress! + done, bytes.count - done, Int32(MSG_NOSIGNAL))
+            }
             guard n > 0 else { throw Failure(description: "send: \(String(cString: strerror(errno)))") }
             done += n
         }
@@ -57,7 +61,11 @@ final class NBDTestClient {
             if let message = try decoder.next() { return message }
             var buffer = [UInt8](repeating: 0, count: 1 << 16)
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            guard n > 0 else { throw Failure(description: n == 0 ? "the server closed the connection" : "recv: \(String(cString: strerror(errno)))") }
+            guard n > 0 else {
+                throw Failure(
+                    description: n == 0
+                        ? "the server closed the connection" : "recv: \(String(cString: strerror(errno)))")
+            }
             decoder.feed(buffer[0..<n])
         }
     }
@@ -94,7 +102,9 @@ final class NBDTestClient {
         try send(option.encoded)
         var bodies: [OptionReplyBody] = []
         while true {
-            guard case .optionReply(let reply) = try next() else { throw Failure(description: "expected an option reply") }
+            guard case .optionReply(let reply) = try next() else {
+                throw Failure(description: "expected an option reply")
+            }
             bodies.append(reply.body)
             switch reply.body {
             case .ack: return bodies
@@ -108,14 +118,19 @@ final class NBDTestClient {
     }
 
     /// One request, answered before the next: the error value and (READ) the data.
-    func call(_ command: NBDCommand, offset: UInt64, length: UInt32, flags: CommandFlags = [], data: [UInt8] = []) throws -> (NBDErrno, [UInt8]) {
+    func call(_ command: NBDCommand, offset: UInt64, length: UInt32, flags: CommandFlags = [], data: [UInt8] = [])
+        throws -> (NBDErrno, [UInt8])
+    {
         cookie += 1
-        try send(NBDRequest(flags: flags, command: command, cookie: cookie, offset: offset, length: length).encoded + data)
+        try send(
+            NBDRequest(flags: flags, command: command, cookie: cookie, offset: offset, length: length).encoded + data)
         var result: [UInt8] = []
         while true {
             switch try next() {
             case .simpleReply(let reply):
-                guard reply.cookie == cookie else { throw Failure(description: "reply for cookie \(reply.cookie), expected \(cookie)") }
+                guard reply.cookie == cookie else {
+                    throw Failure(description: "reply for cookie \(reply.cookie), expected \(cookie)")
+                }
                 if reply.error == .ok && command == .read && length > 0 {
                     decoder.expectPayload(Int(length))
                     result = try payload(Int(length))
@@ -124,7 +139,8 @@ final class NBDTestClient {
             case .chunk(let chunk):
                 switch chunk.body {
                 case .offsetData(_, let count): result += try payload(Int(count))
-                case .error(let code, _), .errorOffset(let code, _, _): if chunk.flags.contains(.done) { return (code, []) }
+                case .error(let code, _), .errorOffset(let code, _, _):
+                    if chunk.flags.contains(.done) { return (code, []) }
                 default: break
                 }
                 if chunk.flags.contains(.done) { return (.ok, result) }

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import XCTest
+
 @testable import RDR
 @testable import RDRServer
 
@@ -20,10 +21,12 @@ final class ServedSystem {
         path = NSTemporaryDirectory() + "rdr-srv-" + UUID().uuidString.prefix(8)
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         let region: Int64 = 64 << 10
-        system = try RDRSystem.create(at: path, disks: specs ?? [
-            DiskSpec(name: "boot", size: Self.diskSize, role: .mandatory, regionSize: region),
-            DiskSpec(name: "data", size: Self.diskSize, role: .data, regionSize: region),
-        ], primary: .ten, force: false)
+        system = try RDRSystem.create(
+            at: path,
+            disks: specs ?? [
+                DiskSpec(name: "boot", size: Self.diskSize, role: .mandatory, regionSize: region),
+                DiskSpec(name: "data", size: Self.diskSize, role: .data, regionSize: region),
+            ], primary: .ten, force: false)
         disks = SystemDiskProvider(system: system, access: configuration.readOnly ? .readOnly : .readWrite)
         socket = path + "/nbd.sock"
         let lines = log
@@ -39,7 +42,9 @@ final class ServedSystem {
     func disk(_ name: String) throws -> VirtualDisk { try disks.disk(named: name) }
     func uri(_ export: String) -> String { "nbd+unix:///\(export)?socket=\(socket)" }
     func image(_ disk: String, _ e: Enclosure) -> String { "\(path)/\(disk)-\(e).img" }
-    func member(_ disk: String, _ e: Enclosure) -> [UInt8] { Array(FileManager.default.contents(atPath: image(disk, e)) ?? Data()) }
+    func member(_ disk: String, _ e: Enclosure) -> [UInt8] {
+        Array(FileManager.default.contents(atPath: image(disk, e)) ?? Data())
+    }
     var logLines: [String] { log.all }
 
     /// Puts every disk in `mode` (duplex, split, merged or resyncing from 10) through the
@@ -50,8 +55,12 @@ final class ServedSystem {
             switch mode {
             case .duplex: break
             case .split: try d.split()
-            case .merged: try d.split(); try d.merge()
-            case .resyncing: try d.split(); _ = try d.beginResync(from: .ten)
+            case .merged:
+                try d.split()
+                try d.merge()
+            case .resyncing:
+                try d.split()
+                _ = try d.beginResync(from: .ten)
             }
         }
     }

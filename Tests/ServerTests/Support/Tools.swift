@@ -42,7 +42,9 @@ enum Tools {
         return finish(process, out, err)
     }
 
-    static func start(_ name: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (Process, Pipe, Pipe) {
+    static func start(_ name: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (
+        Process, Pipe, Pipe
+    ) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: name.hasPrefix("/") ? name : (path(name) ?? name))
         p.arguments = arguments
@@ -50,7 +52,8 @@ enum Tools {
         env.removeValue(forKey: "RDR_SYSTEM")
         for (k, v) in environment { env[k] = v }
         p.environment = env
-        let out = Pipe(), err = Pipe()
+        let out = Pipe()
+        let err = Pipe()
         p.standardOutput = out
         p.standardError = err
         p.standardInput = FileHandle.nullDevice
@@ -70,13 +73,15 @@ enum Tools {
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         drained.wait()
         p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData.withLock { $0 }, as: UTF8.self))
+        return Result(
+            status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+            stderr: String(decoding: errData.withLock { $0 }, as: UTF8.self))
     }
 
     /// The built `rdr` next to the test bundle.
     static var rdr: String {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let exe =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("rdr").path
     }
 }

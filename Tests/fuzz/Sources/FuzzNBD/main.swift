@@ -17,12 +17,15 @@ enum Item<Message: Hashable>: Hashable {
 
 /// Decodes `bytes` fed in `pieces` (cycled). `react` plays the peer after each message; `check`
 /// sees each message with the phase it was decoded in and the bytes it consumed.
-func run<D: NBDStreamDecoding, Phase>(_ decoder: D, _ bytes: [UInt8], pieces: [Int], phase: (D) -> Phase,
-                                      react: (inout D, D.Message) -> Void,
-                                      check: (Phase, D.Message, ArraySlice<UInt8>) -> Void) -> [Item<D.Message>] {
+func run<D: NBDStreamDecoding, Phase>(
+    _ decoder: D, _ bytes: [UInt8], pieces: [Int], phase: (D) -> Phase,
+    react: (inout D, D.Message) -> Void,
+    check: (Phase, D.Message, ArraySlice<UInt8>) -> Void
+) -> [Item<D.Message>] {
     var decoder = decoder
     var items: [Item<D.Message>] = []
-    var fed = 0, piece = 0
+    var fed = 0
+    var piece = 0
     var pending: (D.Message, [UInt8])?
     while true {
         while true {
@@ -54,9 +57,11 @@ func run<D: NBDStreamDecoding, Phase>(_ decoder: D, _ bytes: [UInt8], pieces: [I
 }
 
 /// Runs both ways and demands the same result.
-func differential<D: NBDStreamDecoding, Phase>(_ make: @autoclosure () -> D, _ bytes: [UInt8], phase: (D) -> Phase,
-                                               react: (inout D, D.Message) -> Void,
-                                               check: (Phase, D.Message, ArraySlice<UInt8>) -> Void) {
+func differential<D: NBDStreamDecoding, Phase>(
+    _ make: @autoclosure () -> D, _ bytes: [UInt8], phase: (D) -> Phase,
+    react: (inout D, D.Message) -> Void,
+    check: (Phase, D.Message, ArraySlice<UInt8>) -> Void
+) {
     let pieces = (0..<8).map { 1 + Int(bytes.isEmpty ? 0 : bytes[$0 % bytes.count]) % 13 }
     let whole = run(make(), bytes, pieces: [Int.max], phase: phase, react: react, check: check)
     let split = run(make(), bytes, pieces: pieces, phase: phase, react: react, check: { _, _, _ in })
@@ -65,7 +70,7 @@ func differential<D: NBDStreamDecoding, Phase>(_ make: @autoclosure () -> D, _ b
 
 /// Re-encodes a message and decodes it again from the same phase: the same message must come back.
 func reencode<D: NBDStreamDecoding>(_ fresh: D, _ message: D.Message, exactly original: ArraySlice<UInt8>?)
-    where D.Message: NBDEncodable {
+where D.Message: NBDEncodable {
     var decoder = fresh
     let bytes = message.encoded
     if let original { precondition(bytes == Array(original), "\(message) re-encodes to different bytes") }
@@ -78,25 +83,35 @@ func reencode<D: NBDStreamDecoding>(_ fresh: D, _ message: D.Message, exactly or
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
     for phase in [ClientMessageDecoder.Phase.clientFlags, .options, .transmission] {
-        differential(ClientMessageDecoder(limits: limits, phase: phase), bytes, phase: \.phase, react: { decoder, message in
-            if case .option(.go) = message { decoder.phase = .transmission }   // as if the server accepted GO
-        }, check: { before, message, consumed in
-            // ABORT ignores any data sent with it, so only its decoding round-trips.
-            let exact = message != .option(.abort)
-            reencode(ClientMessageDecoder(phase: before), message, exactly: exact ? consumed : nil)
-        })
+        differential(
+            ClientMessageDecoder(limits: limits, phase: phase), bytes, phase: \.phase,
+            react: { decoder, message in
+                if case .option(.go) = message { decoder.phase = .transmission }  // as if the server accepted GO
+            },
+            check: { before, message, consumed in
+                // ABORT ignores any data sent with it, so only its decoding round-trips.
+                let exact = message != .option(.abort)
+                reencode(ClientMessageDecoder(phase: before), message, exactly: exact ? consumed : nil)
+            })
     }
-    let serverPhases: [ServerMessageDecoder.Phase] = [.greeting, .optionReplies, .exportNameReply(zeroPadding: true),
-                                                      .exportNameReply(zeroPadding: false), .transmission]
+    let serverPhases: [ServerMessageDecoder.Phase] = [
+        .greeting, .optionReplies, .exportNameReply(zeroPadding: true),
+        .exportNameReply(zeroPadding: false), .transmission,
+    ]
     for phase in serverPhases {
-        differential(ServerMessageDecoder(limits: limits, phase: phase), bytes, phase: \.phase, react: { decoder, message in
-            // A simple reply is taken as the answer to a READ of (cookie mod 1024) bytes.
-            if case .simpleReply(let reply) = message, reply.error == .ok { decoder.expectPayload(Int(reply.cookie % 1024)) }
-        }, check: { before, message, _ in
-            // Text for humans is decoded leniently (a bad byte becomes 3 bytes of U+FFFD), so compare
-            // messages rather than bytes, and re-decode with the default, larger limits.
-            reencode(ServerMessageDecoder(phase: before), message, exactly: nil)
-        })
+        differential(
+            ServerMessageDecoder(limits: limits, phase: phase), bytes, phase: \.phase,
+            react: { decoder, message in
+                // A simple reply is taken as the answer to a READ of (cookie mod 1024) bytes.
+                if case .simpleReply(let reply) = message, reply.error == .ok {
+                    decoder.expectPayload(Int(reply.cookie % 1024))
+                }
+            },
+            check: { before, message, _ in
+                // Text for humans is decoded leniently (a bad byte becomes 3 bytes of U+FFFD), so compare
+                // messages rather than bytes, and re-decode with the default, larger limits.
+                reencode(ServerMessageDecoder(phase: before), message, exactly: nil)
+            })
     }
     return 0
 }
