@@ -227,7 +227,7 @@ final class InitFromTests: XCTestCase {
         guard fd >= 0 else { throw XCTSkip("cannot create \(path)") }
         defer { close(fd) }
         XCTAssertEqual(ftruncate(fd, off_t(size)), 0)
-        var rng = SplitMix(seed: UInt64(size))
+        var rng = SplitMixRandom(seed: UInt64(size))
         for (offset, length) in segments {
             let bytes = (0..<length / 8).flatMap { _ in withUnsafeBytes(of: rng.next()) { Array($0) } }
             XCTAssertEqual(bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, length, off_t(offset)) }, length)
@@ -267,19 +267,6 @@ final class InitFromTests: XCTestCase {
         let r = try self.tool(tool, args)
         guard r.status == 0 else { throw XCTSkip("\(tool) \(args.joined(separator: " ")) failed: \(r.output)") }
         return r
-    }
-}
-
-/// A 64-bit SplitMix generator: reproducible test data without Foundation's random.
-private struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

@@ -115,39 +115,10 @@ final class DeviceQueueTests: XCTestCase {
         var o = uring()
         o.workers = 2
         o.maxIOSize = 128 << 10
-        let writes = Mutex<[(Int64, UInt64)]>([])
-        let writerDone = Atomic<Bool>(false)
-        let writer = Thread {
-            var rng = SplitMixRandom(seed: 42)
-            for i in 0..<300 {
-                let offset = Int64(rng.next() % 380) * 65536 + Int64(rng.next() % 60000)
-                let seed = UInt64(1000 + i)
-                do {
-                    try d.write(
-                        side: .side(.production), offset: offset, bytes: pattern(3000, seed: seed, offset: offset))
-                    writes.withLock { $0.append((offset, seed)) }
-                } catch {
-                    XCTFail("concurrent write failed: \(error)")
-                }
-                usleep(200)
-            }
-            writerDone.store(true, ordering: .relaxed)
+        let s = try resyncUnderConcurrentWrites(t, d, initialBytes: 16 << 20, writes: 300, slots: 380, pause: 200) {
+            try d.resync(from: .ten, options: o)
         }
-        writer.start()
-        let s = try d.resync(from: .ten, options: o)
-        while !writerDone.load(ordering: .relaxed) { usleep(10_000) }
-        try d.flush()
         XCTAssertGreaterThan(s.bytesDirect, 0)
-        let a = contents(t.image("boot", .ten))
-        let b = contents(t.image("boot", .eleven))
-        XCTAssertEqual(a, b, "members identical after a resync with concurrent writes")
-        var model = [UInt8](pattern(16 << 20, seed: 5)) + [UInt8](repeating: 0, count: 8 << 20)
-        for (offset, seed) in writes.withLock({ $0 }) {
-            model.replaceSubrange(Int(offset)..<Int(offset) + 3000, with: pattern(3000, seed: seed, offset: offset))
-        }
-        XCTAssertTrue(Array(a) == model, "members hold exactly the initial data plus every concurrent write")
-        XCTAssertEqual(d.record.mode, .duplex)
-        XCTAssertEqual(d.dirtyBytes, [0, 0])
     }
 }
 

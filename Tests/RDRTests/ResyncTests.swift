@@ -129,42 +129,10 @@ final class ResyncTests: XCTestCase {
         var o = ResyncOptions()
         o.maxRate = 24 << 20  // about a second, so writes land before, inside and after the copy cursor
         o.maxIOSize = 128 << 10
-        let writerDone = Atomic<Bool>(false)
-        let writes = Mutex<[(Int64, UInt64)]>([])
-        let writer = Thread {
-            var rng = SplitMixRandom(seed: 42)
-            for i in 0..<200 {
-                let slot = Int64(rng.next() % 500)
-                let offset = slot * 65536 + Int64(rng.next() % 60000)
-                let seed = UInt64(1000 + i)
-                do {
-                    try d.write(
-                        side: .side(.production), offset: offset, bytes: pattern(3000, seed: seed, offset: offset))
-                    writes.withLock { $0.append((offset, seed)) }
-                } catch {
-                    XCTFail("concurrent write failed: \(error)")
-                }
-                usleep(4000)
-            }
-            writerDone.store(true, ordering: .relaxed)
+        let s = try resyncUnderConcurrentWrites(t, d, initialBytes: 24 << 20, writes: 200, slots: 500, pause: 4000) {
+            try d.resync(from: .ten, options: o)
         }
-        writer.start()
-        let s = try d.resync(from: .ten, options: o)
-        while !writerDone.load(ordering: .relaxed) { usleep(10_000) }
-        try d.flush()
         XCTAssertGreaterThan(s.bytesCopied, 0)
-        let a = contents(t.image("boot", .ten))
-        let b = contents(t.image("boot", .eleven))
-        XCTAssertEqual(a, b, "members identical after a resync with concurrent writes")
-        // The last write to every byte is there (replay in order onto a model of the source).
-        var model = [UInt8](pattern(24 << 20, seed: 5)) + [UInt8](repeating: 0, count: 8 << 20)
-        for (offset, seed) in writes.withLock({ $0 }) {
-            let p = pattern(3000, seed: seed, offset: offset)
-            model.replaceSubrange(Int(offset)..<Int(offset) + 3000, with: p)
-        }
-        XCTAssertTrue(Array(a) == model, "members hold exactly the initial data plus every concurrent write")
-        XCTAssertEqual(d.record.mode, .duplex)
-        XCTAssertEqual(d.dirtyBytes, [0, 0])
     }
 
     func testFullResyncRebuildsCorruptMetadataAndMissingImage() throws {
