@@ -42,20 +42,41 @@ final class DivergedPair {
             at: system, disks: [DiskSpec(name: "d", size: spec.size, role: .system, regionSize: spec.regionSize)],
             primary: .ten, force: false)
         let disk = try rdr.disk("d")
-        // Identical base data: 4 MiB chunks spread evenly over the disk.
+        try Self.writeBase(disk, spec)
+        try disk.split()
+        bytesWritten = try Self.writeDivergence(disk, spec)
+        var all = disk.bitmap(.ten)
+        all.formUnion(disk.bitmap(.eleven))
+        union = all.runs
+        divergedBytes = union.reduce(0) {
+            $0 + min(Int64($1.upperBound) * spec.regionSize, spec.size) - Int64($1.lowerBound) * spec.regionSize
+        }
+        targetHoles = try Self.savePristine(target: system + "/d-11.img", to: dir + "/pristine-target.img", union, spec)
+        for e in [10, 11] {
+            try? FileManager.default.removeItem(atPath: "\(dir)/d-\(e).rdrmeta.pristine")
+            try FileManager.default.copyItem(
+                atPath: "\(system)/d-\(e).rdrmeta", toPath: "\(dir)/d-\(e).rdrmeta.pristine")
+        }
+    }
+
+    /// Identical base data on both members: 4 MiB chunks spread evenly over the disk.
+    private static func writeBase(_ disk: VirtualDisk, _ spec: Spec) throws {
         let chunk: Int64 = 4 << 20
         let chunks = Int64(Double(spec.size) * spec.allocated) / chunk
-        if chunks > 0 {
-            let stride = spec.size / chunks / regionSize * regionSize
-            let buffer = Pattern.bytes(count: Int(chunk), seed: 777, offset: 0)
-            try buffer.withUnsafeBytes { raw in
-                for i in 0..<chunks {
-                    try disk.write(side: nil, [VirtualDisk.WriteRequest(offset: i * stride, bytes: raw)])
-                }
+        guard chunks > 0 else { return }
+        let stride = spec.size / chunks / spec.regionSize * spec.regionSize
+        let buffer = Pattern.bytes(count: Int(chunk), seed: 777, offset: 0)
+        try buffer.withUnsafeBytes { raw in
+            for i in 0..<chunks {
+                try disk.write(side: nil, [VirtualDisk.WriteRequest(offset: i * stride, bytes: raw)])
             }
-            try disk.flush()
         }
-        try disk.split()
+        try disk.flush()
+    }
+
+    /// The split writes: the source side's fraction of the regions, the target side's half of
+    /// it, in batches of 64. Returns the bytes written.
+    private static func writeDivergence(_ disk: VirtualDisk, _ spec: Spec) throws -> Int64 {
         let regions = Int((spec.size + spec.regionSize - 1) / spec.regionSize)
         var written: Int64 = 0
         for (side, fraction, seed) in [
@@ -89,18 +110,18 @@ final class DivergedPair {
             }
             try disk.flush()
         }
-        bytesWritten = written
-        var all = disk.bitmap(.ten)
-        all.formUnion(disk.bitmap(.eleven))
-        union = all.runs
-        divergedBytes = union.reduce(0) {
-            $0 + min(Int64($1.upperBound) * spec.regionSize, spec.size) - Int64($1.lowerBound) * spec.regionSize
-        }
-        // Keep what restore needs: the target's diverged regions and both metadata files.
+        return written
+    }
+
+    /// Keeps what `restore` needs: the target's diverged regions (copied to `pristine`), and
+    /// returns those that are holes in the target.
+    private static func savePristine(target: String, to pristine: String, _ union: [Range<Int>], _ spec: Spec)
+        throws -> Set<Int>
+    {
         var holes = Set<Int>()
-        let t = try FileDescriptor.open(system + "/d-11.img", .readOnly, sys: LinuxSystemCalls())
+        let t = try FileDescriptor.open(target, .readOnly, sys: LinuxSystemCalls())
         defer { t.close() }
-        let p = try FileDescriptor.create(dir + "/pristine-target.img", replace: true, sys: LinuxSystemCalls())
+        let p = try FileDescriptor.create(pristine, replace: true, sys: LinuxSystemCalls())
         defer { p.close() }
         try p.truncate(to: spec.size)
         let buffer = AlignedBuffer(count: Int(spec.regionSize))
@@ -116,12 +137,7 @@ final class DivergedPair {
                 try p.write(from: buffer.pointer, count: n, at: start)
             }
         }
-        targetHoles = holes
-        for e in [10, 11] {
-            try? FileManager.default.removeItem(atPath: "\(dir)/d-\(e).rdrmeta.pristine")
-            try FileManager.default.copyItem(
-                atPath: "\(system)/d-\(e).rdrmeta", toPath: "\(dir)/d-\(e).rdrmeta.pristine")
-        }
+        return holes
     }
 
     /// `count` distinct region indices out of `n`, in order.
