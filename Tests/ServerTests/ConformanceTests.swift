@@ -12,7 +12,11 @@ final class ConformanceTests: XCTestCase {
         let dir = NSTemporaryDirectory() + "rdr-conf-" + UUID().uuidString.prefix(8)
         try ServeProcess.initSystem(dir, disks: ["boot:64M:mandatory", "data:64M:data"])
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let serve = try ServeProcess(system: dir)
+        // The stress checks open 200 connections that hang up with READs in flight, in a tight
+        // loop; the default cap (128) can be reached before the server has drained them, and it
+        // then closes new clients, which the script counts as a failure. The cap has its own
+        // test (LimitsTests); here it is set above what the script opens at once.
+        let serve = try ServeProcess(system: dir, arguments: ["--max-connections", "1024"])
         for export in ["boot", "data@11"] {
             let r = try Tools.run(
                 "python3",
