@@ -36,8 +36,9 @@ public final class UpgradeController {
     /// Starts copying every resync already started, without waiting (the CLI spawns a
     /// detached worker; tests may run them in-process).
     let startBackgroundResync: (RDRSystem) throws -> Void
-    /// Set by SIGINT/SIGTERM: the running action's group is stopped and the request breaks.
-    public let cancellation = CancellationFlag()
+    /// Set by SIGINT/SIGTERM (or a forwarding client's Ctrl-C): the running action's group is
+    /// stopped and the request breaks. The caller's own flag, so nothing has to relay it.
+    public let cancellation: CancellationFlag
     /// Things done on the way that the command must say (an interrupted request recovered).
     public private(set) var notices: [String] = []
     let runner: RunnerFile
@@ -52,8 +53,12 @@ public final class UpgradeController {
     /// The signal an armed `action-signal` sends to the next action that starts.
     var pendingSignal: Int32?
 
-    public init(system: RDRSystem, command: String, startBackgroundResync: @escaping (RDRSystem) throws -> Void) {
+    public init(
+        system: RDRSystem, command: String, cancellation: CancellationFlag = CancellationFlag(),
+        startBackgroundResync: @escaping (RDRSystem) throws -> Void
+    ) {
         self.system = system
+        self.cancellation = cancellation
         store = SessionStore(system: system)
         log = ActivityLog(systemPath: system.path, sys: system.sys)
         runner = RunnerFile(system: system)

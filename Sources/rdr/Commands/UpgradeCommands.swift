@@ -81,7 +81,7 @@ enum UpgradeCommands {
 
     /// A controller whose background resyncs are a detached `rdr disk resync --all`.
     static func controller(_ system: RDRSystem, _ env: CommandEnvironment) -> UpgradeController {
-        UpgradeController(system: system, command: env.commandLine) { system in
+        UpgradeController(system: system, command: env.commandLine, cancellation: env.cancellation) { system in
             let lock = try system.lock(command: "rdr disk resync --all (started by \(env.commandLine))")
             defer { lock.release() }
             _ = try Background.spawn(system: system, lock: lock, jobs: nil, passing: nil, env)
@@ -107,8 +107,6 @@ enum UpgradeCommands {
     /// recovered on the way and the status bar, also when the request fails.
     static func withController(_ p: Parsed, _ body: (UpgradeController) throws -> Session) throws -> Int32 {
         let ctl = controller(try Common.open(p), p.env)
-        let relay = CancellationRelay(from: p.env.cancellation, to: ctl.cancellation)
-        defer { relay.stop() }
         do {
             let s = try body(ctl)
             for n in ctl.notices { p.env.out.line(n) }
