@@ -1,3 +1,4 @@
+import Glibc
 import NBDWire
 import RDR
 import Synchronization
@@ -53,16 +54,54 @@ final class ServerCore: @unchecked Sendable {
             execute: { job, scratch in RequestExecution.run(job, &scratch) })
     }
 
-    /// Registers a new connection's socket; nil (and nothing registered) past the cap.
+    /// Registers a new connection's socket; nil (and nothing registered) past the cap. At the
+    /// cap, connections whose client has already closed are cut first (`reapHungUp`) and the
+    /// new client waits up to `reapWait` seconds for them to leave: a client that hung up with
+    /// requests in flight must not keep a place another client needs. Live clients are never
+    /// cut, so with none hung up the new client is closed at once, as before.
     func admitConnection(_ socket: Socket) -> Int? {
-        registry.withLock { r in
-            guard r.sockets.count < configuration.maxConnections, !stopping.load(ordering: .acquiring) else {
-                return nil
+        var deadline: Double?
+        while true {
+            let decision = registry.withLock { r -> Admission in
+                guard !stopping.load(ordering: .acquiring) else { return .refused }
+                if r.sockets.count < configuration.maxConnections {
+                    let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
+                    r.sockets[id] = socket
+                    return .admitted(id)
+                }
+                if deadline == nil {
+                    guard Self.reapHungUp(&r) > 0 else { return .refused }
+                    deadline = Monotonic.now() + Self.reapWait
+                }
+                return Monotonic.now() < deadline! ? .waiting : .refused
             }
-            let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
-            r.sockets[id] = socket
-            return id
+            switch decision {
+            case .admitted(let id): return id
+            case .refused: return nil
+            case .waiting: usleep(1000)  // the reaped connections' readers are ending
+            }
         }
+    }
+
+    private enum Admission {
+        case admitted(Int)
+        case refused
+        case waiting
+    }
+
+    /// How long a new client at the cap waits for hung-up connections to leave.
+    static let reapWait = 2.0
+
+    /// Abandons every registered connection whose client has closed (see
+    /// `Transmission.abandon`; one still negotiating is shut down, its reader ends); returns how
+    /// many. Under the registry lock, so no socket is closed meanwhile.
+    private static func reapHungUp(_ r: inout Registry) -> Int {
+        var reaped = 0
+        for (id, socket) in r.sockets where socket.peerHungUp {
+            if let t = r.transmissions[id] { t.abandon() } else { socket.shutdown(Int32(SHUT_RDWR)) }
+            reaped += 1
+        }
+        return reaped
     }
 
     func entered(_ t: Transmission) {

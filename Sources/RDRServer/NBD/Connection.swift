@@ -44,6 +44,8 @@ final class Connection: @unchecked Sendable {  // owned by its reader thread alo
         // blocked on a client that never reads can notice the server stopping.
         socket.setTimeouts(receive: nil, send: 1)
         transmit(t)
+        // A client that closed (rather than only shut down its sending side) reads no reply.
+        if socket.peerHungUp { t.abandon() }
         finish(t)
     }
 

@@ -26,6 +26,7 @@ final class Transmission: @unchecked Sendable {
     private var pending: [PendingReply] = []
     private var writerRunning = false
     private var broken = false
+    private let abandoned = Atomic<Bool>(false)
     private let lastRefusal = Mutex<String?>(nil)
 
     /// How long a worker waits for a client to drain its socket before it queues the rest of
@@ -79,6 +80,22 @@ final class Transmission: @unchecked Sendable {
         core.budget.release(c.charge)
         budget.release(c.charge)
     }
+
+    /// The client is gone (it closed with requests in flight): its replies are dropped, its
+    /// queued reads are not performed (`RequestExecution`), and the socket is shut down so a
+    /// send blocked on it ends. The connection then leaves as soon as its reader has seen the
+    /// end and its admitted requests are counted out, instead of holding a place under the
+    /// connection cap while workers read data nobody will receive.
+    func abandon() {
+        abandoned.store(true, ordering: .releasing)
+        sendLock.withLock {
+            broken = true
+            sendLock.broadcast()
+        }
+        socket.shutdown(Int32(SHUT_RDWR))
+    }
+
+    var isAbandoned: Bool { abandoned.load(ordering: .acquiring) }
 
     /// Sends one reply (`header` then `data`), or queues what the socket does not take now.
     func send(header: UnsafeRawBufferPointer, data: UnsafeRawBufferPointer, completion: Completion) {

@@ -112,6 +112,15 @@ struct Socket: Sendable {
         _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
     }
 
+    /// Whether the peer has closed its end for good (not merely shut down its sending side, after
+    /// which a client may still read its replies): poll's POLLHUP/POLLERR, without waiting. A
+    /// Unix socket reports it as soon as the client closes; TCP once a send was refused.
+    var peerHungUp: Bool {
+        var state = pollfd(fd: fd, events: 0, revents: 0)
+        guard poll(&state, 1, 0) == 1 else { return false }
+        return Int32(state.revents) & (Int32(POLLHUP) | Int32(POLLERR)) != 0
+    }
+
     /// Wakes a thread blocked on this socket (SHUT_RD: its reads return end of stream).
     func shutdown(_ how: Int32) { _ = Glibc.shutdown(fd, how) }
 
