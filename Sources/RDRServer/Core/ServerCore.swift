@@ -13,6 +13,12 @@ struct Job: Sendable {
     let charge: Int
 }
 
+/// What a worker is handed: one request, or WRITEs of one connection to run as a batch.
+enum Work: Sendable {
+    case request(Job)
+    case writes([Job])
+}
+
 /// What a worker thread keeps between jobs: the buffer reply headers are encoded into.
 struct WorkerScratch {
     var header: [UInt8] = []
@@ -27,7 +33,7 @@ final class ServerCore: @unchecked Sendable {
     let buffers: BufferPool
     let budget: Budget
     let log: @Sendable (String) -> Void
-    let workers: RequestWorkers<Job>
+    let workers: RequestWorkers<Work>
 
     private let registry = Mutex(Registry())
     let stopping = Atomic<Bool>(false)
@@ -51,7 +57,12 @@ final class ServerCore: @unchecked Sendable {
         budget = Budget(maxRequests: configuration.totalRequests, maxBytes: configuration.totalBytes)
         workers = RequestWorkers(
             threads: configuration.workerThreads, scratch: { WorkerScratch() },
-            execute: { job, scratch in RequestExecution.run(job, &scratch) })
+            execute: { work, scratch in
+                switch work {
+                case .request(let job): RequestExecution.run(job, &scratch)
+                case .writes(let jobs): WriteBatch.run(jobs, &scratch)
+                }
+            })
     }
 
     /// Registers a new connection's socket; nil (and nothing registered) past the cap. At the

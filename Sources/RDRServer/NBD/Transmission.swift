@@ -33,10 +33,12 @@ final class Transmission: @unchecked Sendable {
     /// a reply for the writer thread (seconds). Waiting holds this connection's send lock only.
     static let patience = 0.02
 
-    /// What releasing a reply gives back: its buffer and the bytes charged for it.
+    /// What releasing a reply gives back: its buffer and the bytes charged for it (and how
+    /// many requests it answers: one, or a `WriteBatch`).
     struct Completion {
         let buffer: PooledBuffer?
         let charge: Int
+        var requests = 1
     }
 
     /// The unsent rest of a reply that could not leave at once.
@@ -64,10 +66,10 @@ final class Transmission: @unchecked Sendable {
     }
 
     /// Takes room for one request of `charge` data bytes in this connection's budget and the
-    /// server's (waiting while either is full); false when the server stops.
-    func admit(_ charge: Int) -> Bool {
-        guard budget.acquire(charge) else { return false }
-        guard core.budget.acquire(charge) else {
+    /// server's; false when the server stops, or (without `wait`) when either is full now.
+    func admit(_ charge: Int, wait: Bool) -> Bool {
+        guard wait ? budget.acquire(charge) : budget.tryAcquire(charge) else { return false }
+        guard wait ? core.budget.acquire(charge) : core.budget.tryAcquire(charge) else {
             budget.release(charge)
             return false
         }
@@ -77,8 +79,8 @@ final class Transmission: @unchecked Sendable {
     /// A reply has left (or can never leave): give its buffer and budget back.
     func complete(_ c: Completion) {
         if let buffer = c.buffer { core.buffers.give(buffer) }
-        core.budget.release(c.charge)
-        budget.release(c.charge)
+        core.budget.release(c.charge, requests: c.requests)
+        budget.release(c.charge, requests: c.requests)
     }
 
     /// The client is gone (it closed with requests in flight): its replies are dropped, its

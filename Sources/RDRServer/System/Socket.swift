@@ -36,6 +36,22 @@ struct Socket: Sendable {
         return .complete
     }
 
+    /// Receives what the socket holds, up to `buffer.count` bytes (many requests in one call):
+    /// the count (> 0); 0 when nothing is there and `wait` is false; -1 at the end of the
+    /// stream or on an error.
+    func receiveAvailable(into buffer: UnsafeMutableRawBufferPointer, wait: Bool) -> Int {
+        while true {
+            let n = recv(fd, buffer.baseAddress, buffer.count, wait ? 0 : Int32(MSG_DONTWAIT))
+            if n > 0 { return n }
+            if n == 0 { return -1 }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN where !wait: return 0
+            default: return -1
+            }
+        }
+    }
+
     /// Sends `header` then `data` with one `sendmsg`; returns the bytes the kernel took, or
     /// -errno. Without `wait` it never blocks (MSG_DONTWAIT: -EAGAIN when the buffer is full).
     func send(_ header: UnsafeRawBufferPointer, _ data: UnsafeRawBufferPointer, wait: Bool) -> Int {
