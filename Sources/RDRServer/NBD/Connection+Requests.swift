@@ -45,9 +45,10 @@ extension Connection {
     }
 
     /// Feeds the decoder what the socket holds; when it holds nothing, hands the pending WRITEs
-    /// to a worker first, then waits. False at the end of the stream or on an error.
+    /// to a worker first, then waits. False at the end of the stream or on an error. (With no
+    /// WRITE pending it waits at once: one `recv` per wait, not a failed one before it.)
     private func receiveMore() -> Bool {
-        var n = socket.receiveAvailable(into: input, wait: false)
+        var n = writes.isEmpty ? 0 : socket.receiveAvailable(into: input, wait: false)
         if n == 0 {
             submitWrites()
             n = socket.receiveAvailable(into: input, wait: true)
