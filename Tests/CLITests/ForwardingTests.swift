@@ -177,6 +177,22 @@ final class OwnerTests: XCTestCase {
         XCTAssertEqual(owner.stop().status, 0)
     }
 
+    /// A forwarded request runs as in the caller's own process: its custom actions inherit the
+    /// caller's variables (not the owner's) and `RDR_SPLIT_TIMEOUT` is the caller's.
+    func testForwardedRequestsUseTheCallersVariables() throws {
+        let (s, sys) = try newSystem()
+        s.script("env.sh", "echo \"marker=$RDR_TEST_MARKER\" >> \(s.path)/seen.txt")
+        let check = s.config("c.Config", #"{"customActions": [{"file": "env.sh", "controlType": "ReadinessCheck"}]}"#)
+        let owner = try ServedOwner(system: s.system)
+        try RDRProcess.run(["check", "--config", check] + sys, environment: ["RDR_TEST_MARKER": "client"])
+        XCTAssertEqual(try String(contentsOfFile: s.path + "/seen.txt", encoding: .utf8), "marker=client\n")
+        try rdr(["simulate", "split-timeout"] + sys)
+        let r = try rdr(["split"] + sys, env: ["RDR_SPLIT_TIMEOUT": "1"], expect: 1)
+        XCTAssertTrue(r.stderr.contains("did not complete within 1 second"), r.stderr)
+        try rdr(["abort"] + sys)
+        XCTAssertEqual(owner.stop().status, 0)
+    }
+
     func testConflictingCommandsAreRefusedNamingTheOwner() throws {
         let (s, sys) = try systemToResync()
         let owner = try ServedOwner(system: s.system)

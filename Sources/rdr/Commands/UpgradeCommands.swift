@@ -81,7 +81,9 @@ enum UpgradeCommands {
 
     /// A controller whose background resyncs are a detached `rdr disk resync --all`.
     static func controller(_ system: RDRSystem, _ env: CommandEnvironment) -> UpgradeController {
-        UpgradeController(system: system, command: env.commandLine, cancellation: env.cancellation) { system in
+        UpgradeController(
+            system: system, command: env.commandLine, cancellation: env.cancellation, variables: env.variables
+        ) { system in
             let lock = try system.lock(command: "rdr disk resync --all (started by \(env.commandLine))")
             defer { lock.release() }
             _ = try Background.spawn(system: system, lock: lock, jobs: nil, passing: nil, env)
