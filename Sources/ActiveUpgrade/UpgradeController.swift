@@ -91,6 +91,8 @@ public final class UpgradeController {
         if configPath != nil { options.configPath = configPath }
         let lock = request == .abort && options.force ? try lockForcing() : try store.lock(command: command)
         defer { lock.release() }
+        RunningRequests.register(system.path, cancellation)
+        defer { RunningRequests.unregister(system.path) }
         runner.begin(request.rawValue)
         defer { runner.end() }
         var s = try store.load()
