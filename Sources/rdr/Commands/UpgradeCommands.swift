@@ -96,13 +96,17 @@ enum UpgradeCommands {
             if o.noConfig { throw p.usage("give --config or --no-config, not both") }
             o.configPath = c.hasPrefix("/") ? c : p.env.workingDirectory + "/" + c
         }
-        if let text = p.value("--auto-recover") {
-            guard let policy = AutoRecoverPolicy(rawValue: text) else {
-                throw p.usage("--auto-recover must be abort, retry or none, not '\(text)'")
-            }
-            o.autoRecover = policy
-        }
+        o.autoRecover = try autoRecover(p)
         return o
+    }
+
+    /// `--auto-recover`, the one request option `simulate` takes too.
+    static func autoRecover(_ p: Parsed) throws -> AutoRecoverPolicy? {
+        guard let text = p.value("--auto-recover") else { return nil }
+        guard let policy = AutoRecoverPolicy(rawValue: text) else {
+            throw p.usage("--auto-recover must be abort, retry or none, not '\(text)'")
+        }
+        return policy
     }
 
     /// Runs `body` with SIGINT/SIGTERM stopping the request (exit 130), then prints what was
