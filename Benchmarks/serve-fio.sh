@@ -8,7 +8,7 @@
 # 1. "fresh": 4 KiB random writes on empty images (rdr pays write-intent on first writes), one
 #    run each. 2. Every image is then written whole (1 MiB sequential): "written" runs see
 #    allocated blocks and, for rdr, dirty regions; reads read data, not holes (a hole read is
-#    free for a server that answers with a structured hole chunk). 3. RSS of each server while
+#    free for a server that answers with a structured hole chunk), and synced. 3. RSS of each server while
 #    64 connections write (fio, 64 jobs × iodepth 4, 4 KiB random writes): the peak of samples.
 # Usage: Benchmarks/serve-fio.sh [SECONDS] [ROUNDS]   (defaults 3 and 3, about 3 minutes; needs
 # fio, qemu-nbd, nbdkit, nbdinfo, python3)
@@ -62,6 +62,7 @@ for t in "${targets[@]}"; do run "$t" "randwrite-4k-fresh" randwrite 4k; done
 for t in "${targets[@]}"; do
   fio --name=fill --ioengine=nbd --uri="${uri[$t]}" --rw=write --bs=1m --iodepth=16 --size=4g --output=/dev/null >/dev/null 2>&1
 done
+sync  # the fill's dirty pages written back now, not throttling the timed runs
 for spec in "randwrite 4k" "randwrite 64k" "read 1m"; do
   set -- $spec
   for _ in $(seq "$rounds"); do for t in "${targets[@]}"; do run "$t" "$1-$2" "$1" "$2"; done; done
