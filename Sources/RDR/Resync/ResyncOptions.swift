@@ -46,8 +46,13 @@ public struct ResyncOptions: Sendable {
     public var publishSeconds = 0.025
     public var cancellation: CancellationFlag?
 
-    /// DEFAULT_MIN_RATE_PLACEHOLDER
-    public static let defaultMinRate: Int64 = 4 << 20
+    /// 16 MiB/s under foreground load. md keeps 1000 KiB/s (`speed_limit_min`) and DRBD 250
+    /// KiB/s (`c-min-rate`), sized for the disks of their day: a 100 GiB resync under steady load
+    /// would take 29 hours at md's. Measured here (Benchmarks/results/serve-resync.md, fio's 4
+    /// KiB random writes through `rdr serve` during a 2 GiB resync): 1M, 4M and 16M all kept the
+    /// client at 62–92 % of its rate alone, 64M cut it to 38 %; without the slowdown it had 9 %.
+    /// 16M is the fastest of those that keeps it above half.
+    public static let defaultMinRate: Int64 = 16 << 20
 
     /// The rate under foreground load this resync keeps to.
     public var effectiveMinRate: Int64 { minRate ?? Self.defaultMinRate }

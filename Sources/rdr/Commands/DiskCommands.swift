@@ -77,7 +77,7 @@ enum DiskCommands {
         OptionSpec(
             names: ["--min-rate"], value: "rate",
             help:
-                "Rate kept while clients read or write the same disk, 1 to 1P,\nat most --max-rate (default \(ByteSize.compact(ResyncOptions.defaultMinRate))): the resync slows to it\nunder their load, never below, and goes full speed (or --max-rate)\nwhen they are idle; --min-rate equal to --max-rate never slows."
+                "Rate kept while clients read or write the same disk, 1 to 1P,\nat most --max-rate (default \(ByteSize.compact(ResyncOptions.defaultMinRate))): the resync slows to it\nunder their load, never below, and goes full speed (or --max-rate)\nwhen they are idle; at or above --max-rate (1024T without one)\nit never slows."
         ),
         OptionSpec(
             names: ["--copy-method"], value: "method",
