@@ -32,6 +32,7 @@ extension NBDServer {
             _ = waitForConnections(seconds: 10)
         }
         core.workers.stop()
+        settler?.stop()
         var flushed: [String] = []
         var errors: [String] = []
         if !core.configuration.readOnly {

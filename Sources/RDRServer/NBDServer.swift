@@ -7,9 +7,12 @@ import RDR
 /// (mode 0600) or loopback unless the network is trusted.
 ///
 /// Threads: one accepting per listener, one reading per connection, a shared pool executing
-/// requests, and a writer per connection only while a client is slow to read its replies.
+/// requests, a writer per connection only while a client is slow to read its replies, and one
+/// that flushes disks gone quiet (`QuietSettler`).
 public final class NBDServer: Sendable {
     let core: ServerCore
+    /// Flushes duplex disks that went quiet (nil for a read-only server, which writes nothing).
+    let settler: QuietSettler?
     private let accepting = ConditionLock()
     private nonisolated(unsafe) var listeners: [Listener] = []
     private nonisolated(unsafe) var acceptThreads = 0
@@ -21,6 +24,8 @@ public final class NBDServer: Sendable {
         log: @escaping @Sendable (String) -> Void
     ) {
         core = ServerCore(configuration: configuration, disks: disks, log: log)
+        settler = configuration.readOnly ? nil : QuietSettler(core: core)
+        settler?.start()
     }
 
     /// Starts accepting clients on `listener` (the server owns it from now on).

@@ -85,6 +85,15 @@ final class ConnectedNBDClient {
         return (error, error == 0 ? try receive(Int(length)) : [])
     }
 
+    /// NBD_CMD_WRITE (no FUA, no FLUSH after it); the reply's error (0 = success).
+    func write(offset: UInt64, _ bytes: [UInt8]) throws -> UInt32 {
+        try send(
+            Self.be32(0x2560_9513) + [0, 0, 0, 1] + Self.be64(8) + Self.be64(offset) + Self.be32(UInt32(bytes.count))
+                + bytes)
+        let reply = try receive(16)
+        return reply[4..<8].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+    }
+
     private func send(_ bytes: [UInt8]) throws {
         guard bytes.withUnsafeBytes({ Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == bytes.count
         else {

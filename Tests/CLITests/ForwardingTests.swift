@@ -219,6 +219,30 @@ final class OwnerTests: XCTestCase {
         XCTAssertEqual(owner.stop().status, 0)
     }
 
+    /// A live server's client writes are not interrupted writes: a forwarded split of the disk
+    /// they write (no FLUSH sent) succeeds with the client connected, and once the disk is quiet
+    /// `status`, which reads the metadata from another process, shows it in sync.
+    func testClientWritesAreNotTakenForInterruptedWrites() throws {
+        let s = try Scratch()
+        let sys = ["--system", s.system]
+        try rdr(["init", "--disk", "boot:32M:mandatory", "--disk", "data:32M:data"] + sys)
+        let owner = try ServedOwner(system: s.system)
+        let client = try ConnectedNBDClient(socket: s.system + "/nbd.sock", export: "data")
+        for i in 0..<64 { XCTAssertEqual(try client.write(offset: UInt64(i) << 19, [UInt8](repeating: 9, count: 4096)), 0) }
+        XCTAssertTrue(
+            eventually(10) { (try? rdr(["status"] + sys).stdout.contains("Resync needed")) == false },
+            "the quiet disk still shows its client's writes as interrupted")
+        XCTAssertEqual(try client.write(offset: 1 << 20, [UInt8](repeating: 7, count: 4096)), 0)
+        let split = try rdr(["disk", "split", "data"] + sys)
+        XCTAssertEqual(split.status, 0, split.stderr)
+        XCTAssertEqual(try client.read(offset: 1 << 20, length: 4096).1, [UInt8](repeating: 7, count: 4096))
+        XCTAssertEqual(owner.stop().status, 0)
+        for e in [10, 11] {
+            let image = data(s.image("data", e))
+            XCTAssertEqual(Array(image[(1 << 20)..<(1 << 20) + 4096]), [UInt8](repeating: 7, count: 4096), "member \(e)")
+        }
+    }
+
     func testConflictingCommandsAreRefusedNamingTheOwner() throws {
         let (s, sys) = try systemToResync()
         let owner = try ServedOwner(system: s.system)

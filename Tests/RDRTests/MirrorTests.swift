@@ -18,6 +18,23 @@ final class MirrorTests: XCTestCase {
         XCTAssertEqual(reopened.dirtyBytes, [0, 0])
     }
 
+    /// This process's own duplex writes (a live server's clients) are not interrupted writes:
+    /// split makes them durable on both members and clears their bits, without a flush first.
+    /// Bits found set at open still refuse the split.
+    func testSplitSettlesThisProcesssDuplexWritesButNotInterruptedOnes() throws {
+        let t = try TempSystem()
+        let boot = try t.system.disk("boot")
+        try boot.write(side: nil, offset: 0, bytes: pattern(65536, seed: 1))
+        XCTAssertTrue(boot.hasUnsettledWrites)
+        try boot.split()
+        XCTAssertEqual(boot.dirtyBytes, [0, 0])
+        XCTAssertEqual(Array(contents(t.image("boot", .eleven)).prefix(65536)), pattern(65536, seed: 1))
+        let data = try t.system.disk("data")
+        try data.write(side: nil, offset: 0, bytes: pattern(4096, seed: 2))
+        let reopened = try t.reopen().disk("data")  // the bit is now one an earlier process left
+        XCTAssertThrowsRDR(.invalidState, containing: "interrupted writes") { try reopened.split() }
+    }
+
     func testSplitRoutesEachSideToItsOwnMemberAndPersistsBitsFirst() throws {
         let t = try TempSystem()
         let boot = try t.system.disk("boot")

@@ -5,6 +5,9 @@ extension VirtualDisk {
     public func split(primary: Enclosure? = nil) throws(RDRError) {
         try requireWritable()
         try ranges.withLock([wholeDisk]) { () throws(RDRError) in
+            // Writes of this process (a live server's clients) are not interrupted ones: made
+            // durable on both members, their bits go, as a flush would clear them.
+            if hasUnsettledWrites { try settleWrites() }
             try state.withLock { (s) throws(RDRError) in
                 let r = s.record
                 guard r.mode == .duplex else {
