@@ -4,20 +4,25 @@
 # resync? Each round diverges a data disk by DIVERGE bytes on the Production Side (split,
 # `rdr workload`, merge: a commit resync copies Production → Upgrade), starts `rdr serve`, and:
 #   idle    `rdr disk resync data --from 10` with no client (forwarded to the serving owner)
-#   loaded  the same resync with fio writing to the `data@upgrade` export from the moment it starts
-#           (merged, a data disk is the Upgrade Side's, served from its Production member)
-#   alone   fio on the same export once the disk is back in sync (duplex: both members written)
+#   alone   fio on the `data@upgrade` export once the disk is back in sync (duplex: both
+#           members written), for SECONDS (the first one dropped: connection set-up)
+#   loaded  for each --min-rate in MIN_RATES ("default" = no option; 1024T = never slows down, the
+#           resync of before the option), a fresh divergence and the same resync with fio writing
+#           to `data@upgrade` from the moment it starts, for LOAD seconds or until the resync
+#           ends, whichever is first (merged, a data disk is the Upgrade Side's, served from its
+#           Production member)
 # fio: nbd engine, 4 jobs × iodepth 16, random writes of BS over the whole disk. Resync time is
 # the engine's own (`--json` seconds); fio's rate under load is its bandwidth log (250 ms buckets)
-# summed over jobs and averaged over the resync's span.
+# summed over jobs and averaged over the time both ran; "share" is that rate over fio alone.
 # Needs an rdr whose commands run inside the serving owner (issue 11 item 1); without it the
 # resync is refused as busy (75) and the script says so.
-# Usage: Benchmarks/serve-resync.sh [DIVERGE] [SECONDS] [ROUNDS] [BS...]
+# Usage: [MIN_RATES="1024T default"] [LOAD=10] Benchmarks/serve-resync.sh [DIVERGE] [SECONDS] [ROUNDS] [BS...]
 #        (defaults 2G, 8, 1, "4k 64k"; RDR=path picks the binary; needs fio, nbdinfo, python3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 diverge=${1:-2G}; seconds=${2:-8}; rounds=${3:-1}; shift $(( $# < 3 ? $# : 3 ))
 sizes=${*:-4k 64k}
+min_rates=${MIN_RATES:-1024T default}; load=${LOAD:-10}
 rdr=${RDR:-$(pwd)/.build/release/rdr}
 [ -x "$rdr" ] || swift build -c release --product rdr >/dev/null
 work=$(mktemp -d "${TMPDIR:-/tmp}/rdr-serve-resync.XXXXXX")  # TMPDIR picks the filesystem
@@ -45,8 +50,10 @@ diverged() {  # a fresh system whose data disk differs by $diverge on the Produc
   sync
 }
 
-resync_start() {  # in the background, returning once the plan is fixed (status shows the resync)
-  "$rdr" disk resync data --from 10 --json --system "$sys" >"$work/resync.json" &
+resync_start() {  # [min-rate]: in the background, returning once the plan is fixed (status shows it)
+  local rate=()
+  [ -n "${1:-}" ] && [ "$1" != default ] && rate=(--min-rate "$1")
+  "$rdr" disk resync data --from 10 --json "${rate[@]}" --system "$sys" >"$work/resync.json" &
   resync_pid=$!
   while kill -0 "$resync_pid" 2>/dev/null \
         && ! "$rdr" status --json --system "$sys" | grep -q '"status":"Resync'; do sleep 0.01; done
@@ -86,27 +93,29 @@ print("%.0f" % (sum(buckets.values()) / len(buckets) / 1024 if buckets else 0))
 EOF
 }
 
-echo "# $(date -u +%FT%TZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); 4 GiB data disk, $diverge diverged, fio 4 jobs × iodepth 16 randwrite"
-printf '%-6s %10s %12s %16s %15s %14s\n' bs "idle s" "loaded s" "resync slowdown" "fio alone MiB/s" "fio in resync"
+echo "# $(date -u +%FT%TZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); 4 GiB data disk, $diverge diverged, fio 4 jobs × iodepth 16 randwrite for ${load}s from the resync's start"
+printf '%-6s %-9s %8s %9s %9s %11s %11s %6s\n' bs min-rate "idle s" "loaded s" slowdown "fio alone" "fio during" share
 for _ in $(seq "$rounds"); do
   for bs in $sizes; do
     diverged; serve
     resync_start; resync_wait; idle=$took
-    unserve
-
-    # fio starts once the resync's plan is fixed: its writes before that would grow the plan
-    # (merged, a data disk's writes land on the Production member and set bits).
-    diverged; serve
-    resync_start; fio_start "$bs" 3600; started=$(now)
-    resync_wait; ended=$(now); loaded=$took
-    kill -INT "$fio_pid"; fio_wait
-    during=$(fio_rate 0 "$(echo "$ended - $started" | bc)")
-
     fio_start "$bs" "$seconds"; fio_wait
     alone=$(fio_rate 1 "$seconds")  # the first second is connection set-up
     unserve
-    "$rdr" disk verify data --system "$sys" >/dev/null  # the members are identical after all of it
 
-    printf '%-6s %10s %12s %15.2fx %15s %14s\n' "$bs" "$idle" "$loaded" "$(echo "$loaded / $idle" | bc -l)" "$alone" "$during"
+    for rate in $min_rates; do
+      # fio starts once the resync's plan is fixed: its writes before that would grow the plan
+      # (merged, a data disk's writes land on the Production member and set bits).
+      diverged; serve
+      resync_start "$rate"; fio_start "$bs" "$load"; started=$(now)
+      resync_wait; ended=$(now); loaded=$took
+      kill -INT "$fio_pid" 2>/dev/null || true; fio_wait
+      during=$(fio_rate 0 "$(echo "e = $ended - $started; if (e < $load) e else $load" | bc)")
+      unserve
+      "$rdr" disk verify data --system "$sys" >/dev/null  # the members are identical after all of it
+
+      printf '%-6s %-9s %8s %9s %8.2fx %11s %11s %5.0f%%\n' "$bs" "$rate" "$idle" "$loaded" \
+        "$(echo "$loaded / $idle" | bc -l)" "$alone" "$during" "$(echo "100 * $during / $alone" | bc -l)"
+    done
   done
 done

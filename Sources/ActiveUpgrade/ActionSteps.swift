@@ -83,6 +83,7 @@ extension UpgradeController {
             context.deadlineMessage = splitTimedOut(ctx.step).message
         }
         context.cancel = cancellation
+        context.inherited = variables
         let signal = firedEvents.contains(.actionSignal) ? nil : pendingSignal
         context.signalAtStart = signal
         var started = false

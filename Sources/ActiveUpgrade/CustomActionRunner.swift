@@ -33,6 +33,8 @@ public enum CustomActionRunner {
         var deadlineMessage: String?
         var cancel: CancellationFlag?
         var signalAtStart: Int32?
+        /// The requesting user's variables, which the action inherits (plus the ACTIVE_UPGRADE_* ones).
+        var inherited: [String: String] = [:]
         var started: (pid_t) -> Void = { _ in }
     }
 
@@ -94,7 +96,7 @@ public enum CustomActionRunner {
                     "Custom action output cannot be written under \(context.systemPath)/\(ActionOutput.directoryName)",
                 detail: detail)
         }
-        var environment = ProcessInfo.processInfo.environment
+        var environment = context.inherited
         for (k, v) in vars { environment[k] = v }
         let end = ActionProcess.run(
             ActionProcess.Launch(

@@ -81,7 +81,8 @@ extension UpgradeController {
     /// The session lock for `abort --force`: a running request (an action hung, a step stuck) is
     /// stopped first — SIGTERM to its process (which stops its action's process group itself and
     /// records the request Broken), then SIGKILL to both when it has not let go of the lock
-    /// after a grace period.
+    /// after a grace period. Inside an owner the running request is another forwarded command of
+    /// this very process: its cancellation flag stops it the same way, without a signal.
     func lockForcing() throws(RDRError) -> SystemLock {
         if let lock = try? store.lock(command: command) { return lock }
         let s = try store.load()
@@ -91,31 +92,38 @@ extension UpgradeController {
                 "a \(s.request?.rawValue ?? "request") request is running in state \(s.upgradeState.rawValue): it cannot be aborted (nothing can after Commit); wait for it"
             )
         }
-        guard let pid = store.holderPID(), pid != getpid() else {
+        guard let pid = store.holderPID(), pid != getpid() || RunningRequests.cancel(system.path) else {
             throw RDRError(
                 .busy, "the upgrade session is busy and its holder cannot be found; run 'rdr abort --force' again")
         }
         let group = RunnerFile.read(runner.path, sys: system.sys).flatMap { $0.pid == pid ? $0.actionGroup : nil }
-        for (signal, wait) in [(SIGTERM, ActionProcess.grace + 7), (SIGKILL, 10.0)] {
-            kill(pid, signal)
-            if let group, signal == SIGKILL { kill(-group, signal) }
-            let end = Monotonic.now() + wait
-            while Monotonic.now() < end {
-                if let lock = try? store.lock(command: command) {
-                    notice(
-                        "Stopped the running \(s.request?.title ?? "") request (pid \(pid)\(group.map { ", custom action group \($0)" } ?? "")) with \(SignalName.name(signal))"
-                    )
-                    log.add(
-                        .warning, "abort --force stopped the running \(s.request?.title ?? "") request",
-                        detail:
-                            "pid \(pid)\(group.map { ", custom action process group \($0)" } ?? ""), \(SignalName.name(signal))"
-                    )
-                    return lock
-                }
-                usleep(50_000)
+        let stops: [(Int32?, Double)] =
+            pid == getpid() ? [(nil, ActionProcess.grace + 17)] : [(SIGTERM, ActionProcess.grace + 7), (SIGKILL, 10.0)]
+        for (signal, wait) in stops {
+            if let signal {
+                kill(pid, signal)
+                if let group, signal == SIGKILL { kill(-group, signal) }
+            }
+            if let lock = awaitSessionLock(for: wait) {
+                let how = signal.map { SignalName.name($0) } ?? "its cancellation (it ran in this owner)"
+                let what = "pid \(pid)\(group.map { ", custom action process group \($0)" } ?? "")"
+                notice("Stopped the running \(s.request?.title ?? "") request (\(what)) with \(how)")
+                log.add(
+                    .warning, "abort --force stopped the running \(s.request?.title ?? "") request",
+                    detail: "\(what), \(how)")
+                return lock
             }
         }
         throw RDRError(
             .busy, "the running request (pid \(pid)) did not stop; stop it by hand and run 'rdr abort --force' again")
+    }
+
+    private func awaitSessionLock(for seconds: Double) -> SystemLock? {
+        let end = Monotonic.now() + seconds
+        while Monotonic.now() < end {
+            if let lock = try? store.lock(command: command) { return lock }
+            usleep(50_000)
+        }
+        return nil
     }
 }

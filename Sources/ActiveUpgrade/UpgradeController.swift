@@ -39,10 +39,15 @@ public final class UpgradeController {
     /// Set by SIGINT/SIGTERM (or a forwarding client's Ctrl-C): the running action's group is
     /// stopped and the request breaks. The caller's own flag, so nothing has to relay it.
     public let cancellation: CancellationFlag
+    /// The requesting user's environment variables: custom actions inherit them and
+    /// `RDR_SPLIT_TIMEOUT` is read from them, so a request forwarded to a running owner behaves as
+    /// it would have run in the user's own process.
+    let variables: [String: String]
     /// Things done on the way that the command must say (an interrupted request recovered).
     public private(set) var notices: [String] = []
     let runner: RunnerFile
-    /// Test seam: `RDR_AU_CRASH_POINT=k` kills this process at the k-th step boundary.
+    /// Test seam: `RDR_AU_CRASH_POINT=k` kills this process at the k-th step boundary. Read from
+    /// the process's own environment, never a forwarded client's: a client cannot kill an owner.
     private let crashPoint = ProcessInfo.processInfo.environment["RDR_AU_CRASH_POINT"].flatMap(Int.init)
     private var crashCounter = 0
     /// Monotonic time by which a split must be done (the guide's 5 minutes by default).
@@ -55,10 +60,12 @@ public final class UpgradeController {
 
     public init(
         system: RDRSystem, command: String, cancellation: CancellationFlag = CancellationFlag(),
+        variables: [String: String] = ProcessInfo.processInfo.environment,
         startBackgroundResync: @escaping (RDRSystem) throws -> Void
     ) {
         self.system = system
         self.cancellation = cancellation
+        self.variables = variables
         store = SessionStore(system: system)
         log = ActivityLog(systemPath: system.path, sys: system.sys)
         runner = RunnerFile(system: system)
@@ -84,6 +91,8 @@ public final class UpgradeController {
         if configPath != nil { options.configPath = configPath }
         let lock = request == .abort && options.force ? try lockForcing() : try store.lock(command: command)
         defer { lock.release() }
+        RunningRequests.register(system.path, cancellation)
+        defer { RunningRequests.unregister(system.path) }
         runner.begin(request.rawValue)
         defer { runner.end() }
         var s = try store.load()
@@ -215,7 +224,7 @@ public final class UpgradeController {
     /// `RDR_SPLIT_TIMEOUT` (seconds, for tests and impatient rehearsals), else the configuration's
     /// `splitTimeoutSeconds`, else 300.
     func splitTimeout(_ s: Session) -> Double {
-        if let text = ProcessInfo.processInfo.environment["RDR_SPLIT_TIMEOUT"], let t = Double(text), t > 0,
+        if let text = variables["RDR_SPLIT_TIMEOUT"], let t = Double(text), t > 0,
             t <= Configuration.maxSeconds
         {
             splitTimeout = t

@@ -10,7 +10,7 @@ extension RDRSystem {
     /// failure removes exactly the files and directories this call created.
     public static func create(
         at path: String, disks: [DiskSpec], primary: Enclosure, force: Bool,
-        sys: any SystemCalls = LinuxSystemCalls()
+        cancellation: CancellationFlag? = nil, sys: any SystemCalls = LinuxSystemCalls()
     ) throws(RDRError) -> RDRSystem {
         var names = Set<String>()
         for d in disks {
@@ -28,7 +28,8 @@ extension RDRSystem {
         var created: [String] = []
         do throws(RDRError) {
             if force { removeForReplacement(planned, in: path, sys: sys) }
-            let manifest = try writeMembers(disks, primary: primary, in: path, created: &created, sys: sys)
+            let manifest = try writeMembers(
+                disks, primary: primary, in: path, created: &created, cancellation: cancellation, sys: sys)
             try io { () throws(Errno) in
                 created.append(path + "/" + Manifest.fileName)
                 try Directory.writeAtomically(manifest.encoded(), to: path + "/" + Manifest.fileName, sys: sys)
@@ -89,7 +90,7 @@ extension RDRSystem {
     /// appending each file to `created` before it exists, and returns the manifest to write.
     private static func writeMembers(
         _ disks: [DiskSpec], primary: Enclosure, in path: String, created: inout [String],
-        sys: any SystemCalls
+        cancellation: CancellationFlag?, sys: any SystemCalls
     ) throws(RDRError) -> Manifest {
         var manifestDisks: [Manifest.Disk] = []
         let generation = sys.random.generation()
@@ -106,7 +107,7 @@ extension RDRSystem {
                 }
                 let identity = try createImage(
                     path + "/" + image, size: d.size, from: source, disk: d.name, created: &created,
-                    sys: sys)
+                    cancellation: cancellation, sys: sys)
                 let record = MirrorRecord.fresh(generation: generation, primary: primary)
                 let header = MemberHeader(
                     mirrorID: id, diskName: d.name, enclosure: e, size: d.size,
@@ -129,17 +130,26 @@ extension RDRSystem {
     /// returns which file it is.
     private static func createImage(
         _ path: String, size: Int64, from source: String?, disk: String,
-        created: inout [String], sys: any SystemCalls
+        created: inout [String], cancellation: CancellationFlag?, sys: any SystemCalls
     ) throws(RDRError) -> MemberIdentity {
         let input = try source.map { (file) throws(RDRError) in try openSource(file, disk: disk, size: size, sys: sys) }
         defer { input?.close() }
-        return try io { () throws(Errno) in
+        do {
             let fd = try FileDescriptor.create(path, sys: sys)
             created.append(path)
             defer { fd.close() }
-            if let input { try ImageImport.fill(fd, from: input, size: size) } else { try fd.truncate(to: size) }
+            if let input {
+                try ImageImport.fill(fd, from: input, size: size, cancellation: cancellation)
+            } else {
+                try fd.truncate(to: size)
+            }
             try fd.sync()
             return MemberIdentity(try fd.status())
+        } catch {
+            if error.code == EINTR, cancellation?.isCancelled == true {
+                throw RDRError(.interrupted, "init interrupted while importing disk '\(disk)'; nothing was kept")
+            }
+            throw RDRError.io(error)
         }
     }
 

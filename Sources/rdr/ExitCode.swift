@@ -1,3 +1,4 @@
+import Glibc
 import RDR
 import RDRArguments
 
@@ -12,6 +13,11 @@ enum ExitCode {
     static let busy: Int32 = 75
     static let accessRefused: Int32 = 77
     static let interrupted: Int32 = 130
+    /// The reader of standard output went away: the status of a death by SIGPIPE, which is how
+    /// `rdr read | head` ends without an owner (an owner ignores SIGPIPE and sees EPIPE, and its
+    /// client then dies of SIGPIPE itself, so both look the same to the shell).
+    static let readerGoneStatus: Int32 = 128 + SIGPIPE
+    static let readerGone = RDRError(.io, "standard output's reader went away")
 
     static func of(_ kind: RDRError.Kind) -> Int32 {
         switch kind {
@@ -36,6 +42,7 @@ enum ExitCode {
           75   another rdr process is changing the system (the message names it)
           77   the side has no access to the disk in the current state
           130  interrupted by SIGINT, SIGTERM or SIGHUP (the work done so far is kept and resumes)
+          141  killed by SIGPIPE: the reader of standard output went away (rdr read | head)
         """
 }
 
@@ -50,6 +57,9 @@ struct Failure {
         case let e as UsageError:
             text = Self.withUsage(e.message, usage: e.usage, name: e.commandName)
             code = ExitCode.usage
+        case let e as RDRError where e == ExitCode.readerGone:
+            text = ""
+            code = ExitCode.readerGoneStatus
         case let e as RDRError:
             text =
                 e.kind == .invalidArgument

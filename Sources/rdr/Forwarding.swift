@@ -34,6 +34,11 @@ enum Forwarding {
                     systemPath: systemPath, request: request,
                     descriptors: descriptors, interrupt: interrupt)
                 {
+                case .exited(ExitCode.readerGoneStatus):
+                    // Die of it as this process would have, writing to the same pipe.
+                    signal(SIGPIPE, SIG_DFL)
+                    raise(SIGPIPE)
+                    return ExitCode.readerGoneStatus
                 case .exited(let code): return code
                 case .noOwner: return nil
                 case .notAdmitted: usleep(100_000)

@@ -6,7 +6,9 @@ import XCTest
 
 /// The session's own files under faults: every write of `session.json` (its temporary file, the
 /// rename, the directory sync), every activity log append, the staging copies of the
-/// configuration, the runner record and the log backup, failed in turn (EIO, ENOSPC, a short
+/// configuration, the runner record, the log backup and the manifest (`rdr.json`, rewritten when
+/// the configuration's disk selection is applied at split and the saved roles are put back at
+/// finish), failed in turn (EIO, ENOSPC, a short
 /// write) and, separately, cut by a power failure. Whatever the fault, the session can be retried
 /// or aborted to a clean end with the right bytes: it never becomes unreadable or stuck.
 final class SessionFileFaultTests: XCTestCase {
@@ -46,7 +48,8 @@ final class SessionFileFaultTests: XCTestCase {
         let backup = f.dir + "/logbackup"
         return { p in
             p == system || p.hasPrefix(system + "/session") || p.hasPrefix(system + "/activity.log")
-                || p.hasPrefix(system + "/.session.runner") || p.hasPrefix(backup)
+                || p.hasPrefix(system + "/.session.runner") || p.hasPrefix(system + "/rdr.json")
+                || p.hasPrefix(backup)
         }
     }
 
@@ -56,7 +59,7 @@ final class SessionFileFaultTests: XCTestCase {
         f.config(
             "u.Config",
             """
-            { "title": "u", "services": ["appdb"],
+            { "title": "u", "services": ["appdb"], "disks": { "data": "data" },
               "logBackup": { "stagingDirectory": "\(f.dir)/logbackup", "logs": ["\(f.dir)/System.evtx"] } }
             """)
         return f
@@ -169,6 +172,21 @@ final class SessionFileFaultTests: XCTestCase {
     static func points(_ count: Int, budget: Int) -> [Int] {
         guard count > budget else { return Array(1...max(count, 1)) }
         return (0..<budget).map { 1 + $0 * (count - 1) / (budget - 1) }
+    }
+
+    /// The sweep reaches the manifest: split applies the disk selection and finish restores the
+    /// saved roles, each through an atomic replacement of `rdr.json` (write, sync, rename); the
+    /// manifest's sections change on other requests too.
+    func testManifestWritesAreAmongTheSweptCalls() throws {
+        let f = try Self.fixture()
+        let manifest = f.system.path + "/rdr.json"
+        for request in Plan.commit.requests {
+            let sys = FaultInjectingSystemCalls(paths: { $0.hasPrefix(manifest) })
+            try controller(f, sys).perform(request, configPath: request == .split ? f.dir + "/u.Config" : nil)
+            let renames = sys.callCounts[.rename] ?? 0
+            if request == .split || request == .finish { XCTAssertGreaterThan(renames, 0, "\(request) renames rdr.json") }
+            if renames > 0 { XCTAssertGreaterThan(sys.callCounts[.fsync] ?? 0, 0, "\(request) syncs rdr.json") }
+        }
     }
 
     func testFaultSweepSessionAndLogWrites() throws {

@@ -22,6 +22,7 @@ final class CommandLineTests: XCTestCase {
             XCTAssertTrue(root.stdout.contains("  \(sub)"), sub)
         }
         XCTAssertTrue(try rdr(["disk", "resync", "--help"]).stdout.contains("--max-rate"))
+        XCTAssertTrue(try rdr(["disk", "resync", "--help"]).stdout.contains("--min-rate"))
         XCTAssertFalse(
             try rdr(["disk", "resync", "--help"]).stdout.contains("--detached-child"), "hidden options stay hidden")
     }

@@ -177,6 +177,48 @@ final class OwnerTests: XCTestCase {
         XCTAssertEqual(owner.stop().status, 0)
     }
 
+    /// A forwarded request runs as in the caller's own process: its custom actions inherit the
+    /// caller's variables (not the owner's) and `RDR_SPLIT_TIMEOUT` is the caller's.
+    func testForwardedRequestsUseTheCallersVariables() throws {
+        let (s, sys) = try newSystem()
+        s.script("env.sh", "echo \"marker=$RDR_TEST_MARKER\" >> \(s.path)/seen.txt")
+        let check = s.config("c.Config", #"{"customActions": [{"file": "env.sh", "controlType": "ReadinessCheck"}]}"#)
+        let owner = try ServedOwner(system: s.system)
+        try RDRProcess.run(["check", "--config", check] + sys, environment: ["RDR_TEST_MARKER": "client"])
+        XCTAssertEqual(try String(contentsOfFile: s.path + "/seen.txt", encoding: .utf8), "marker=client\n")
+        try rdr(["simulate", "split-timeout"] + sys)
+        let r = try rdr(["split"] + sys, env: ["RDR_SPLIT_TIMEOUT": "1"], expect: 1)
+        XCTAssertTrue(r.stderr.contains("did not complete within 1 second"), r.stderr)
+        try rdr(["abort"] + sys)
+        XCTAssertEqual(owner.stop().status, 0)
+    }
+
+    /// `rdr read | head` ends as SIGPIPE ends it (status 141, nothing on stderr), with and without
+    /// an owner, and with SIGPIPE ignored by the shell too (then the write fails with EPIPE).
+    func testAReaderThatGoesAwayEndsTheReadAsSIGPIPEWould() throws {
+        let (s, sys) = try systemToResync()
+        let read = ([RDRProcess.binary, "read", "data", "--offset", "0", "--length", "16M"] + sys).joined(separator: " ")
+        func pipeline(ignoringSIGPIPE: Bool) throws -> String {
+            let script = (ignoringSIGPIPE ? "trap '' PIPE; " : "") + "\(read) 2>\(s.path)/err | head -c 10 >/dev/null; echo ${PIPESTATUS[0]}"
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/bash")
+            p.arguments = ["-c", script]
+            let out = Pipe()
+            p.standardOutput = out
+            try p.run()
+            p.waitUntilExit()
+            let status = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            return status + (try String(contentsOfFile: s.path + "/err", encoding: .utf8))
+        }
+        XCTAssertEqual(try pipeline(ignoringSIGPIPE: false), "141\n")
+        XCTAssertEqual(try pipeline(ignoringSIGPIPE: true), "141\n")
+        let owner = try ServedOwner(system: s.system)
+        XCTAssertEqual(try pipeline(ignoringSIGPIPE: false), "141\n")
+        XCTAssertEqual(try pipeline(ignoringSIGPIPE: true), "141\n")
+        XCTAssertTrue(owner.process.isRunning, "the owner lives on")
+        XCTAssertEqual(owner.stop().status, 0)
+    }
+
     func testConflictingCommandsAreRefusedNamingTheOwner() throws {
         let (s, sys) = try systemToResync()
         let owner = try ServedOwner(system: s.system)

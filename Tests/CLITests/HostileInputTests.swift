@@ -122,6 +122,8 @@ final class HostileInputTests: XCTestCase {
             (["status", "--interval", "4295"], "--interval"), (["status", "--interval", "1e-9"], "--interval"),
             (["disk", "resync", "boot", "--from", "10", "--checkpoint", "1e-9"], "--checkpoint"),
             (["disk", "resync", "boot", "--from", "10", "--max-rate", "0"], "--max-rate"),
+            (["disk", "resync", "boot", "--from", "10", "--min-rate", "0"], "--min-rate"),
+            (["disk", "resync", "boot", "--from", "10", "--min-rate", "2M", "--max-rate", "1M"], "--min-rate (2M)"),
             (["demo", "--size", "512", "--system", s.path + "/tiny"], "--size"),
         ] {
             try refused(

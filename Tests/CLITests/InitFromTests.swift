@@ -162,6 +162,24 @@ final class InitFromTests: XCTestCase {
         }
     }
 
+    /// Ctrl-C during an import: init stops between chunks, removes every file and directory it
+    /// created (images, metadata, lock) and exits 130; the source is untouched.
+    func testCtrlCDuringAnImportRemovesWhatInitCreated() throws {
+        let s = try Scratch()
+        let source = s.path + "/big.raw"
+        // 2 GiB of written zeros: data, not holes, so the copy takes long enough to be interrupted.
+        XCTAssertEqual(try tool("/usr/bin/dd", ["if=/dev/zero", "of=\(source)", "bs=4M", "count=512"]).status, 0)
+        let mtime = try modified(source)
+        let (p, out, err) = try RDRProcess.start(["init", "--system", s.system, "--disk", "boot:system:from=\(source)"])
+        XCTAssertTrue(eventually(30) { FileManager.default.fileExists(atPath: s.image("boot", 10)) })
+        kill(p.processIdentifier, SIGINT)
+        let r = RDRProcess.finish(p, out, err)
+        XCTAssertEqual(r.status, 130, r.stdout + r.stderr)
+        XCTAssertEqual(r.stderr, "Error: init interrupted while importing disk 'boot'; nothing was kept\n")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: s.system), "init left \(tree(s.system))")
+        XCTAssertEqual(try modified(source), mtime, "the source was written")
+    }
+
     func testAnImportedExt4ImageIsServedAndMountable() throws {
         for t in [
             "/usr/sbin/mkfs.ext4", "/usr/sbin/e2fsck", "/usr/bin/nbdfuse", "/usr/sbin/losetup", "/usr/bin/fusermount3",

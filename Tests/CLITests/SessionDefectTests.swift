@@ -35,7 +35,18 @@ final class SessionDefectTests: XCTestCase {
 
     // 2. abort --force: stops a running request with its children; skips failing actions.
     func testAbortForceStopsARunningRequestAndItsChildren() throws {
+        try abortForceStopsARunningRequest(served: false)
+    }
+
+    /// The same with `rdr serve` owning the system: both requests are forwarded commands of one
+    /// process, so the running one is stopped by its cancellation, and the owner lives on.
+    func testAbortForceStopsARunningForwardedRequest() throws {
+        try abortForceStopsARunningRequest(served: true)
+    }
+
+    private func abortForceStopsARunningRequest(served: Bool) throws {
         let (s, sys) = try newSystem()
+        let owner = served ? try ServedOwner(system: s.system) : nil
         s.script("hang.sh", "sleep 600 &\necho $! > \(s.path)/sleep.pid\nwait")
         let config = s.config(
             "h.Config",
@@ -50,6 +61,7 @@ final class SessionDefectTests: XCTestCase {
         XCTAssertFalse(processAlive(sleeper), "the action's children are stopped too")
         try rdr(["finish"] + sys)
         try assertAborted(s, data: Data(count: 4 << 20))
+        if let owner { XCTAssertEqual(owner.stop().status, 0, "the owner lived on and stops cleanly") }
     }
 
     func testAbortForceSkipsAFailingAbortAction() throws {

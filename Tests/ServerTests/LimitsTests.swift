@@ -42,6 +42,32 @@ final class LimitsTests: XCTestCase {
         XCTAssertEqual(try d.read(0, 1).1, [1])
     }
 
+    /// 128 clients (the default cap) hang up with 16 READs of 16 MiB each in flight (32 GiB to
+    /// read, with one worker: seconds of work); the next client is served at once, not closed
+    /// as one too many: the hung-up connections are cut and counted out instead of holding
+    /// their places while their reads are carried out.
+    func testClientsThatHungUpWithReadsInFlightDoNotHoldTheCap() throws {
+        var configuration = ServerConfiguration()
+        configuration.workerThreads = 1
+        let s = try ServedSystem(configuration: configuration)
+        let cap = configuration.maxConnections
+        var reads: [UInt8] = []
+        for i in 0..<16 { reads += NBDRequest(command: .read, cookie: UInt64(i), offset: 0, length: 16 << 20).encoded }
+        var hungUp: [NBDTestClient] = []
+        for i in 0..<cap {
+            let c = try NBDTestClient(socket: s.socket)
+            try c.connect(export: i % 2 == 0 ? "boot" : "data", structured: i % 3 == 0)
+            try c.send(reads)
+            hungUp.append(c)
+        }
+        hungUp.removeAll()  // closes every socket, replies unread
+        let next = try NBDTestClient(socket: s.socket)
+        try next.connect(export: "boot")
+        XCTAssertEqual(try next.write(0, [7]), .ok)
+        XCTAssertEqual(try next.read(0, 1).1, [7])
+        XCTAssertFalse(s.logLines.contains { $0.contains("too many connections") }, "\(s.logLines)")
+    }
+
     func testANegotiationThatStallsIsClosedAtTheHandshakeTimeout() throws {
         var configuration = ServerConfiguration()
         configuration.handshakeTimeout = 1.5

@@ -9,7 +9,9 @@ extension VirtualDisk {
         try checkBounds(offset: offset, length: Int64(count))
         guard count > 0 else { return }
         let e = try readMember(side, record)
-        try io { () throws(Errno) in try images[e.index].readFully(into: buffer, count: count, at: offset) }
+        try foreground.during { () throws(RDRError) in
+            try io { () throws(Errno) in try images[e.index].readFully(into: buffer, count: count, at: offset) }
+        }
     }
 
     /// Writes `count` bytes from `buffer` at `offset` as `side`: write-intent first, then the

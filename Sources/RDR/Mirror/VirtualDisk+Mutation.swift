@@ -25,6 +25,8 @@ extension VirtualDisk {
             return []
         }
         let regionRanges = byteRanges.map { geometry.bytes(of: geometry.regions(of: $0)) }
+        foreground.begin()
+        defer { foreground.end() }
         return try ranges.withLock(regionRanges) { () throws(RDRError) -> [Enclosure] in
             let (route, tickets) = try state.withLock { (s) throws(RDRError) -> (Route, [(Enclosure, UInt64)]) in
                 // `requireWritable`'s checks, under the lock this section takes anyway (taking the

@@ -3,7 +3,9 @@ extension VirtualDisk {
     public func read(side: SideSelector?, offset: Int64, length: Int) throws(RDRError) -> [UInt8] {
         try checkBounds(offset: offset, length: Int64(length))
         let e = try readMember(side, record)
-        return try io { () throws(Errno) in try images[e.index].readBytes(count: length, at: offset) }
+        return try foreground.during { () throws(RDRError) in
+            try io { () throws(Errno) in try images[e.index].readBytes(count: length, at: offset) }
+        }
     }
 
     /// Reads `length` bytes at `offset` as `side` sees them, handing them to `sink` one chunk

@@ -16,17 +16,19 @@ extension VirtualDisk {
 
     /// Writes a batch as one unit: every range is locked at once (a region being resynced is
     /// waited for), every newly dirtied region's bit is made durable once for the batch
-    /// (write-intent), then the data goes to each live member (`mutate`, +Mutation).
-    public func write(side: SideSelector?, _ requests: [WriteRequest]) throws(RDRError) {
+    /// (write-intent), then the data goes to each live member (`mutate`, +Mutation). With
+    /// `durable` (NBD's FUA on any of them) those members are fdatasynced before it returns.
+    public func write(side: SideSelector?, _ requests: [WriteRequest], durable: Bool = false) throws(RDRError) {
         try requireWritable()
         for q in requests { try checkBounds(offset: q.offset, length: Int64(q.bytes.count)) }
         let byteRanges = requests.map { $0.offset..<$0.offset + Int64($0.bytes.count) }
-        try mutate(side: side, byteRanges) { (image) throws(Errno) in
+        let members = try mutate(side: side, byteRanges) { (image) throws(Errno) in
             for q in requests where q.bytes.count > 0 {
                 guard let base = q.bytes.baseAddress else { continue }
                 try image.write(from: base, count: q.bytes.count, at: q.offset)
             }
         }
+        if durable { try syncImages(members) }
     }
 
     public func write(side: SideSelector?, offset: Int64, bytes: [UInt8]) throws(RDRError) {

@@ -70,6 +70,8 @@ public final class VirtualDisk: Sendable {
     public let imagePaths: [String]
     public let metadataPaths: [String]
     let ranges = RangeLock()
+    /// Client reads and writes as they start and finish: a resync slows down while it sees them.
+    let foreground = ForegroundActivity()
     /// Write-intent group commit, per member (see `mutate`).
     let intentCommits = [WriteIntentCommit(), WriteIntentCommit()]
     let state: Mutex<State>

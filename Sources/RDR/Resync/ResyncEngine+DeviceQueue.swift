@@ -10,7 +10,7 @@ extension ResyncEngine {
     /// do not go through the `SystemCalls` seam, so a test double (fault injection, power cuts)
     /// keeps the thread path it models.
     func makeDirectCopier() -> DirectCopier? {
-        guard throttle == nil, options.copyMethod.usesDeviceQueue, disk.sys is LinuxSystemCalls,
+        guard options.maxRate == nil, options.copyMethod.usesDeviceQueue, disk.sys is LinuxSystemCalls,
             !directRefused.load(ordering: .relaxed)
         else { return nil }
         // The open member images themselves, whatever their paths name by now.

@@ -21,7 +21,8 @@ final class ResyncEngine: Sendable {
     /// Punches and clones change the target's extent map, which only fsync makes durable.
     private let extentsChangedSinceCheckpoint = Atomic<Bool>(false)
     private let done = Atomic<Int64>(0)
-    let throttle: Throttle?
+    /// The pace: `--max-rate` while the disk is idle, `--min-rate` while clients use it.
+    let throttle: Throttle
     private let copyFileRangeRefused = Atomic<Bool>(false)
     private let cloneRefused = Atomic<Bool>(false)
     let directRefused = Atomic<Bool>(false)
@@ -47,7 +48,10 @@ final class ResyncEngine: Sendable {
             ResyncPlanner(
                 work: start.work, geometry: disk.geometry, maxIOSize: options.maxIOSize,
                 source: disk.images[start.source.index]))
-        throttle = options.maxRate.map { Throttle(bytesPerSecond: $0, maxChunk: Int(options.maxIOSize)) }
+        throttle = Throttle(
+            maxRate: options.maxRate, minRate: options.effectiveMinRate,
+            load: LoadSensor(activity: disk.foreground, clock: options.clock, quietSeconds: options.quietSeconds),
+            maxChunk: Int(options.maxIOSize), clock: options.clock)
     }
 
     private var stopping: Bool {
@@ -155,46 +159,73 @@ final class ResyncEngine: Sendable {
                 return
             }
             guard !tasks.isEmpty else { return }
-            let token = disk.ranges.lock(tasks.map(\.bytes))
             let completed: Bool
             do {
-                completed = try perform(tasks, tools: tools)
+                if throttle.rate == nil {
+                    completed = try disk.ranges.withLock(tasks.map(\.bytes)) { () throws(Errno) in
+                        try perform(tasks, tools: tools)
+                    }
+                } else {
+                    completed = try performPaced(tasks, tools: tools)
+                }
             } catch {
-                disk.ranges.unlock(token)
                 fail(RDRError.io(error))
                 return
             }
-            disk.ranges.unlock(token)
             guard completed else { return }  // cancelled while throttled: the tasks' bits stay set
             pending.withLock { $0.append(contentsOf: tasks.map(\.regions)) }
             done.add(tasks.reduce(0) { $0 + Int64($1.bytes.count) }, ordering: .relaxed)
         }
     }
 
-    /// Does a batch of tasks: through the device path when the worker has one, else one by one.
+    /// Does a batch of tasks at full speed, under one range lock: through the device path when
+    /// the worker has one, else one by one.
     private func perform(_ tasks: [ResyncTask], tools: WorkerTools) throws(Errno) -> Bool {
-        if let direct = tools.direct, throttle == nil, !directRefused.load(ordering: .relaxed) {
+        if let direct = tools.direct, !directRefused.load(ordering: .relaxed) {
             return try performQueued(tasks, direct: direct, buffer: tools.buffer)
         }
+        for task in tasks { try perform(task, in: task.bytes, tools: tools) }
+        return true
+    }
+
+    /// Does tasks while a rate applies, a grain at a time: the budget of each piece is waited
+    /// for before its bytes are locked, so a client's write into the task never waits out a
+    /// throttle sleep, only one piece's copy. Punches cost no budget. The pieces of a task are
+    /// locked one after another: a write between two lands on both members (and keeps its
+    /// bits), so the copy of the next piece reads what it wrote. False when cancelled.
+    private func performPaced(_ tasks: [ResyncTask], tools: WorkerTools) throws(Errno) -> Bool {
         for task in tasks {
-            guard try perform(task, tools: tools) else { return false }
+            guard task.kind == .copy else {
+                try disk.ranges.withLock([task.bytes]) { () throws(Errno) in try punch(task.bytes) }
+                continue
+            }
+            var pos = task.bytes.lowerBound
+            while pos < task.bytes.upperBound {
+                guard let n = throttle.admit(upTo: task.bytes.upperBound - pos, cancellation: options.cancellation)
+                else { return false }
+                let piece = pos..<pos + n
+                try disk.ranges.withLock([piece]) { () throws(Errno) in try perform(task, in: piece, tools: tools) }
+                pos += n
+            }
         }
         return true
     }
 
-    /// Does one task; false when a cancel stopped it part way (throttled copies wait for it).
-    private func perform(_ task: ResyncTask, tools: WorkerTools) throws(Errno) -> Bool {
+    /// Does `piece` of one task (all of it, or a paced part) by the pread/pwrite path.
+    private func perform(_ task: ResyncTask, in piece: Range<Int64>, tools: WorkerTools) throws(Errno) {
         switch task.kind {
         case .punch:
-            try punch(task.bytes)
-            return true
+            try punch(piece)
         case .copy where task.allData:
-            return try copy(task.bytes, tools: tools)
+            try copy(piece, tools: tools)
         case .copy:
             // Mixed region(s): copy the source's data segments, punch its holes.
-            return try source.forEachSegment(
-                of: task.bytes, hole: { (r) throws(Errno) in try punch(r) },
-                data: { (r) throws(Errno) in try copy(r, tools: tools) })
+            _ = try source.forEachSegment(
+                of: piece, hole: { (r) throws(Errno) in try punch(r) },
+                data: { (r) throws(Errno) in
+                    try copy(r, tools: tools)
+                    return true
+                })
         }
     }
 
@@ -204,24 +235,19 @@ final class ResyncEngine: Sendable {
         extentsChangedSinceCheckpoint.store(true, ordering: .relaxed)
     }
 
-    /// Copies `range`; false when cancelled while waiting for the throttle. Under a throttle
-    /// each transfer is at most its grain, so the cap holds over any second.
-    private func copy(_ range: Range<Int64>, tools: WorkerTools) throws(Errno) -> Bool {
-        // A throttled resync keeps to moving bytes at its rate; an unthrottled one shares extents
-        // where the filesystem can (a clone costs metadata, not a read and a write of the data).
-        let pos = throttle == nil ? try clone(range) : range.lowerBound
-        return try copyBytes(pos..<range.upperBound, buffer: tools.buffer)
+    /// Copies `range`. Unless `--max-rate` asks to move bytes at a rate, extents are shared
+    /// where the filesystem can (a clone costs metadata, not a read and a write of the data).
+    private func copy(_ range: Range<Int64>, tools: WorkerTools) throws(Errno) {
+        let pos = options.maxRate == nil ? try clone(range) : range.lowerBound
+        try copyBytes(pos..<range.upperBound, buffer: tools.buffer)
     }
 
-    /// The thread path: pread/pwrite (or copy_file_range) through the worker's buffer.
-    func copyBytes(_ range: Range<Int64>, buffer: AlignedBuffer) throws(Errno) -> Bool {
+    /// The thread path: pread/pwrite (or copy_file_range) through the worker's buffer. Paced
+    /// callers have waited for the throttle already: nothing here sleeps under a range lock.
+    func copyBytes(_ range: Range<Int64>, buffer: AlignedBuffer) throws(Errno) {
         var pos = range.lowerBound
         while pos < range.upperBound {
-            var n = Int(min(Int64(buffer.count), range.upperBound - pos))
-            if let throttle {
-                n = min(n, throttle.grain)
-                guard throttle.acquire(n, cancellation: options.cancellation) else { return false }
-            }
+            let n = Int(min(Int64(buffer.count), range.upperBound - pos))
             if options.copyMethod == .copyFileRange, !copyFileRangeRefused.load(ordering: .relaxed),
                 let moved = try copyInKernel(at: pos, count: n)
             {
@@ -234,7 +260,6 @@ final class ResyncEngine: Sendable {
             pos += Int64(n)
             copied.add(Int64(n), ordering: .relaxed)
         }
-        return true
     }
 
     /// Makes the target share the source's extents for the block-aligned part of `range`

@@ -32,9 +32,20 @@ final class Budget: @unchecked Sendable {
         }
     }
 
-    func release(_ count: Int) {
+    /// Takes room for one request of `count` bytes if there is room now; never waits.
+    func tryAcquire(_ count: Int) -> Bool {
         lock.withLock {
-            requests -= 1
+            guard !closed, requests == 0 || (requests < maxRequests && bytes + count <= maxBytes) else { return false }
+            requests += 1
+            bytes += count
+            return true
+        }
+    }
+
+    /// Gives back `requests` requests of `count` bytes in all.
+    func release(_ count: Int, requests released: Int = 1) {
+        lock.withLock {
+            requests -= released
             bytes -= count
             lock.broadcast()
         }

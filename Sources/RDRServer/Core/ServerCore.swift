@@ -1,3 +1,4 @@
+import Glibc
 import NBDWire
 import RDR
 import Synchronization
@@ -10,6 +11,12 @@ struct Job: Sendable {
     let buffer: PooledBuffer?
     /// Bytes charged to the budgets (released with the buffer once the reply has left).
     let charge: Int
+}
+
+/// What a worker is handed: one request, or WRITEs of one connection to run as a batch.
+enum Work: Sendable {
+    case request(Job)
+    case writes([Job])
 }
 
 /// What a worker thread keeps between jobs: the buffer reply headers are encoded into.
@@ -26,7 +33,7 @@ final class ServerCore: @unchecked Sendable {
     let buffers: BufferPool
     let budget: Budget
     let log: @Sendable (String) -> Void
-    let workers: RequestWorkers<Job>
+    let workers: RequestWorkers<Work>
 
     private let registry = Mutex(Registry())
     let stopping = Atomic<Bool>(false)
@@ -50,19 +57,62 @@ final class ServerCore: @unchecked Sendable {
         budget = Budget(maxRequests: configuration.totalRequests, maxBytes: configuration.totalBytes)
         workers = RequestWorkers(
             threads: configuration.workerThreads, scratch: { WorkerScratch() },
-            execute: { job, scratch in RequestExecution.run(job, &scratch) })
+            execute: { work, scratch in
+                switch work {
+                case .request(let job): RequestExecution.run(job, &scratch)
+                case .writes(let jobs): WriteBatch.run(jobs, &scratch)
+                }
+            })
     }
 
-    /// Registers a new connection's socket; nil (and nothing registered) past the cap.
+    /// Registers a new connection's socket; nil (and nothing registered) past the cap. At the
+    /// cap, connections whose client has already closed are cut first (`reapHungUp`) and the
+    /// new client waits up to `reapWait` seconds for them to leave: a client that hung up with
+    /// requests in flight must not keep a place another client needs. Live clients are never
+    /// cut, so with none hung up the new client is closed at once, as before.
     func admitConnection(_ socket: Socket) -> Int? {
-        registry.withLock { r in
-            guard r.sockets.count < configuration.maxConnections, !stopping.load(ordering: .acquiring) else {
-                return nil
+        var deadline: Double?
+        while true {
+            let decision = registry.withLock { r -> Admission in
+                guard !stopping.load(ordering: .acquiring) else { return .refused }
+                if r.sockets.count < configuration.maxConnections {
+                    let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
+                    r.sockets[id] = socket
+                    return .admitted(id)
+                }
+                if deadline == nil {
+                    guard Self.reapHungUp(&r) > 0 else { return .refused }
+                    deadline = Monotonic.now() + Self.reapWait
+                }
+                return Monotonic.now() < deadline! ? .waiting : .refused
             }
-            let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
-            r.sockets[id] = socket
-            return id
+            switch decision {
+            case .admitted(let id): return id
+            case .refused: return nil
+            case .waiting: usleep(1000)  // the reaped connections' readers are ending
+            }
         }
+    }
+
+    private enum Admission {
+        case admitted(Int)
+        case refused
+        case waiting
+    }
+
+    /// How long a new client at the cap waits for hung-up connections to leave.
+    static let reapWait = 2.0
+
+    /// Abandons every registered connection whose client has closed (see
+    /// `Transmission.abandon`; one still negotiating is shut down, its reader ends); returns how
+    /// many. Under the registry lock, so no socket is closed meanwhile.
+    private static func reapHungUp(_ r: inout Registry) -> Int {
+        var reaped = 0
+        for (id, socket) in r.sockets where socket.peerHungUp {
+            if let t = r.transmissions[id] { t.abandon() } else { socket.shutdown(Int32(SHUT_RDWR)) }
+            reaped += 1
+        }
+        return reaped
     }
 
     func entered(_ t: Transmission) {

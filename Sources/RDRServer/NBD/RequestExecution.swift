@@ -9,6 +9,10 @@ enum RequestExecution {
     static func run(_ job: Job, _ scratch: inout WorkerScratch) {
         let t = job.transmission
         let r = job.request
+        if t.isAbandoned && !changesData(r.command) {
+            // Nobody will read the reply, and nothing changes without it: no I/O.
+            return t.complete(.init(buffer: job.buffer, charge: job.charge))
+        }
         scratch.header.removeAll(keepingCapacity: true)
         do throws(RDRError) {
             switch r.command {
@@ -38,6 +42,12 @@ enum RequestExecution {
             if error.kind == .accessRefused { t.logRefusal(error.message) }
             fail(job, NBDErrors.code(for: error), error.message, &scratch)
         }
+    }
+
+    /// Whether a request changes bytes (so it is carried out even for a client that hung up:
+    /// its payload was received whole, and a write is either done or not, never half).
+    private static func changesData(_ c: NBDCommand) -> Bool {
+        c == .write || c == .trim || c == .writeZeroes
     }
 
     private static func read(_ job: Job, _ scratch: inout WorkerScratch) throws(RDRError) {

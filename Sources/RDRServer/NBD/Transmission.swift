@@ -26,16 +26,19 @@ final class Transmission: @unchecked Sendable {
     private var pending: [PendingReply] = []
     private var writerRunning = false
     private var broken = false
+    private let abandoned = Atomic<Bool>(false)
     private let lastRefusal = Mutex<String?>(nil)
 
     /// How long a worker waits for a client to drain its socket before it queues the rest of
     /// a reply for the writer thread (seconds). Waiting holds this connection's send lock only.
     static let patience = 0.02
 
-    /// What releasing a reply gives back: its buffer and the bytes charged for it.
+    /// What releasing a reply gives back: its buffer and the bytes charged for it (and how
+    /// many requests it answers: one, or a `WriteBatch`).
     struct Completion {
         let buffer: PooledBuffer?
         let charge: Int
+        var requests = 1
     }
 
     /// The unsent rest of a reply that could not leave at once.
@@ -63,10 +66,10 @@ final class Transmission: @unchecked Sendable {
     }
 
     /// Takes room for one request of `charge` data bytes in this connection's budget and the
-    /// server's (waiting while either is full); false when the server stops.
-    func admit(_ charge: Int) -> Bool {
-        guard budget.acquire(charge) else { return false }
-        guard core.budget.acquire(charge) else {
+    /// server's; false when the server stops, or (without `wait`) when either is full now.
+    func admit(_ charge: Int, wait: Bool) -> Bool {
+        guard wait ? budget.acquire(charge) : budget.tryAcquire(charge) else { return false }
+        guard wait ? core.budget.acquire(charge) : core.budget.tryAcquire(charge) else {
             budget.release(charge)
             return false
         }
@@ -76,9 +79,25 @@ final class Transmission: @unchecked Sendable {
     /// A reply has left (or can never leave): give its buffer and budget back.
     func complete(_ c: Completion) {
         if let buffer = c.buffer { core.buffers.give(buffer) }
-        core.budget.release(c.charge)
-        budget.release(c.charge)
+        core.budget.release(c.charge, requests: c.requests)
+        budget.release(c.charge, requests: c.requests)
     }
+
+    /// The client is gone (it closed with requests in flight): its replies are dropped, its
+    /// queued reads are not performed (`RequestExecution`), and the socket is shut down so a
+    /// send blocked on it ends. The connection then leaves as soon as its reader has seen the
+    /// end and its admitted requests are counted out, instead of holding a place under the
+    /// connection cap while workers read data nobody will receive.
+    func abandon() {
+        abandoned.store(true, ordering: .releasing)
+        sendLock.withLock {
+            broken = true
+            sendLock.broadcast()
+        }
+        socket.shutdown(Int32(SHUT_RDWR))
+    }
+
+    var isAbandoned: Bool { abandoned.load(ordering: .acquiring) }
 
     /// Sends one reply (`header` then `data`), or queues what the socket does not take now.
     func send(header: UnsafeRawBufferPointer, data: UnsafeRawBufferPointer, completion: Completion) {

@@ -36,6 +36,22 @@ struct Socket: Sendable {
         return .complete
     }
 
+    /// Receives what the socket holds, up to `buffer.count` bytes (many requests in one call):
+    /// the count (> 0); 0 when nothing is there and `wait` is false; -1 at the end of the
+    /// stream or on an error.
+    func receiveAvailable(into buffer: UnsafeMutableRawBufferPointer, wait: Bool) -> Int {
+        while true {
+            let n = recv(fd, buffer.baseAddress, buffer.count, wait ? 0 : Int32(MSG_DONTWAIT))
+            if n > 0 { return n }
+            if n == 0 { return -1 }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN where !wait: return 0
+            default: return -1
+            }
+        }
+    }
+
     /// Sends `header` then `data` with one `sendmsg`; returns the bytes the kernel took, or
     /// -errno. Without `wait` it never blocks (MSG_DONTWAIT: -EAGAIN when the buffer is full).
     func send(_ header: UnsafeRawBufferPointer, _ data: UnsafeRawBufferPointer, wait: Bool) -> Int {
@@ -110,6 +126,15 @@ struct Socket: Sendable {
     func setNoDelay() {
         var on: Int32 = 1
         _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    /// Whether the peer has closed its end for good (not merely shut down its sending side, after
+    /// which a client may still read its replies): poll's POLLHUP/POLLERR, without waiting. A
+    /// Unix socket reports it as soon as the client closes; TCP once a send was refused.
+    var peerHungUp: Bool {
+        var state = pollfd(fd: fd, events: 0, revents: 0)
+        guard poll(&state, 1, 0) == 1 else { return false }
+        return Int32(state.revents) & (Int32(POLLHUP) | Int32(POLLERR)) != 0
     }
 
     /// Wakes a thread blocked on this socket (SHUT_RD: its reads return end of stream).

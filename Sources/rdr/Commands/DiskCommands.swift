@@ -75,6 +75,11 @@ enum DiskCommands {
                 "Cap on bytes copied per second, 1 to 1P, e.g. 100M\n(default: unthrottled; punched holes are not counted)."
         ),
         OptionSpec(
+            names: ["--min-rate"], value: "rate",
+            help:
+                "Rate kept while clients read or write the same disk, 1 to 1P,\nat most --max-rate (default \(ByteSize.compact(ResyncOptions.defaultMinRate))): the resync slows to it\nunder their load, never below, and goes full speed (or --max-rate)\nwhen they are idle; at or above --max-rate (1024T without one)\nit never slows."
+        ),
+        OptionSpec(
             names: ["--copy-method"], value: "method",
             help: "pread (pread/pwrite, default), copy-file-range or uring (O_DIRECT through io_uring)."),
         OptionSpec(names: ["--checkpoint"], value: "seconds", help: "Checkpoint interval, 0.05 to 3600 (default 1)."),
@@ -120,6 +125,7 @@ enum DiskCommands {
         o.workers = try p.integer("--workers", in: ResyncOptions.workerRange) ?? o.workers
         o.maxIOSize = try p.size("--io-size", in: ResyncOptions.ioSizeRange) ?? o.maxIOSize
         o.maxRate = try p.size("--max-rate", in: ResyncOptions.maxRateRange)
+        o.minRate = try p.size("--min-rate", in: ResyncOptions.minRateRange)
         if let m = p.value("--copy-method") {
             guard let method = ResyncOptions.CopyMethod(rawValue: m) else {
                 throw p.usage("--copy-method must be pread, copy-file-range or uring")
@@ -328,7 +334,7 @@ enum Background {
             [exe, "disk", "resync"] + (job.map { [$0.0, "--from", $0.1.description] } ?? ["--all"]) + [
                 "--system", system.path, "--detached-child",
             ]
-        for key in ["--workers", "--io-size", "--max-rate", "--copy-method", "--checkpoint"] {
+        for key in ["--workers", "--io-size", "--max-rate", "--min-rate", "--copy-method", "--checkpoint"] {
             if let v = p?.value(key) { args += [key, v] }
         }
         let logPath = system.path + "/." + (job?.0 ?? "all") + ".resync.log"

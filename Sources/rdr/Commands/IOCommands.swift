@@ -236,6 +236,7 @@ final class OutputFile {
 
     func write(_ bytes: [UInt8]) throws(RDRError) {
         let failure = fd.map { FullWrite.writeAll($0, bytes) } ?? out.checkedBytes(bytes)
+        if failure == EPIPE && fd == nil { throw ExitCode.readerGone }
         guard failure == 0 else { throw RDRError(.io, "cannot write \(name): \(String(cString: strerror(failure)))") }
     }
 

@@ -27,8 +27,8 @@ enum InitCommand {
             ),
         ],
         discussion:
-            "Sizes take K, M, G, T (or KiB, MiB, GiB, TiB) suffixes, powers of 1024 (KB, MB… are refused as\nambiguous), and must be multiples of 512, up to 1P. Images are sparse: a fresh 1T disk takes no\nspace. A failed init removes exactly what it created.\n\nBring your own image: --disk boot:mandatory:from=debian.raw makes a disk the size of the raw\nimage whose two members start as identical copies of it, in sync (Status: None). They are\nreflinks (FICLONE: shared extents, instant) where the filesystem allows, otherwise sparse copies\nof its data (holes stay holes); the file itself is only read. Refused with exit 65, before\nanything is created: a qcow2, QED, VMDK, VDI, VHD, VHDX or Parallels image (convert it with\nqemu-img convert -O raw FILE out.raw), a size that is not a multiple of 512 (pad it with\ntruncate -s), a file inside the system directory, a directory, FIFO or device, a missing or\nunreadable file.",
-        run: run)
+            "Sizes take K, M, G, T (or KiB, MiB, GiB, TiB) suffixes, powers of 1024 (KB, MB… are refused as\nambiguous), and must be multiples of 512, up to 1P. Images are sparse: a fresh 1T disk takes no\nspace. A failed init removes exactly what it created.\n\nBring your own image: --disk boot:mandatory:from=debian.raw makes a disk the size of the raw\nimage whose two members start as identical copies of it, in sync (Status: None). They are\nreflinks (FICLONE: shared extents, instant) where the filesystem allows, otherwise sparse copies\nof its data (holes stay holes); the file itself is only read. Refused with exit 65, before\nanything is created: a qcow2, QED, VMDK, VDI, VHD, VHDX or Parallels image (convert it with\nqemu-img convert -O raw FILE out.raw), a size that is not a multiple of 512 (pad it with\ntruncate -s), a file inside the system directory, a directory, FIFO or device, a missing or\nunreadable file. Ctrl-C (SIGINT, SIGTERM, SIGHUP) during an import stops it, removes what init\ncreated and exits 130.",
+        observesCancellation: true, run: run)
 
     static func run(_ p: Parsed) throws -> Int32 {
         try p.noMorePositionals(than: 0)
@@ -50,7 +50,8 @@ enum InitCommand {
             disks = DiskSpec.defaults.map { DiskSpec(name: $0.name, size: $0.size, role: $0.role, regionSize: region) }
         }
         let system = try create(
-            at: path, disks: disks, primary: primary, force: p.has("--force"), command: p.env.commandLine)
+            at: path, disks: disks, primary: primary, force: p.has("--force"), command: p.env.commandLine,
+            cancellation: p.env.cancellation)
         p.env.out.line("Created system \(system.path) (Production Side: enclosure \(primary))")
         for d in system.manifest.disks {
             p.env.out.line(
@@ -66,9 +67,10 @@ enum InitCommand {
     /// Makes the directory, takes the lock and creates the system. Without `force` nothing that
     /// exists is replaced; a failure removes exactly what this call created (directories, the
     /// lock file, the system's files). `command` describes the lock's holder.
-    static func create(at path: String, disks: [DiskSpec], primary: Enclosure, force: Bool, command: String) throws
-        -> RDRSystem
-    {
+    static func create(
+        at path: String, disks: [DiskSpec], primary: Enclosure, force: Bool, command: String,
+        cancellation: CancellationFlag? = nil
+    ) throws -> RDRSystem {
         if RDRSystem.exists(at: path) && !force {
             throw RDRError(
                 .invalidState,
@@ -91,7 +93,8 @@ enum InitCommand {
         do {
             let lock = try SystemLock.acquire(systemPath: path, command: command, sys: sys)
             defer { lock.release() }
-            let created = try RDRSystem.create(at: path, disks: disks, primary: primary, force: force)
+            let created = try RDRSystem.create(
+                at: path, disks: disks, primary: primary, force: force, cancellation: cancellation)
             system = created
             // A healthy machine model for the readiness check, and a fresh session and log.
             try SystemModel.healthy.save(created)

@@ -83,7 +83,8 @@ enum SimulateCommand {
             signal = s
         }
         if !event.isHardware && p.has("--side") { throw p.usage("--side is for crash, hang, shutdown and power-loss") }
-        let o = try UpgradeCommands.options(p)
+        var o = RequestOptions()
+        o.autoRecover = try UpgradeCommands.autoRecover(p)
         let code = try UpgradeCommands.withController(p) { ctl in
             try ctl.simulate(event, side: side, during: during, signal: signal, options: o)
         }

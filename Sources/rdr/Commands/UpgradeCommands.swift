@@ -81,7 +81,9 @@ enum UpgradeCommands {
 
     /// A controller whose background resyncs are a detached `rdr disk resync --all`.
     static func controller(_ system: RDRSystem, _ env: CommandEnvironment) -> UpgradeController {
-        UpgradeController(system: system, command: env.commandLine, cancellation: env.cancellation) { system in
+        UpgradeController(
+            system: system, command: env.commandLine, cancellation: env.cancellation, variables: env.variables
+        ) { system in
             let lock = try system.lock(command: "rdr disk resync --all (started by \(env.commandLine))")
             defer { lock.release() }
             _ = try Background.spawn(system: system, lock: lock, jobs: nil, passing: nil, env)
@@ -94,13 +96,17 @@ enum UpgradeCommands {
             if o.noConfig { throw p.usage("give --config or --no-config, not both") }
             o.configPath = c.hasPrefix("/") ? c : p.env.workingDirectory + "/" + c
         }
-        if let text = p.value("--auto-recover") {
-            guard let policy = AutoRecoverPolicy(rawValue: text) else {
-                throw p.usage("--auto-recover must be abort, retry or none, not '\(text)'")
-            }
-            o.autoRecover = policy
-        }
+        o.autoRecover = try autoRecover(p)
         return o
+    }
+
+    /// `--auto-recover`, the one request option `simulate` takes too.
+    static func autoRecover(_ p: Parsed) throws -> AutoRecoverPolicy? {
+        guard let text = p.value("--auto-recover") else { return nil }
+        guard let policy = AutoRecoverPolicy(rawValue: text) else {
+            throw p.usage("--auto-recover must be abort, retry or none, not '\(text)'")
+        }
+        return policy
     }
 
     /// Runs `body` with SIGINT/SIGTERM stopping the request (exit 130), then prints what was

@@ -150,6 +150,22 @@ final class NBDTestClient {
         }
     }
 
+    /// The next reply to a request without data in its reply (WRITE, FLUSH, …): its cookie and
+    /// error value, simple or structured.
+    func nextReply() throws -> (cookie: UInt64, error: NBDErrno) {
+        while true {
+            switch try next() {
+            case .simpleReply(let reply): return (reply.cookie, reply.error)
+            case .chunk(let chunk):
+                switch chunk.body {
+                case .error(let code, _), .errorOffset(let code, _, _): return (chunk.cookie, code)
+                default: if chunk.flags.contains(.done) { return (chunk.cookie, .ok) }
+                }
+            default: throw Failure(description: "unexpected message in transmission")
+            }
+        }
+    }
+
     func write(_ offset: UInt64, _ bytes: [UInt8], flags: CommandFlags = []) throws -> NBDErrno {
         try call(.write, offset: offset, length: UInt32(bytes.count), flags: flags, data: bytes).0
     }
