@@ -304,15 +304,30 @@ struct Experiments {
     /// For finding out why: the same pair, restored and cold before each run, with rdr run
     /// under `wrap` (a profiler such as `strace -c -f` or `perf record -g --`); prints each
     /// run's time and the wrapper's output. Nothing is written to the report.
-    func profile(_ spec: DivergedPair.Spec, wrap: String, extra: String, warm: Bool) throws {
+    /// With `withLimit`, each run is followed by a cold replay of the same plan (A B, A B, …),
+    /// so a change to the copy path is judged against the limit of the same pair and moment.
+    func profile(_ spec: DivergedPair.Spec, wrap: String, extra: String, warm: Bool, withLimit: Bool) throws {
         let p = try pair("profile", spec)
         defer { p.remove() }
         log("diverged set \(Self.mib(p.divergedBytes))")
+        let limit = withLimit ? limitTool(p).1 : nil
+        var rdrTimes: [Double] = [], limitTimes: [Double] = []
         for i in 0..<runs {
             try p.restore()
             if warm { _ = Runner.shell("cat '\(p.source)' > /dev/null") } else { Runner.dropCaches() }
             let r = Runner.shell("\(wrap) " + Tool.rdrCommand(rdr, extra, p))
             print("run \(i + 1): \(Self.f(r.seconds, 3)) s, exit \(r.status)\n\(r.output)")
+            if r.ok { rdrTimes.append(r.seconds) }
+            guard let limit else { continue }
+            try p.restore()
+            Runner.dropCaches()
+            let l = limit.run()
+            let problem = l.ok ? limit.check() : "exit \(l.status): \(l.output)"
+            print("limit \(i + 1): \(Self.s(l.seconds)) s\(problem.map { " (\($0))" } ?? "")")
+            if l.ok, problem == nil { limitTimes.append(l.seconds) }
         }
+        guard !rdrTimes.isEmpty, !limitTimes.isEmpty else { return }
+        let (r, l) = (Runner.median(rdrTimes), Runner.median(limitTimes))
+        print("median rdr \(Self.s(r)) s, limit \(Self.s(l)) s, efficiency \(Self.f(l / r))")
     }
 }

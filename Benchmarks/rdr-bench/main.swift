@@ -30,7 +30,11 @@ if args.contains("--help") || args.contains("-h") {
           --wrap <cmd>    With --only profile: run rdr under this command (e.g. "strace -c -f")
                           on the headline pair (or --size/--fraction), restored and cold each run.
           --rdr-args <a>  With --only profile: extra arguments for rdr disk resync.
+          --allocated <f> With --only profile: the source's allocated fraction (default 0.25;
+                          0 for the sparse disks of the size sweep).
           --warm          With --only profile: source in the page cache instead of cold.
+          --limit         With --only profile: the replayed-extent limit after each run (cold),
+                          and the medians' efficiency.
         """)
     exit(0)
 }
@@ -116,9 +120,10 @@ do {
             let size = value("--size").flatMap { try? ByteSize.parse($0) } ?? 16 << 30
             let fraction = value("--fraction").flatMap(Double.init) ?? 0.01
             try e.profile(
-                .init(size: size, allocated: 0.25, sourceFraction: fraction), wrap: value("--wrap") ?? "",
+                .init(size: size, allocated: value("--allocated").flatMap(Double.init) ?? 0.25, sourceFraction: fraction),
+                wrap: value("--wrap") ?? "",
                 extra: value("--rdr-args") ?? "",
-                warm: args.contains("--warm"))
+                warm: args.contains("--warm"), withLimit: args.contains("--limit"))
             exit(0)
         default:
             FileHandle.standardError.write(Data("Error: unknown experiment '\(only)'\n".utf8))

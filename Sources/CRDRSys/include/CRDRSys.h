@@ -7,8 +7,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-// Reflinks (CRDRClone.h): this header is the module's umbrella, so it brings that one in.
+// Reflinks (CRDRClone.h) and checksums (CRDRChecksum.h): this header is the module's umbrella,
+// so it brings those in.
 #include "CRDRClone.h"
+#include "CRDRChecksum.h"
 
 int64_t rdr_seek_data(int fd, int64_t offset);
 int64_t rdr_seek_hole(int fd, int64_t offset);
