@@ -311,7 +311,8 @@ struct Experiments {
         defer { p.remove() }
         log("diverged set \(Self.mib(p.divergedBytes))")
         let limit = withLimit ? limitTool(p).1 : nil
-        var rdrTimes: [Double] = [], limitTimes: [Double] = []
+        var rdrTimes: [Double] = []
+        var limitTimes: [Double] = []
         for i in 0..<runs {
             try p.restore()
             if warm { _ = Runner.shell("cat '\(p.source)' > /dev/null") } else { Runner.dropCaches() }

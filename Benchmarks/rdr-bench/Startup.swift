@@ -17,7 +17,9 @@ extension Experiments {
         // Interleaved with `rdr status`: reading the binary cold (the floor: the kernel reads
         // megabytes around each page fault, so a start-up reads about all of it) and `/bin/true`
         // cold (the cost of any process with the C library).
-        var times: [Double] = [], reads: [Double] = [], trues: [Double] = []
+        var times: [Double] = []
+        var reads: [Double] = []
+        var trues: [Double] = []
         for _ in 0..<runs {
             Runner.dropCaches()
             let r = Runner.run([rdr, "status", "--system", dir + "/sys"])

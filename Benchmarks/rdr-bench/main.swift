@@ -120,7 +120,8 @@ do {
             let size = value("--size").flatMap { try? ByteSize.parse($0) } ?? 16 << 30
             let fraction = value("--fraction").flatMap(Double.init) ?? 0.01
             try e.profile(
-                .init(size: size, allocated: value("--allocated").flatMap(Double.init) ?? 0.25, sourceFraction: fraction),
+                .init(
+                    size: size, allocated: value("--allocated").flatMap(Double.init) ?? 0.25, sourceFraction: fraction),
                 wrap: value("--wrap") ?? "",
                 extra: value("--rdr-args") ?? "",
                 warm: args.contains("--warm"), withLimit: args.contains("--limit"))

@@ -69,6 +69,7 @@ struct CommandEnvironment: Sendable {
     var cancellation: CancellationFlag  // set by SIGINT/SIGTERM/SIGHUP (or a forwarded Ctrl-C)
     var openSystem: @Sendable (String) throws(RDRError) -> RDRSystem
     var executable: String  // for background children
+    var fileMask = ProcessState.fileMask  // the caller's umask, for files a command creates
 
     init(
         arguments: [String], workingDirectory: String, variables: [String: String] = [:], stdin: Int32 = STDIN_FILENO,
@@ -117,6 +118,13 @@ enum ProcessState {
         guard let p = getcwd(nil, 0) else { return nil }
         defer { free(p) }
         return String(cString: p)
+    }()
+
+    /// The file-creation mask (umask) this process was started with.
+    static let fileMask: mode_t = {
+        let mask = umask(0o022)
+        umask(mask)
+        return mask
     }()
 
     static func variables() -> [String: String] {

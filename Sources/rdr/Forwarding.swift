@@ -17,15 +17,16 @@ enum Forwarding {
     /// run in this process.
     static func run(_ env: CommandEnvironment) -> Int32? {
         guard let systemPath = target(env), ControlClient.ownerIsLive(systemPath: systemPath) else { return nil }
-        let request = ControlProtocol.Request(
-            arguments: env.arguments, workingDirectory: env.workingDirectory, variables: env.variables)
+        var request = ControlProtocol.Request(
+            arguments: env.arguments, workingDirectory: env.workingDirectory, variables: env.variables,
+            fileMask: UInt16(ProcessState.fileMask))
         // Commands that stop cleanly get Ctrl-C passed on; the others die of it here, as they
         // would without an owner (the owner then sees the client go).
         let interrupt = CLI.observesInterrupts(env.arguments) ? InterruptPipe.install() : nil
         // A descriptor this process was started without cannot be passed: /dev/null stands in.
-        let descriptors = [env.stdin, STDOUT_FILENO, STDERR_FILENO].map { fd in
-            fcntl(fd, F_GETFD) >= 0 ? fd : open("/dev/null", O_RDWR | O_CLOEXEC)
-        }
+        let streams = [env.stdin, STDOUT_FILENO, STDERR_FILENO]
+        for (i, fd) in streams.enumerated() where fcntl(fd, F_GETFD) < 0 { request.closedStreams |= 1 << i }
+        let descriptors = streams.map { fd in fcntl(fd, F_GETFD) >= 0 ? fd : open("/dev/null", O_RDWR | O_CLOEXEC) }
         // An owner that is exiting closes connections it has not admitted: ask again (bounded),
         // then run here, where the lock decides.
         for _ in 0..<50 {

@@ -48,11 +48,15 @@ final class OwnerRuntime: Sendable {
     /// The environment of a forwarded command: the client's arguments, directory, variables
     /// and descriptors, and a cancellation its Ctrl-C sets.
     static func environment(for command: ForwardedCommand) -> CommandEnvironment {
-        CommandEnvironment(
+        // A stream the client was started without is closed here too (-1), not /dev/null.
+        func stream(_ fd: Int32, _ bit: UInt8) -> Int32 { command.request.closedStreams & 1 << bit != 0 ? -1 : fd }
+        var env = CommandEnvironment(
             arguments: command.request.arguments, workingDirectory: command.request.workingDirectory,
-            variables: command.request.variables, stdin: command.stdin,
-            out: .fileDescriptor(command.stdout), err: .fileDescriptor(command.stderr),
+            variables: command.request.variables, stdin: stream(command.stdin, 0),
+            out: .fileDescriptor(stream(command.stdout, 1)), err: .fileDescriptor(stream(command.stderr, 2)),
             cancellation: command.cancellation)
+        env.fileMask = command.request.fileMask.map { mode_t($0) } ?? ProcessState.fileMask
+        return env
     }
 
     /// `rdr serve` stopping: no new commands, running ones and resyncs cancelled (resyncs

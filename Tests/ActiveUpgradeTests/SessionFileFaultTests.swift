@@ -184,7 +184,9 @@ final class SessionFileFaultTests: XCTestCase {
             let sys = FaultInjectingSystemCalls(paths: { $0.hasPrefix(manifest) })
             try controller(f, sys).perform(request, configPath: request == .split ? f.dir + "/u.Config" : nil)
             let renames = sys.callCounts[.rename] ?? 0
-            if request == .split || request == .finish { XCTAssertGreaterThan(renames, 0, "\(request) renames rdr.json") }
+            if request == .split || request == .finish {
+                XCTAssertGreaterThan(renames, 0, "\(request) renames rdr.json")
+            }
             if renames > 0 { XCTAssertGreaterThan(sys.callCounts[.fsync] ?? 0, 0, "\(request) syncs rdr.json") }
         }
     }

@@ -197,9 +197,12 @@ final class OwnerTests: XCTestCase {
     /// an owner, and with SIGPIPE ignored by the shell too (then the write fails with EPIPE).
     func testAReaderThatGoesAwayEndsTheReadAsSIGPIPEWould() throws {
         let (s, sys) = try systemToResync()
-        let read = ([RDRProcess.binary, "read", "data", "--offset", "0", "--length", "16M"] + sys).joined(separator: " ")
+        let read = ([RDRProcess.binary, "read", "data", "--offset", "0", "--length", "16M"] + sys).joined(
+            separator: " ")
         func pipeline(ignoringSIGPIPE: Bool) throws -> String {
-            let script = (ignoringSIGPIPE ? "trap '' PIPE; " : "") + "\(read) 2>\(s.path)/err | head -c 10 >/dev/null; echo ${PIPESTATUS[0]}"
+            let script =
+                (ignoringSIGPIPE ? "trap '' PIPE; " : "")
+                + "\(read) 2>\(s.path)/err | head -c 10 >/dev/null; echo ${PIPESTATUS[0]}"
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/bin/bash")
             p.arguments = ["-c", script]
@@ -228,7 +231,9 @@ final class OwnerTests: XCTestCase {
         try rdr(["init", "--disk", "boot:32M:mandatory", "--disk", "data:32M:data"] + sys)
         let owner = try ServedOwner(system: s.system)
         let client = try ConnectedNBDClient(socket: s.system + "/nbd.sock", export: "data")
-        for i in 0..<64 { XCTAssertEqual(try client.write(offset: UInt64(i) << 19, [UInt8](repeating: 9, count: 4096)), 0) }
+        for i in 0..<64 {
+            XCTAssertEqual(try client.write(offset: UInt64(i) << 19, [UInt8](repeating: 9, count: 4096)), 0)
+        }
         XCTAssertTrue(
             eventually(10) { (try? rdr(["status"] + sys).stdout.contains("Resync needed")) == false },
             "the quiet disk still shows its client's writes as interrupted")
@@ -239,8 +244,38 @@ final class OwnerTests: XCTestCase {
         XCTAssertEqual(owner.stop().status, 0)
         for e in [10, 11] {
             let image = data(s.image("data", e))
-            XCTAssertEqual(Array(image[(1 << 20)..<(1 << 20) + 4096]), [UInt8](repeating: 7, count: 4096), "member \(e)")
+            XCTAssertEqual(
+                Array(image[(1 << 20)..<(1 << 20) + 4096]), [UInt8](repeating: 7, count: 4096), "member \(e)")
         }
+    }
+
+    /// A closed stdout and the caller's umask reach the forwarded command: `read` with stdout
+    /// closed fails as it does at home (not into /dev/null with 0), and `read --out` creates its
+    /// file with the caller's umask, not the owner's.
+    func testClosedStdoutAndUmaskAreTheCallers() throws {
+        let (s, sys) = try systemToResync()
+        let read = ([RDRProcess.binary, "read", "data", "--offset", "0", "--length", "4K"] + sys).joined(separator: " ")
+        func shell(_ script: String) throws -> String {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/bash")
+            p.arguments = ["-c", script]
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = out
+            try p.run()
+            p.waitUntilExit()
+            return String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        }
+        func runBoth(_ tag: String) throws -> String {
+            try shell(
+                "\(read) 2>&1 >&-; echo \"status $?\"; umask 077; \(read) --out \(s.path)/\(tag).out; stat -c %a \(s.path)/\(tag).out"
+            )
+        }
+        let plain = try runBoth("plain")
+        XCTAssertEqual(plain, "Error: cannot write standard output: Bad file descriptor\nstatus 1\n600\n")
+        let owner = try ServedOwner(system: s.system)
+        XCTAssertEqual(try runBoth("served"), plain)
+        XCTAssertEqual(owner.stop().status, 0)
     }
 
     func testConflictingCommandsAreRefusedNamingTheOwner() throws {

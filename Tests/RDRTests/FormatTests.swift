@@ -8,8 +8,11 @@ final class FormatTests: XCTestCase {
         XCTAssertEqual(CRC32C.checksum(Array("123456789".utf8)), 0xE306_9283)
         XCTAssertEqual(CRC32C.checksum([UInt8](repeating: 0, count: 32)), 0x8A91_36AA)
         // The table path (CPUs without SSE4.2) on its own: the same published values.
-        XCTAssertEqual(Array("123456789".utf8).withUnsafeBytes { rdr_crc32c_table(0, $0.baseAddress, $0.count) }, 0xE306_9283)
-        XCTAssertEqual([UInt8](repeating: 0, count: 32).withUnsafeBytes { rdr_crc32c_table(0, $0.baseAddress, $0.count) }, 0x8A91_36AA)
+        XCTAssertEqual(
+            Array("123456789".utf8).withUnsafeBytes { rdr_crc32c_table(0, $0.baseAddress, $0.count) }, 0xE306_9283)
+        XCTAssertEqual(
+            [UInt8](repeating: 0, count: 32).withUnsafeBytes { rdr_crc32c_table(0, $0.baseAddress, $0.count) },
+            0x8A91_36AA)
     }
 
     /// The instruction path and the table path agree at every length and alignment a page or
@@ -18,7 +21,8 @@ final class FormatTests: XCTestCase {
         var g = SystemRandomNumberGenerator()
         let bytes = (0..<8200).map { _ in UInt8.random(in: 0...255, using: &g) }
         bytes.withUnsafeBytes { all in
-            for (start, count) in [(0, 0), (0, 1), (3, 7), (1, 8), (5, 9), (0, 4092), (4, 4064), (7, 4096), (13, 8187)] {
+            for (start, count) in [(0, 0), (0, 1), (3, 7), (1, 8), (5, 9), (0, 4092), (4, 4064), (7, 4096), (13, 8187)]
+            {
                 let part = UnsafeRawBufferPointer(rebasing: all[start..<(start + count)])
                 let table = rdr_crc32c_table(0, part.baseAddress, part.count)
                 XCTAssertEqual(CRC32C.checksum(part), table, "\(count) bytes at \(start)")

@@ -248,16 +248,28 @@ final class ControlSocketTests: XCTestCase {
         let header = Array(bytes.prefix(ControlProtocol.headerSize))
         let payload = Array(bytes.dropFirst(ControlProtocol.headerSize))
         XCTAssertEqual(try ControlProtocol.payloadLength(header: header).get(), payload.count)
-        XCTAssertEqual(try ControlProtocol.decode(payload: payload).get(), request)
+        XCTAssertEqual(try ControlProtocol.decode(payload: payload, header: header).get(), request)
         for cut in [1, 5, payload.count - 1] {
-            XCTAssertThrowsError(try ControlProtocol.decode(payload: Array(payload.prefix(cut))).get())
+            XCTAssertThrowsError(try ControlProtocol.decode(payload: Array(payload.prefix(cut)), header: header).get())
         }
-        XCTAssertThrowsError(try ControlProtocol.decode(payload: payload + [0]).get())
+        XCTAssertThrowsError(try ControlProtocol.decode(payload: payload + [0], header: header).get())
         var huge = header
         huge[8] = 0x7f
         XCTAssertThrowsError(try ControlProtocol.payloadLength(header: huge).get())
         let relative = ControlProtocol.Request(arguments: [], workingDirectory: "tmp", variables: [:])
         XCTAssertThrowsError(
-            try ControlProtocol.decode(payload: Array(ControlProtocol.encode(relative).dropFirst(12))).get())
+            try ControlProtocol.decode(payload: Array(ControlProtocol.encode(relative).dropFirst(12)), header: header)
+                .get())
+        // The closed streams and the file-creation mask travel in the header; none given reads as nil.
+        var streams = request
+        streams.closedStreams = 0b010
+        streams.fileMask = 0o077
+        let encoded = ControlProtocol.encode(streams)
+        XCTAssertEqual(
+            try ControlProtocol.decode(
+                payload: Array(encoded.dropFirst(ControlProtocol.headerSize)),
+                header: Array(encoded.prefix(ControlProtocol.headerSize))
+            ).get(), streams)
+        XCTAssertNil(try ControlProtocol.decode(payload: payload, header: header).get().fileMask)
     }
 }

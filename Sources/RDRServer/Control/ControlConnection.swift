@@ -37,7 +37,7 @@ enum ControlConnection {
             let got = payload.withUnsafeMutableBytes { socket.receive(into: $0.baseAddress!, count: length) }
             guard got == .complete else { return nil }
         }
-        guard case .success(let request) = ControlProtocol.decode(payload: payload) else { return nil }
+        guard case .success(let request) = ControlProtocol.decode(payload: payload, header: header) else { return nil }
         return request
     }
 

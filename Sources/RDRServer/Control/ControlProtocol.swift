@@ -15,7 +15,9 @@ import RDR
 /// end of stream (the client died) ─────────────────► cancels the command
 ///                        ◄───────────────────────── "X" + exit code (Int32, big endian); close
 /// ```
-/// Request: magic `RDRC`, version 1, three zero bytes, payload length (UInt32, big endian),
+/// Request: magic `RDRC`, version 1, a byte of the client's closed standard streams (bits 0–2:
+/// stdin, stdout, stderr), its file-creation mask (UInt16, big endian, bit 15 set when given; an
+/// owner that predates them reads three zero bytes), payload length (UInt32, big endian),
 /// then the payload: a list of strings, each a UInt32 big-endian length and its UTF-8 bytes:
 /// the argument count and arguments, the working directory, the variable count and
 /// `NAME=VALUE` pairs. A payload over `maxRequestBytes`, a wrong magic or version, or anything
@@ -38,11 +40,21 @@ public enum ControlProtocol {
         public var arguments: [String]
         public var workingDirectory: String
         public var variables: [String: String]
+        /// Which of stdin, stdout, stderr (bits 0, 1, 2) the client was started without: /dev/null
+        /// is passed in their place, and the command must see them closed as it would at home.
+        public var closedStreams: UInt8
+        /// The client's file-creation mask, for files the command creates (nil: the owner's).
+        public var fileMask: UInt16?
 
-        public init(arguments: [String], workingDirectory: String, variables: [String: String]) {
+        public init(
+            arguments: [String], workingDirectory: String, variables: [String: String], closedStreams: UInt8 = 0,
+            fileMask: UInt16? = nil
+        ) {
             self.arguments = arguments
             self.workingDirectory = workingDirectory
             self.variables = variables
+            self.closedStreams = closedStreams
+            self.fileMask = fileMask
         }
     }
 
@@ -60,7 +72,9 @@ public enum ControlProtocol {
         let pairs = request.variables.sorted { $0.key < $1.key }
         put(pairs.count)
         for (name, value) in pairs { put(name + "=" + value) }
-        return magic + [version, 0, 0, 0] + withUnsafeBytes(of: UInt32(payload.count).bigEndian, Array.init) + payload
+        let mask = request.fileMask.map { $0 & 0o777 | 0x8000 } ?? 0
+        return magic + [version, request.closedStreams & 7, UInt8(mask >> 8), UInt8(mask & 0xFF)]
+            + withUnsafeBytes(of: UInt32(payload.count).bigEndian, Array.init) + payload
     }
 
     /// The payload length a header announces, or why the header is refused.
@@ -78,7 +92,7 @@ public enum ControlProtocol {
         return .success(length)
     }
 
-    static func decode(payload: [UInt8]) -> Result<Request, ControlError> {
+    static func decode(payload: [UInt8], header: [UInt8]) -> Result<Request, ControlError> {
         var at = 0
         func string() -> String? {
             guard at + 4 <= payload.count else { return nil }
@@ -109,7 +123,11 @@ public enum ControlProtocol {
             variables[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])
         }
         guard at == payload.count else { return .failure(.malformed("trailing bytes after the request")) }
-        return .success(Request(arguments: arguments, workingDirectory: cwd, variables: variables))
+        let mask = UInt16(header[6]) << 8 | UInt16(header[7])
+        return .success(
+            Request(
+                arguments: arguments, workingDirectory: cwd, variables: variables, closedStreams: header[5] & 7,
+                fileMask: mask & 0x8000 != 0 ? mask & 0o777 : nil))
     }
 
     static func exitFrame(_ code: Int32) -> [UInt8] {

@@ -107,7 +107,9 @@ extension Connection {
         var got = socket.receiveAvailable(into: rest, wait: false)
         if got >= 0 && got < rest.count {
             submitWrites()
-            guard socket.receive(into: rest.baseAddress! + got, count: rest.count - got) == .complete else { return false }
+            guard socket.receive(into: rest.baseAddress! + got, count: rest.count - got) == .complete else {
+                return false
+            }
             got = rest.count
         }
         guard got == rest.count else { return false }

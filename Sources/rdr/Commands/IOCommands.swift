@@ -228,10 +228,22 @@ final class OutputFile {
             name = "standard output"
             return
         }
-        let fd = Glibc.open(env.path(path), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let fd = Self.create(env.path(path), mask: env.fileMask)
         guard fd >= 0 else { throw RDRError(.io, "cannot write --out \(path): \(String(cString: strerror(errno)))") }
         self.fd = fd
         name = path
+    }
+
+    /// Creates `path` (or truncates the file there) with the mode the caller's umask gives, also
+    /// when an owner, whose own umask may differ, runs the command.
+    static func create(_ path: String, mask: mode_t) -> Int32 {
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if fd >= 0 {
+            fchmod(fd, 0o644 & ~mask)
+            return fd
+        }
+        guard errno == EEXIST else { return fd }
+        return Glibc.open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)
     }
 
     func write(_ bytes: [UInt8]) throws(RDRError) {
