@@ -39,7 +39,10 @@ final class FormatTests: XCTestCase {
         XCTAssertEqual(try ByteSize.parse("1t"), 1 << 40)
         XCTAssertEqual(try ByteSize.parse("512"), 512)
         XCTAssertEqual(try ByteSize.parse("4MiB"), 4 << 20)
-        for bad in ["", "K", "1.5G", "-1", "12Q", "99999999999999999999T"] {
+        // The "1 to 1P" of every range in --help can be typed.
+        XCTAssertEqual(try ByteSize.parse("1P"), 1 << 50)
+        XCTAssertEqual(try ByteSize.parse("2PiB"), 2 << 50)
+        for bad in ["", "K", "1.5G", "-1", "12Q", "99999999999999999999T", "8192P", "1PB"] {
             XCTAssertThrowsError(try ByteSize.parse(bad), bad)
         }
         XCTAssertEqual(ByteSize.format(1536 << 20), "1.5 GiB")

@@ -1,4 +1,4 @@
-/// Parses and prints byte sizes with K/M/G/T suffixes in powers of 1024.
+/// Parses and prints byte sizes with K/M/G/T/P suffixes in powers of 1024.
 public enum ByteSize {
     public struct ParseError: Error, Sendable, CustomStringConvertible {
         public let text: String
@@ -6,18 +6,18 @@ public enum ByteSize {
             let upper = text.uppercased()
             if ["KB", "MB", "GB", "TB", "PB"].contains(where: { upper.hasSuffix($0) }) {
                 return
-                    "'\(text)' is ambiguous: here K, M, G and T are powers of 1024 (1K = 1024 bytes); write K, M, G or T (or KiB, MiB, GiB, TiB), or plain bytes"
+                    "'\(text)' is ambiguous: here K, M, G, T and P are powers of 1024 (1K = 1024 bytes); write K, M, G, T or P (or KiB, MiB, GiB, TiB, PiB), or plain bytes"
             }
             return
-                "'\(text)' is not a size; use whole bytes or a number with K, M, G or T (KiB, MiB, GiB, TiB: powers of 1024, 1K = 1024), e.g. 64K or 1G"
+                "'\(text)' is not a size; use whole bytes or a number with K, M, G, T or P (KiB, MiB, GiB, TiB, PiB: powers of 1024, 1K = 1024), e.g. 64K or 1G"
         }
     }
 
     /// Accepted suffixes, case-insensitive. KB, MB… are refused: they mean powers of 1000 to
     /// some tools and 1024 to others, and a size that is misread writes in the wrong place.
     static let suffixes: [(String, Int64)] = [
-        ("KIB", 1 << 10), ("MIB", 1 << 20), ("GIB", 1 << 30), ("TIB", 1 << 40),
-        ("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30), ("T", 1 << 40),
+        ("KIB", 1 << 10), ("MIB", 1 << 20), ("GIB", 1 << 30), ("TIB", 1 << 40), ("PIB", 1 << 50),
+        ("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30), ("T", 1 << 40), ("P", 1 << 50),
     ]
 
     public static func parse(_ text: String) throws(ParseError) -> Int64 {
