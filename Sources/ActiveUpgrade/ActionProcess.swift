@@ -29,6 +29,10 @@ enum ActionProcess {
         var cancel: CancellationFlag?
         /// A signal the action receives before it runs (`rdr simulate action-signal`).
         var signalAtStart: Int32?
+        /// Where and with which umask the action starts, when not this process's (a request
+        /// an owner runs for a client).
+        var directory: String?
+        var fileMask: mode_t?
         var started: (pid_t) -> Void
     }
 
@@ -59,8 +63,10 @@ enum ActionProcess {
         var cargv: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
         var cenv: [UnsafeMutablePointer<CChar>?] = env.map { strdup($0) } + [nil]
         defer { for p in cargv + cenv { free(p) } }
-        if let sig = l.signalAtStart {
-            return rdr_spawn_action_signalled(l.file, &cargv, &cenv, l.stdout, l.stderr, sig)
+        guard l.signalAtStart == nil && l.directory == nil && l.fileMask == nil else {
+            return rdr_spawn_action_in(
+                l.file, &cargv, &cenv, l.stdout, l.stderr, l.signalAtStart ?? 0, l.directory,
+                l.fileMask.map { Int32($0) } ?? -1)
         }
         return rdr_spawn_action(l.file, &cargv, &cenv, l.stdout, l.stderr)
     }

@@ -84,6 +84,8 @@ extension UpgradeController {
         }
         context.cancel = cancellation
         context.inherited = variables
+        context.directory = caller.directory
+        context.fileMask = caller.fileMask
         let signal = firedEvents.contains(.actionSignal) ? nil : pendingSignal
         context.signalAtStart = signal
         var started = false

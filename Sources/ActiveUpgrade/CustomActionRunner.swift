@@ -35,6 +35,9 @@ public enum CustomActionRunner {
         var signalAtStart: Int32?
         /// The requesting user's variables, which the action inherits (plus the ACTIVE_UPGRADE_* ones).
         var inherited: [String: String] = [:]
+        /// The requesting user's directory and umask when they are not this process's.
+        var directory: String?
+        var fileMask: mode_t?
         var started: (pid_t) -> Void = { _ in }
     }
 
@@ -103,7 +106,7 @@ public enum CustomActionRunner {
                 file: action.file, arguments: args, environment: environment, stdout: output.stdout,
                 stderr: output.stderr,
                 deadline: context.deadline, cancel: context.cancel, signalAtStart: context.signalAtStart,
-                started: context.started))
+                directory: context.directory, fileMask: context.fileMask, started: context.started))
         let streams = output.finish()
         var (message, summary) = describe(end, action)
         if end == .timedOut, let m = context.deadlineMessage {

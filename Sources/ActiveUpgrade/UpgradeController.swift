@@ -43,6 +43,9 @@ public final class UpgradeController {
     /// `RDR_SPLIT_TIMEOUT` is read from them, so a request forwarded to a running owner behaves as
     /// it would have run in the user's own process.
     let variables: [String: String]
+    /// The requesting user's directory and umask where they differ from this process's: custom
+    /// actions start there and with it.
+    public var caller: (directory: String?, fileMask: mode_t?) = (nil, nil)
     /// Things done on the way that the command must say (an interrupted request recovered).
     public private(set) var notices: [String] = []
     let runner: RunnerFile

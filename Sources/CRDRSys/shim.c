@@ -124,10 +124,18 @@ int rdr_spawn_action(const char *path, char *const argv[], char *const envp[], i
 }
 
 int rdr_spawn_action_signalled(const char *path, char *const argv[], char *const envp[], int out_fd, int err_fd, int sig) {
+    return rdr_spawn_action_in(path, argv, envp, out_fd, err_fd, sig, NULL, -1);
+}
+
+int rdr_spawn_action_in(const char *path, char *const argv[], char *const envp[], int out_fd, int err_fd, int sig,
+                        const char *dir, int mask) {
     int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (devnull < 0) return -errno;
+    // The child reports a failed exec's errno here; a successful exec closes it (close-on-exec).
+    int report[2];
+    if (pipe2(report, O_CLOEXEC) != 0) { int e = errno; close(devnull); return -e; }
     pid_t pid = fork();
-    if (pid < 0) { int e = errno; close(devnull); return -e; }
+    if (pid < 0) { int e = errno; close(devnull); close(report[0]); close(report[1]); return -e; }
     if (pid == 0) {
         // Only async-signal-safe calls between fork and exec.
         setpgid(0, 0);
@@ -139,23 +147,41 @@ int rdr_spawn_action_signalled(const char *path, char *const argv[], char *const
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
+        // A directory gone since the caller named it: the action runs where this process is.
+        if (dir != NULL && chdir(dir) != 0) { /* keep going */ }
+        if (mask >= 0) umask((mode_t)mask);
         dup2(devnull, 0);
         dup2(out_fd, 1);
         dup2(err_fd, 2);
-        close_range(3, ~0U, 0);
-        raise(SIGSTOP);
+        dup2(report[1], 3);
+        fcntl(3, F_SETFD, FD_CLOEXEC);
+        close_range(4, ~0U, 0);
+        if (sig != 0) raise(SIGSTOP);
         execve(path, argv, envp);
+        int e = errno;
+        (void)!write(3, &e, sizeof e);
         _exit(127);
     }
     close(devnull);
+    close(report[1]);
     setpgid(pid, pid);  // also from this side: no window where the group does not exist yet
-    int status = 0;
-    while (waitpid(pid, &status, WUNTRACED) < 0) {
-        if (errno != EINTR) return -errno;
+    if (sig != 0) {
+        int status = 0;
+        while (waitpid(pid, &status, WUNTRACED) < 0) {
+            if (errno != EINTR) { close(report[0]); return -errno; }
+        }
+        if (WIFSTOPPED(status)) {
+            kill(-pid, sig);
+            kill(-pid, SIGCONT);
+        }
     }
-    if (WIFSTOPPED(status)) {
-        kill(-pid, sig);
-        kill(-pid, SIGCONT);
+    int e = 0;
+    ssize_t n;
+    while ((n = read(report[0], &e, sizeof e)) < 0 && errno == EINTR) {}
+    close(report[0]);
+    if (n == (ssize_t)sizeof e) {
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+        return -e;
     }
     return pid;
 }

@@ -57,6 +57,12 @@ int rdr_spawn_action(const char *path, char *const argv[], char *const envp[], i
 /// signal always lands before the action runs, however short it is. Returns the pid or -errno.
 int rdr_spawn_action_signalled(const char *path, char *const argv[], char *const envp[], int out_fd, int err_fd, int sig);
 
+/// Starts the action like rdr_spawn_action_signalled (`sig` 0: no signal), in directory `dir`
+/// (NULL: this process's) with file-creation mask `mask` (-1: this process's): a request that
+/// an owner runs for a client starts its actions where, and as, the client would have.
+int rdr_spawn_action_in(const char *path, char *const argv[], char *const envp[], int out_fd, int err_fd, int sig,
+                        const char *dir, int mask);
+
 /// 1 when child `pid` has ended, 0 while it runs, -errno on failure. The child is left
 /// unreaped, so its pid and its process group id stay reserved until rdr_reap.
 int rdr_child_ended(int pid);

@@ -81,13 +81,19 @@ enum UpgradeCommands {
 
     /// A controller whose background resyncs are a detached `rdr disk resync --all`.
     static func controller(_ system: RDRSystem, _ env: CommandEnvironment) -> UpgradeController {
-        UpgradeController(
+        let controller = UpgradeController(
             system: system, command: env.commandLine, cancellation: env.cancellation, variables: env.variables
         ) { system in
             let lock = try system.lock(command: "rdr disk resync --all (started by \(env.commandLine))")
             defer { lock.release() }
             _ = try Background.spawn(system: system, lock: lock, jobs: nil, passing: nil, env)
         }
+        // Forwarded to an owner: actions start in the caller's directory, with its umask.
+        controller.caller = (
+            env.workingDirectory == ProcessState.directory ? nil : env.workingDirectory,
+            env.fileMask == ProcessState.fileMask ? nil : env.fileMask
+        )
+        return controller
     }
 
     static func options(_ p: Parsed) throws -> RequestOptions {
