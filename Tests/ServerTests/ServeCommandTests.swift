@@ -58,6 +58,37 @@ final class ServeCommandTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.output)
     }
 
+    /// The URI serve prints works as printed when the system's path has a space, `?` or `#`
+    /// (percent-encoded), and with an export name that has `@`.
+    func testThePrintedURIWorksForAPathWithSpaces() throws {
+        try Tools.require("nbdinfo")
+        let dir = NSTemporaryDirectory() + "rdr serve ?#" + UUID().uuidString.prefix(8)
+        try ServeProcess.initSystem(dir, disks: ["data:16M:data"])
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
+        let (p, out, err) = try Tools.start(Tools.rdr, ["serve", "--system", dir])
+        let handle = out.fileHandleForReading
+        var text = ""
+        var uri = ""
+        while uri.isEmpty, p.isRunning {
+            let chunk = handle.availableData
+            if chunk.isEmpty { break }
+            text += String(decoding: chunk, as: UTF8.self)
+            if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("listening on unix:") }),
+                let at = line.range(of: "e.g. ")
+            {
+                uri = String(line[at.upperBound...])
+            }
+        }
+        XCTAssertTrue(
+            uri.hasSuffix(
+                "?socket=" + dir.replacing(" ", with: "%20").replacing("?", with: "%3F").replacing("#", with: "%23")
+                    + "/nbd.sock"), uri)
+        let info = try Tools.run("nbdinfo", ["--size", uri.replacing("EXPORT", with: "data@upgrade")])
+        XCTAssertEqual(info.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "\(16 << 20)", info.output)
+        kill(p.processIdentifier, SIGTERM)
+        XCTAssertEqual(Tools.finish(p, out, err).status, 0)
+    }
+
     func testUnixSocketIsPrivateTheLockIsHeldAndSIGTERMFlushes() throws {
         try Tools.require("qemu-io")
         let dir = try scratch()

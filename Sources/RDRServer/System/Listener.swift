@@ -20,7 +20,25 @@ public final class Listener: @unchecked Sendable {
 
     /// The NBD URI of `export` on this listener.
     public func uri(export: String) -> String {
-        uriTemplate.replacing("{export}", with: export)
+        uriTemplate.replacing("{export}", with: Self.percentEncoded(export, keeping: "@"))
+    }
+
+    /// `text` with every byte but RFC 3986's unreserved ones and `keeping` percent-encoded, so a
+    /// socket path or export name with spaces or `?`, `#`, `&` gives a URI clients can parse.
+    static func percentEncoded(_ text: String, keeping: String) -> String {
+        let kept = Set(("-._~" + keeping).utf8)
+        var out = ""
+        for byte in text.utf8 {
+            let alphanumeric =
+                (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+            if alphanumeric || kept.contains(byte) {
+                out.unicodeScalars.append(UnicodeScalar(byte))
+            } else {
+                out +=
+                    "%" + String(byte >> 4, radix: 16, uppercase: true) + String(byte & 15, radix: 16, uppercase: true)
+            }
+        }
+        return out
     }
 
     /// The next client, or nil once the listener was stopped.

@@ -32,7 +32,8 @@ extension Listener {
             throw RDRError(.io, "cannot listen on the Unix socket \(path): \(describe(e))")
         }
         return Listener(
-            fd: fd, address: "unix:" + path, uriTemplate: "nbd+unix:///{export}?socket=" + path, unlinkPath: path)
+            fd: fd, address: "unix:" + path, uriTemplate: "nbd+unix:///{export}?socket=" + Listener.percentEncoded(path, keeping: "/"),
+            unlinkPath: path)
     }
 
     private static func removeStaleSocket(_ path: String) throws(RDRError) {
