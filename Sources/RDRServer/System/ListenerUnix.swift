@@ -31,9 +31,8 @@ extension Listener {
             _ = unlink(path)
             throw RDRError(.io, "cannot listen on the Unix socket \(path): \(describe(e))")
         }
-        return Listener(
-            fd: fd, address: "unix:" + path, uriTemplate: "nbd+unix:///{export}?socket=" + Listener.percentEncoded(path, keeping: "/"),
-            unlinkPath: path)
+        let uri = "nbd+unix:///{export}?socket=" + Listener.percentEncoded(path, keeping: "/")
+        return Listener(fd: fd, address: "unix:" + path, uriTemplate: uri, unlinkPath: path)
     }
 
     private static func removeStaleSocket(_ path: String) throws(RDRError) {
