@@ -211,6 +211,35 @@ final class OwnerTests: XCTestCase {
         XCTAssertEqual(owner.stop().status, 0)
     }
 
+    /// `rdr read | head` ends as SIGPIPE ends it (status 141, nothing on stderr), with and without
+    /// an owner, and with SIGPIPE ignored by the shell too (then the write fails with EPIPE).
+    func testAReaderThatGoesAwayEndsTheReadAsSIGPIPEWould() throws {
+        let (s, sys) = try systemToResync()
+        let read = ([RDRProcess.binary, "read", "data", "--offset", "0", "--length", "16M"] + sys).joined(
+            separator: " ")
+        func pipeline(ignoringSIGPIPE: Bool) throws -> String {
+            let script =
+                (ignoringSIGPIPE ? "trap '' PIPE; " : "")
+                + "\(read) 2>\(s.path)/err | head -c 10 >/dev/null; echo ${PIPESTATUS[0]}"
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/bash")
+            p.arguments = ["-c", script]
+            let out = Pipe()
+            p.standardOutput = out
+            try p.run()
+            p.waitUntilExit()
+            let status = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            return status + (try String(contentsOfFile: s.path + "/err", encoding: .utf8))
+        }
+        XCTAssertEqual(try pipeline(ignoringSIGPIPE: false), "141\n")
+        XCTAssertEqual(try pipeline(ignoringSIGPIPE: true), "141\n")
+        let owner = try ServedOwner(system: s.system)
+        XCTAssertEqual(try pipeline(ignoringSIGPIPE: false), "141\n")
+        XCTAssertEqual(try pipeline(ignoringSIGPIPE: true), "141\n")
+        XCTAssertTrue(owner.process.isRunning, "the owner lives on")
+        XCTAssertEqual(owner.stop().status, 0)
+    }
+
     /// A live server's client writes are not interrupted writes: a forwarded split of the disk
     /// they write (no FLUSH sent) succeeds with the client connected, and once the disk is quiet
     /// `status`, which reads the metadata from another process, shows it in sync.
