@@ -253,7 +253,7 @@ final class OwnerTests: XCTestCase {
             XCTAssertEqual(try client.write(offset: UInt64(i) << 19, [UInt8](repeating: 9, count: 4096)), 0)
         }
         XCTAssertTrue(
-            eventually(10) { (try? rdr(["status"] + sys).stdout.contains("Resync needed")) == false },
+            eventually(40) { (try? rdr(["status"] + sys).stdout.contains("Resync needed")) == false },
             "the quiet disk still shows its client's writes as interrupted")
         XCTAssertEqual(try client.write(offset: 1 << 20, [UInt8](repeating: 7, count: 4096)), 0)
         let split = try rdr(["disk", "split", "data"] + sys)

@@ -8,9 +8,11 @@ import Synchronization
 /// from another process) shows `Resync needed` for a disk whose members are identical. A disk is
 /// quiet when no client request began or ran in one whole `interval`; it is then flushed
 /// (its images synced, those bits cleared). Nothing is flushed while clients keep writing: a
-/// client's own FLUSH does that, at most every `ServerCore.bitClearInterval`.
+/// client's own FLUSH does that, at most every `ServerCore.bitClearInterval`. The interval is
+/// md's `daemon_sleep` (5 s): a client that pauses for less keeps its bits, so its next burst
+/// does not pay write-intent again on every region it rewrites.
 final class QuietSettler: Sendable {
-    static let interval = 1.0
+    static let interval = 5.0
     private let core: ServerCore
     private let running = Atomic<Bool>(true)
     private let ended = ConditionLock()
