@@ -123,10 +123,6 @@ int rdr_spawn_action(const char *path, char *const argv[], char *const envp[], i
     return rc == 0 ? (int)pid : -rc;
 }
 
-int rdr_spawn_action_signalled(const char *path, char *const argv[], char *const envp[], int out_fd, int err_fd, int sig) {
-    return rdr_spawn_action_in(path, argv, envp, out_fd, err_fd, sig, NULL, -1);
-}
-
 int rdr_spawn_action_in(const char *path, char *const argv[], char *const envp[], int out_fd, int err_fd, int sig,
                         const char *dir, int mask) {
     int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);

@@ -52,14 +52,12 @@ int rdr_run_wait(char *const argv[], int out_fd);
 /// and no `#!` line).
 int rdr_spawn_action(const char *path, char *const argv[], char *const envp[], int out_fd, int err_fd);
 
-/// `rdr simulate action-signal`: starts the action like rdr_spawn_action, but the child stops
-/// itself before exec, receives `sig` (to its new process group) and is continued, so the
-/// signal always lands before the action runs, however short it is. Returns the pid or -errno.
-int rdr_spawn_action_signalled(const char *path, char *const argv[], char *const envp[], int out_fd, int err_fd, int sig);
-
-/// Starts the action like rdr_spawn_action_signalled (`sig` 0: no signal), in directory `dir`
-/// (NULL: this process's) with file-creation mask `mask` (-1: this process's): a request that
-/// an owner runs for a client starts its actions where, and as, the client would have.
+/// Starts the action like rdr_spawn_action, by fork and exec, for what posix_spawn cannot do:
+/// `sig` (0: none) is sent to the child's new process group while it is stopped before exec
+/// (`rdr simulate action-signal`: the signal lands before the action runs, however short it
+/// is); `dir` (NULL: this process's) is its working directory and `mask` (-1: this process's)
+/// its umask, so a request an owner runs for a client starts its actions where, and as, the
+/// client would have. Returns the pid or -errno (a failed exec's errno included).
 int rdr_spawn_action_in(const char *path, char *const argv[], char *const envp[], int out_fd, int err_fd, int sig,
                         const char *dir, int mask);
 
