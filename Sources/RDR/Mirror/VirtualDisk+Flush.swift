@@ -12,10 +12,10 @@ extension VirtualDisk {
         state.withLock { $0.record.mode == .duplex && !$0.duplexMarked.isEmpty }
     }
 
-    /// Client requests begun on this disk so far and those in flight: two equal readings a
-    /// while apart with none in flight mean the disk was idle meanwhile.
-    public var foregroundRequests: (started: UInt64, inFlight: Int) {
-        (foreground.startedCount, foreground.inFlightCount)
+    /// A sensor of this disk's client requests, busy from now until none has run for
+    /// `quietSeconds` (the one a resync paces itself by, see `LoadSensor`).
+    public func loadSensor(quietSeconds: Double) -> LoadSensor {
+        LoadSensor(activity: foreground, quietSeconds: quietSeconds, busyNow: true)
     }
 
     /// `flush` with the whole disk already held (split settles live writes the same way).

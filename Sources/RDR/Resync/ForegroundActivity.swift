@@ -34,7 +34,7 @@ final class ForegroundActivity: Sendable {
 /// flight or one started within the last `quietSeconds`. The window keeps a client that
 /// pauses between requests (a think time, a `fsync` of its own) from being taken for idle
 /// and handed a full-speed resync at every pause; md re-checks every 500 ms likewise.
-final class LoadSensor: Sendable {
+public final class LoadSensor: Sendable {
     static let defaultQuietSeconds = 0.5
     let activity: ForegroundActivity
     let quietSeconds: Double
@@ -42,18 +42,20 @@ final class LoadSensor: Sendable {
     /// The started count last seen, and when foreground I/O was last seen (nil: not yet).
     private let seen: Mutex<(started: UInt64, at: Double?)>
 
+    /// `busyNow`: the sensor starts as if I/O was seen this instant (a disk first looked at
+    /// while clients may be using it); otherwise requests before it began do not count (a
+    /// resync does not start slow).
     init(
         activity: ForegroundActivity, clock: any ThrottleClock = MonotonicClock(),
-        quietSeconds: Double = LoadSensor.defaultQuietSeconds
+        quietSeconds: Double = LoadSensor.defaultQuietSeconds, busyNow: Bool = false
     ) {
         self.activity = activity
         self.clock = clock
         self.quietSeconds = quietSeconds
-        // Requests before the resync began do not make it start slow.
-        seen = Mutex((activity.startedCount, nil))
+        seen = Mutex((activity.startedCount, busyNow ? clock.now() : nil))
     }
 
-    var isBusy: Bool {
+    public var isBusy: Bool {
         let started = activity.startedCount
         let active = activity.inFlightCount > 0
         let now = clock.now()

@@ -6,13 +6,15 @@ import Synchronization
 /// md's bitmap daemon clears bits after their writes complete: without it the bits of writes a
 /// client never FLUSHed stay set while the server runs, and `status` (which reads the metadata
 /// from another process) shows `Resync needed` for a disk whose members are identical. A disk is
-/// quiet when no client request began or ran in one whole `interval`; it is then flushed
+/// quiet when no client request began or ran for `interval` (its `LoadSensor`); it is then flushed
 /// (its images synced, those bits cleared). Nothing is flushed while clients keep writing: a
 /// client's own FLUSH does that, at most every `ServerCore.bitClearInterval`. The interval is
 /// md's `daemon_sleep` (5 s): a client that pauses for less keeps its bits, so its next burst
 /// does not pay write-intent again on every region it rewrites.
 final class QuietSettler: Sendable {
     static let interval = 5.0
+    /// How often the disks are looked at (and how long a stopping server waits at most).
+    static let pollSeconds = 0.5
     private let core: ServerCore
     private let running = Atomic<Bool>(true)
     private let ended = ConditionLock()
@@ -43,13 +45,13 @@ final class QuietSettler: Sendable {
     }
 
     private func run() {
-        var seen: [String: UInt64] = [:]
+        var sensors: [String: LoadSensor] = [:]
         while running.load(ordering: .relaxed) {
-            for _ in 0..<10 where running.load(ordering: .relaxed) { usleep(useconds_t(Self.interval * 100_000)) }
+            usleep(useconds_t(Self.pollSeconds * 1_000_000))
             for (name, disk) in core.usedDisks where running.load(ordering: .relaxed) {
-                let now = disk.foregroundRequests
-                defer { seen[name] = now.started }
-                guard seen[name] == now.started, now.inFlight == 0, disk.hasUnsettledWrites else { continue }
+                let sensor = sensors[name] ?? disk.loadSensor(quietSeconds: Self.interval)
+                sensors[name] = sensor
+                guard !sensor.isBusy, disk.hasUnsettledWrites else { continue }
                 do throws(RDRError) { try disk.flush() } catch {
                     core.log("flush of idle disk '\(name)' failed: \(error.message)")
                 }
