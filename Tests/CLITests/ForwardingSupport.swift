@@ -50,6 +50,22 @@ final class ServedOwner {
 
 /// A minimal NBD client (fixed newstyle, NBD_OPT_EXPORT_NAME, simple replies) that stays
 /// connected while a test runs commands, and reads through the server at the end.
+/// Runs `script` with bash, as a user types it (pipes, redirections, umask, cd); its exit status
+/// and what it printed on stdout and stderr together.
+func bash(_ script: String) throws -> (status: Int32, output: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/bin/bash")
+    p.arguments = ["-c", script]
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = out
+    p.standardInput = FileHandle.nullDevice
+    try p.run()
+    let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    return (p.terminationStatus, output)
+}
+
 final class ConnectedNBDClient {
     private let fd: Int32
 

@@ -189,18 +189,11 @@ final class OwnerTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: caller, withIntermediateDirectories: true)
         // From another directory, with another umask, than the owner's.
         let line = ([RDRProcess.binary, "check", "--config", check] + sys).joined(separator: " ")
-        let run = Process()
-        run.executableURL = URL(fileURLWithPath: "/bin/bash")
-        run.arguments = ["-c", "cd \(caller) && umask 077 && RDR_TEST_MARKER=client \(line) >/dev/null"]
-        try run.run()
-        run.waitUntilExit()
+        let script = "cd \(caller) && umask 077 && RDR_TEST_MARKER=client \(line) >/dev/null"
+        let plain = try bash(script)
         let owner = try ServedOwner(system: s.system)
-        let served = Process()
-        served.executableURL = run.executableURL
-        served.arguments = run.arguments
-        try served.run()
-        served.waitUntilExit()
-        XCTAssertEqual([run.terminationStatus, served.terminationStatus], [0, 0])
+        let served = try bash(script)
+        XCTAssertEqual([plain.status, served.status], [0, 0], plain.output + served.output)
         XCTAssertEqual(
             try String(contentsOfFile: s.path + "/seen.txt", encoding: .utf8),
             String(repeating: "marker=client \(caller) 0077\n", count: 2), "the action's variables, directory, umask")
@@ -221,15 +214,7 @@ final class OwnerTests: XCTestCase {
             let script =
                 (ignoringSIGPIPE ? "trap '' PIPE; " : "")
                 + "\(read) 2>\(s.path)/err | head -c 10 >/dev/null; echo ${PIPESTATUS[0]}"
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/bin/bash")
-            p.arguments = ["-c", script]
-            let out = Pipe()
-            p.standardOutput = out
-            try p.run()
-            p.waitUntilExit()
-            let status = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            return status + (try String(contentsOfFile: s.path + "/err", encoding: .utf8))
+            return try bash(script).output + (try String(contentsOfFile: s.path + "/err", encoding: .utf8))
         }
         XCTAssertEqual(try pipeline(ignoringSIGPIPE: false), "141\n")
         XCTAssertEqual(try pipeline(ignoringSIGPIPE: true), "141\n")
@@ -273,21 +258,10 @@ final class OwnerTests: XCTestCase {
     func testClosedStdoutAndUmaskAreTheCallers() throws {
         let (s, sys) = try systemToResync()
         let read = ([RDRProcess.binary, "read", "data", "--offset", "0", "--length", "4K"] + sys).joined(separator: " ")
-        func shell(_ script: String) throws -> String {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/bin/bash")
-            p.arguments = ["-c", script]
-            let out = Pipe()
-            p.standardOutput = out
-            p.standardError = out
-            try p.run()
-            p.waitUntilExit()
-            return String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        }
         func runBoth(_ tag: String) throws -> String {
-            try shell(
+            try bash(
                 "\(read) 2>&1 >&-; echo \"status $?\"; umask 077; \(read) --out \(s.path)/\(tag).out; stat -c %a \(s.path)/\(tag).out"
-            )
+            ).output
         }
         let plain = try runBoth("plain")
         XCTAssertEqual(plain, "Error: cannot write standard output: Bad file descriptor\nstatus 1\n600\n")
