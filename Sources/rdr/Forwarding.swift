@@ -19,14 +19,21 @@ enum Forwarding {
         guard let systemPath = target(env), ControlClient.ownerIsLive(systemPath: systemPath) else { return nil }
         var request = ControlProtocol.Request(
             arguments: env.arguments, workingDirectory: env.workingDirectory, variables: env.variables,
-            fileMask: UInt16(ProcessState.fileMask))
+            fileMask: UInt16(env.fileMask))
         // Commands that stop cleanly get Ctrl-C passed on; the others die of it here, as they
         // would without an owner (the owner then sees the client go).
         let interrupt = CLI.observesInterrupts(env.arguments) ? InterruptPipe.install() : nil
-        // A descriptor this process was started without cannot be passed: /dev/null stands in.
-        let streams = [env.stdin, STDOUT_FILENO, STDERR_FILENO]
-        for (i, fd) in streams.enumerated() where fcntl(fd, F_GETFD) < 0 { request.closedStreams |= 1 << i }
-        let descriptors = streams.map { fd in fcntl(fd, F_GETFD) >= 0 ? fd : open("/dev/null", O_RDWR | O_CLOEXEC) }
+        // A descriptor this process was started without cannot be passed: /dev/null stands in,
+        // and the request says it is closed.
+        var descriptors: [Int32] = []
+        for (i, fd) in [env.stdin, STDOUT_FILENO, STDERR_FILENO].enumerated() {
+            guard fcntl(fd, F_GETFD) < 0 else {
+                descriptors.append(fd)
+                continue
+            }
+            request.closedStreams |= 1 << i
+            descriptors.append(open("/dev/null", O_RDWR | O_CLOEXEC))
+        }
         // An owner that is exiting closes connections it has not admitted: ask again (bounded),
         // then run here, where the lock decides.
         for _ in 0..<50 {

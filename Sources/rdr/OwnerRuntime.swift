@@ -55,7 +55,7 @@ final class OwnerRuntime: Sendable {
             variables: command.request.variables, stdin: stream(command.stdin, 0),
             out: .fileDescriptor(stream(command.stdout, 1)), err: .fileDescriptor(stream(command.stderr, 2)),
             cancellation: command.cancellation)
-        env.fileMask = command.request.fileMask.map { mode_t($0) } ?? ProcessState.fileMask
+        if let mask = command.request.fileMask { env.fileMask = mode_t(mask) }
         return env
     }
 
